@@ -1,0 +1,121 @@
+package oncall
+
+import "time"
+
+// Cluster is one failure signature and the spans that share it across runs,
+// with its counts in the incident window and the baseline window.
+type Cluster struct {
+	Signature     string    `json:"signature"`
+	Kind          string    `json:"kind"` // error, latency, loop, cost, empty_output, guardrail, max_iterations
+	SpanKind      SpanKind  `json:"span_kind"`
+	SpanName      string    `json:"span_name"`
+	ToolName      string    `json:"tool_name,omitempty"`
+	Error         string    `json:"error"` // normalised error text or finding
+	Count         int       `json:"count"` // traces with it in the incident window
+	BaselineCount int       `json:"baseline_count"`
+	Rate          float64   `json:"rate"`          // share of incident-window traces
+	BaselineRate  float64   `json:"baseline_rate"` // share of baseline-window traces
+	Score         float64   `json:"score"`         // ranking score: change against baseline
+	New           bool      `json:"new"`           // absent from the baseline
+	TraceIDs      []string  `json:"trace_ids"`     // examples, incident window
+	SpanIDs       []string  `json:"span_ids"`      // the origin spans of TraceIDs, same order
+	FirstSeen     time.Time `json:"first_seen,omitzero"`
+	Detail        string    `json:"detail,omitempty"` // e.g. "p95 4.1s vs 0.8s"
+}
+
+// Suspect is an attribute value over-represented in failing traces.
+type Suspect struct {
+	Attribute     string `json:"attribute"`
+	Value         string `json:"value"`
+	FailingCount  int    `json:"failing_count"`
+	FailingTotal  int    `json:"failing_total"`
+	HealthyCount  int    `json:"healthy_count"`
+	HealthyTotal  int    `json:"healthy_total"`
+	BaselineValue string `json:"baseline_value,omitempty"` // the value healthy traces mostly had
+}
+
+// Report is the deterministic analysis of an alert's traces.
+type Report struct {
+	Alert             Alert         `json:"alert"`
+	AlertKind         AlertKind     `json:"alert_kind"`
+	WindowStart       time.Time     `json:"window_start"`
+	WindowEnd         time.Time     `json:"window_end"`
+	BaselineStart     time.Time     `json:"baseline_start"`
+	TracesExamined    int           `json:"traces_examined"`
+	BaselineTraces    int           `json:"baseline_traces"`
+	FailingTraces     int           `json:"failing_traces"`
+	FailuresPerMinute float64       `json:"failures_per_minute"`
+	Clusters          []Cluster     `json:"clusters"`
+	Suspects          []Suspect     `json:"suspects,omitempty"`
+	HealthyExample    string        `json:"healthy_example,omitempty"` // a trace id for contrast
+	Missing           []string      `json:"missing,omitempty"`         // what could not be read, and what caps left out
+	Diagnosis         *Diagnosis    `json:"diagnosis,omitempty"`
+	Usage             Usage         `json:"usage"`
+	Duration          time.Duration `json:"duration_ns"`
+	EvidenceCut       []string      `json:"evidence_cut,omitempty"` // what the token budget left out of the prompt
+}
+
+// Confidence is how sure a diagnosis is of a cause.
+type Confidence string
+
+// Confidence levels.
+const (
+	ConfidenceHigh   Confidence = "high"
+	ConfidenceMedium Confidence = "medium"
+	ConfidenceLow    Confidence = "low"
+)
+
+// Evidence points at a trace, and optionally a span in it.
+type Evidence struct {
+	TraceID string `json:"trace_id"`
+	SpanID  string `json:"span_id,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Cause is one probable cause of an incident.
+type Cause struct {
+	Title      string     `json:"title"`
+	Detail     string     `json:"detail,omitempty"`
+	Confidence Confidence `json:"confidence"`
+	Evidence   []Evidence `json:"evidence"`
+}
+
+// Fix is one suggested change. Type is prompt, tool, harness,
+// model_provider or config_infra.
+type Fix struct {
+	Type   string `json:"type"`
+	Change string `json:"change"`
+	Where  string `json:"where,omitempty"`
+}
+
+// Diagnosis is the model's grounded reading of a report, or the
+// deterministic one when no model answered.
+type Diagnosis struct {
+	Summary   string   `json:"summary"`
+	Causes    []Cause  `json:"causes"`
+	Fixes     []Fix    `json:"fixes"`
+	NextSteps []string `json:"next_steps"`
+	Model     string   `json:"model,omitempty"` // empty for the deterministic diagnosis
+	// Offline says why no model diagnosed: "no model configured",
+	// "model unavailable: ...". Empty when the model answered.
+	Offline string `json:"offline,omitempty"`
+	Dropped int    `json:"dropped_citations,omitempty"` // citations of unknown ids removed
+}
+
+// Usage is what the model calls of a triage or answer cost.
+type Usage struct {
+	PromptTokens     int     `json:"prompt_tokens"`
+	CompletionTokens int     `json:"completion_tokens"`
+	Cost             float64 `json:"cost_usd"`
+	Calls            int     `json:"calls"`
+}
+
+// Add sums two usages.
+func (u Usage) Add(o Usage) Usage {
+	return Usage{
+		PromptTokens:     u.PromptTokens + o.PromptTokens,
+		CompletionTokens: u.CompletionTokens + o.CompletionTokens,
+		Cost:             u.Cost + o.Cost,
+		Calls:            u.Calls + o.Calls,
+	}
+}

@@ -1,0 +1,84 @@
+package oncall
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// IncidentStatus is where an incident is in its life.
+type IncidentStatus string
+
+// Incident statuses.
+const (
+	IncidentOpen         IncidentStatus = "open"
+	IncidentAcknowledged IncidentStatus = "acknowledged"
+	IncidentResolved     IncidentStatus = "resolved"
+)
+
+// Incident is what one alert group became: a Slack thread, the triage
+// results posted there, and its lifecycle. Its identity comes only from
+// deterministic alert fields (route and group key), never model output.
+type Incident struct {
+	Key        string         `json:"key"`    // IncidentKey(route, group)
+	Status     IncidentStatus `json:"status"` //
+	Alert      Alert          `json:"alert"`  // the latest alert of the group
+	Route      string         `json:"route,omitempty"`
+	Channel    string         `json:"channel"`
+	ThreadTS   string         `json:"thread_ts,omitempty"` // the parent message; empty until posted
+	OpenedAt   time.Time      `json:"opened_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	ResolvedAt time.Time      `json:"resolved_at,omitzero"`
+	AckedAt    time.Time      `json:"acked_at,omitzero"`
+	AckedBy    string         `json:"acked_by,omitempty"`
+	TriagedAt  time.Time      `json:"triaged_at,omitzero"`
+	Headline   string         `json:"headline,omitempty"` // one line from the last triage, for the parent message
+	Fires      int            `json:"fires"`              // how many times the group fired
+	Diagnosis  *Diagnosis     `json:"diagnosis,omitempty"`
+	Report     *Report        `json:"report,omitempty"`
+	Feedback   []Feedback     `json:"feedback,omitempty"`
+}
+
+// Feedback is one engineer's verdict on a diagnosis.
+type Feedback struct {
+	User    string    `json:"user"`
+	Helpful bool      `json:"helpful"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// IncidentKey is the identity of the incident of an alert group under a
+// route.
+func IncidentKey(route, group string) string {
+	h := sha256.Sum256([]byte(route + "\x00" + group))
+	return hex.EncodeToString(h[:])[:24]
+}
+
+// JobKind names what a job asks a worker to do.
+type JobKind string
+
+// Job kinds.
+const (
+	JobAlert JobKind = "alert" // an alert fired or resolved: open or update its incident, triage it
+)
+
+// Job is one unit of queued work. Jobs are processed at least once; every
+// step they drive is idempotent.
+type Job struct {
+	ID         string    `json:"id"`
+	Kind       JobKind   `json:"kind"`
+	Alert      *Alert    `json:"alert,omitempty"`
+	Route      string    `json:"route,omitempty"`
+	Channel    string    `json:"channel,omitempty"`
+	Payload    []byte    `json:"payload,omitempty"` // kind-specific, JSON
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	Attempts   int       `json:"attempts"` // deliveries before this one
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// Delivery is a job handed to one consumer. Token identifies the delivery
+// to the queue for Ack and Retry.
+type Delivery struct {
+	Job   Job
+	Token string
+}

@@ -82,3 +82,12 @@ type Delivery struct {
 	Job   Job
 	Token string
 }
+
+// QueueStats describes a job queue's backlog.
+type QueueStats struct {
+	Ready     int           `json:"ready"`     // waiting to be delivered
+	Delayed   int           `json:"delayed"`   // waiting for a retry time
+	InFlight  int           `json:"in_flight"` // delivered, not yet acked
+	Dead      int           `json:"dead"`      // dead letters
+	OldestAge time.Duration `json:"oldest_age_ns"`
+}

@@ -25,7 +25,7 @@ func TestDo(t *testing.T) {
 		{"retries then succeeds", []error{boom, boom, nil}, 3, nil, 0},
 		{"gives up after attempts", []error{boom, boom, boom, boom, boom}, 4, boom, 0},
 		{"permanent stops at once", []error{Permanent(boom)}, 1, boom, 0},
-		{"retry-after is honoured", []error{After(30 * time.Second, boom), nil}, 2, nil, 30 * time.Second},
+		{"retry-after is honoured", []error{After(30*time.Second, boom), nil}, 2, nil, 30 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,9 +65,13 @@ const (
 // Job is one unit of queued work. Jobs are processed at least once; every
 // step they drive is idempotent.
 type Job struct {
-	ID         string    `json:"id"`
-	Kind       JobKind   `json:"kind"`
-	Alert      *Alert    `json:"alert,omitempty"`
+	ID   string  `json:"id"`
+	Kind JobKind `json:"kind"`
+	// Alerts are one notification's alerts: an Alertmanager group, or a
+	// single alert from sources without groups. They share GroupKey and
+	// are enqueued together, so a notification is never half-enqueued.
+	Alerts     []Alert   `json:"alerts,omitempty"`
+	GroupKey   string    `json:"group_key,omitempty"`
 	Route      string    `json:"route,omitempty"`
 	Channel    string    `json:"channel,omitempty"`
 	Payload    []byte    `json:"payload,omitempty"` // kind-specific, JSON

@@ -1,0 +1,261 @@
+// Package config is oncall-copilot's one configuration: a struct with
+// defaults, read from an optional YAML file, overridden by environment
+// variables, validated as a whole. Only cmd/ imports it; adapters take
+// their own Options.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	ListenAddr     string   `yaml:"listen_addr"`
+	DataDir        string   `yaml:"data_dir"`
+	RedisURL       Secret   `yaml:"redis_url"` // may hold a password
+	WebhookToken   Secret   `yaml:"webhook_token"`
+	InsecureNoAuth bool     `yaml:"insecure_no_auth"`
+	Workers        int      `yaml:"workers"`
+	LogLevel       string   `yaml:"log_level"`
+	Slack          Slack    `yaml:"slack"`
+	Model          Model    `yaml:"model"`
+	Traces         Traces   `yaml:"traces"`
+	Triage         Triage   `yaml:"triage"`
+	Shutdown       Duration `yaml:"shutdown_timeout"`
+}
+
+// Slack configures the Slack app.
+type Slack struct {
+	BotToken      Secret `yaml:"bot_token"`
+	AppToken      Secret `yaml:"app_token"`
+	SigningSecret Secret `yaml:"signing_secret"`
+	APIURL        string `yaml:"api_url"`
+	Channel       string `yaml:"channel"`
+}
+
+// Model configures the OpenAI-compatible model.
+type Model struct {
+	APIKey      Secret   `yaml:"api_key"`
+	BaseURL     string   `yaml:"base_url"`
+	Name        string   `yaml:"name"`
+	TokenBudget int      `yaml:"token_budget"`
+	Timeout     Duration `yaml:"timeout"`
+}
+
+// Traces configures where traces are read from.
+type Traces struct {
+	JSONLPath string `yaml:"jsonl_path"`
+	UIURL     string `yaml:"ui_url"` // base URL of the trace UI, for links
+}
+
+// Triage configures the analysis.
+type Triage struct {
+	Window    Duration `yaml:"window"`   // incident window before the alert's start
+	Baseline  Duration `yaml:"baseline"` // baseline window before the incident window
+	MaxTraces int      `yaml:"max_traces"`
+	// LabelMap maps alert labels to trace attributes for correlation.
+	LabelMap map[string]string `yaml:"label_map"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		ListenAddr: ":8080",
+		DataDir:    "./data",
+		Workers:    4,
+		LogLevel:   "info",
+		Shutdown:   Duration(20 * time.Second),
+		Model: Model{
+			BaseURL:     "https://api.openai.com/v1",
+			Name:        "gpt-4o-mini",
+			TokenBudget: 8000,
+			Timeout:     Duration(60 * time.Second),
+		},
+		Triage: Triage{
+			Window:    Duration(30 * time.Minute),
+			Baseline:  Duration(60 * time.Minute),
+			MaxTraces: 500,
+			LabelMap: map[string]string{
+				"service":     "service.name",
+				"agent":       "gen_ai.agent.name",
+				"environment": "deployment.environment",
+			},
+		},
+	}
+}
+
+// Load reads the YAML file at path (none when empty), then applies the
+// environment through getenv. Unknown YAML fields are errors.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		if err := decodeYAML(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("parse config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func decodeYAML(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// envVar binds one environment variable to a field.
+type envVar struct {
+	name string
+	set  func(v string) error
+}
+
+func str(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+func sec(p *Secret) func(string) error { return func(v string) error { *p = Secret(v); return nil } }
+func num(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*p = n
+		return nil
+	}
+}
+func dur(p *Duration) func(string) error {
+	return func(v string) error { return p.UnmarshalText([]byte(v)) }
+}
+
+func (c *Config) envVars() []envVar {
+	return []envVar{
+		{"LISTEN_ADDR", str(&c.ListenAddr)},
+		{"DATA_DIR", str(&c.DataDir)},
+		{"REDIS_URL", sec(&c.RedisURL)},
+		{"WEBHOOK_TOKEN", sec(&c.WebhookToken)},
+		{"WORKERS", num(&c.Workers)},
+		{"LOG_LEVEL", str(&c.LogLevel)},
+		{"SLACK_BOT_TOKEN", sec(&c.Slack.BotToken)},
+		{"SLACK_APP_TOKEN", sec(&c.Slack.AppToken)},
+		{"SLACK_SIGNING_SECRET", sec(&c.Slack.SigningSecret)},
+		{"SLACK_API_URL", str(&c.Slack.APIURL)},
+		{"SLACK_CHANNEL", str(&c.Slack.Channel)},
+		{"OPENAI_API_KEY", sec(&c.Model.APIKey)},
+		{"OPENAI_BASE_URL", str(&c.Model.BaseURL)},
+		{"OPENAI_MODEL", str(&c.Model.Name)},
+		{"MODEL_TOKEN_BUDGET", num(&c.Model.TokenBudget)},
+		{"TRACE_JSONL_PATH", str(&c.Traces.JSONLPath)},
+		{"TRACE_UI_URL", str(&c.Traces.UIURL)},
+		{"TRIAGE_WINDOW", dur(&c.Triage.Window)},
+		{"TRIAGE_BASELINE", dur(&c.Triage.Baseline)},
+	}
+}
+
+// EnvNames lists the environment variables Load reads, for documentation.
+func EnvNames() []string {
+	var c Config
+	var names []string
+	for _, e := range c.envVars() {
+		names = append(names, e.name)
+	}
+	return names
+}
+
+func applyEnv(c *Config, getenv func(string) string) error {
+	var errs []error
+	for _, e := range c.envVars() {
+		if v := getenv(e.name); v != "" {
+			if err := e.set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate returns every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.ListenAddr == "" {
+		bad("listen_addr", "must be set, e.g. :8080")
+	}
+	if c.Workers < 1 || c.Workers > 256 {
+		bad("workers", "must be between 1 and 256, got %d", c.Workers)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.RedisURL.IsSet() {
+		if u, err := url.Parse(c.RedisURL.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("redis_url", "must be a redis://, rediss:// or unix:// URL")
+		}
+	} else if c.DataDir == "" {
+		bad("data_dir", "must be set when redis_url is not")
+	}
+	if c.Slack.APIURL != "" {
+		checkURL(&errs, "slack.api_url", c.Slack.APIURL)
+	}
+	if c.Slack.BotToken.IsSet() && c.Slack.Channel == "" {
+		bad("slack.channel", "must be set when slack.bot_token is (the channel incidents are posted to)")
+	}
+	if c.Model.APIKey.IsSet() {
+		checkURL(&errs, "model.base_url", c.Model.BaseURL)
+		if c.Model.Name == "" {
+			bad("model.name", "must be set when model.api_key is")
+		}
+	}
+	if c.Model.TokenBudget < 1000 {
+		bad("model.token_budget", "must be at least 1000 tokens, got %d", c.Model.TokenBudget)
+	}
+	if c.Traces.UIURL != "" {
+		checkURL(&errs, "traces.ui_url", c.Traces.UIURL)
+	}
+	if c.Triage.Window.D() <= 0 {
+		bad("triage.window", "must be positive")
+	}
+	if c.Triage.Baseline.D() < 0 {
+		bad("triage.baseline", "must not be negative")
+	}
+	if c.Triage.MaxTraces < 1 {
+		bad("triage.max_traces", "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(errs *[]error, field, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		*errs = append(*errs, fmt.Errorf("%s: must be an http(s) URL, got %q", field, raw))
+	}
+}
+
+// Dump renders the effective configuration as YAML with secrets masked.
+func (c Config) Dump() string {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return string(b)
+}

@@ -20,9 +20,10 @@ const (
 // results posted there, and its lifecycle. Its identity comes only from
 // deterministic alert fields (route and group key), never model output.
 type Incident struct {
-	Key        string         `json:"key"`    // IncidentKey(route, group)
-	Status     IncidentStatus `json:"status"` //
-	Alert      Alert          `json:"alert"`  // the latest alert of the group
+	Key        string         `json:"key"`              // IncidentKey(route, group)
+	Status     IncidentStatus `json:"status"`           //
+	Alert      Alert          `json:"alert"`            // the group's representative alert (its earliest firing one)
+	Alerts     []Alert        `json:"alerts,omitempty"` // the group's alerts as last notified
 	Route      string         `json:"route,omitempty"`
 	Channel    string         `json:"channel"`
 	ThreadTS   string         `json:"thread_ts,omitempty"` // the parent message; empty until posted

@@ -1,0 +1,180 @@
+package alerts
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// amPayload is the Alertmanager webhook payload, version 4.
+type amPayload struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   int               `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []amAlert         `json:"alerts"`
+}
+
+type amAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// DecodeAlertmanager reads an Alertmanager webhook (version 4) into a
+// notification: its group key and alerts. Errors name the offending field.
+func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
+	var p amPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return Notification{}, jsonError(err)
+	}
+	if p.Version != "" && p.Version != "4" {
+		return Notification{}, fieldError("version", "unsupported webhook version %q (want \"4\")", p.Version)
+	}
+	status, err := parseStatus("status", p.Status)
+	if err != nil {
+		return Notification{}, err
+	}
+	if len(p.Alerts) == 0 {
+		return Notification{}, fieldError("alerts", "must hold at least one alert")
+	}
+	n := Notification{GroupKey: p.GroupKey, Status: status, Truncated: p.TruncatedAlerts}
+	for i, a := range p.Alerts {
+		field := fmt.Sprintf("alerts[%d]", i)
+		st, err := parseStatus(field+".status", a.Status)
+		if err != nil {
+			return Notification{}, err
+		}
+		if len(a.Labels) == 0 {
+			return Notification{}, fieldError(field+".labels", "must not be empty")
+		}
+		if a.StartsAt.IsZero() {
+			return Notification{}, fieldError(field+".startsAt", "must be an RFC 3339 time")
+		}
+		labels := merge(p.CommonLabels, a.Labels)
+		annotations := merge(p.CommonAnnotations, a.Annotations)
+		fp := a.Fingerprint
+		if fp == "" {
+			fp = oncall.LabelFingerprint(a.Labels)
+		}
+		alert := oncall.Alert{
+			Source:       "alertmanager",
+			Fingerprint:  fp,
+			Status:       st,
+			Name:         labels["alertname"],
+			Severity:     labels["severity"],
+			Summary:      first(annotations, "summary", "title"),
+			Description:  first(annotations, "description", "message"),
+			Labels:       labels,
+			Annotations:  annotations,
+			StartsAt:     a.StartsAt.UTC(),
+			GeneratorURL: a.GeneratorURL,
+			SourceURL:    p.ExternalURL,
+			TraceIDs:     traceIDs(annotations),
+			ReceivedAt:   now,
+		}
+		if !a.EndsAt.IsZero() && a.EndsAt.Year() > 1 {
+			alert.EndsAt = a.EndsAt.UTC()
+		}
+		if alert.Name == "" {
+			alert.Name = "unnamed alert"
+		}
+		n.Alerts = append(n.Alerts, alert)
+	}
+	if n.GroupKey == "" {
+		// Without a group key each label set is its own group.
+		n.GroupKey = "labels:" + oncall.LabelFingerprint(p.GroupLabels)
+		if len(p.GroupLabels) == 0 {
+			n.GroupKey = "labels:" + n.Alerts[0].Fingerprint
+		}
+	}
+	for i := range n.Alerts {
+		n.Alerts[i].GroupKey = n.GroupKey
+	}
+	return n, nil
+}
+
+func parseStatus(field, s string) (oncall.AlertStatus, error) {
+	switch strings.ToLower(s) {
+	case "firing":
+		return oncall.AlertFiring, nil
+	case "resolved":
+		return oncall.AlertResolved, nil
+	case "":
+		return "", fieldError(field, "is required (firing or resolved)")
+	default:
+		return "", fieldError(field, "must be firing or resolved, got %q", s)
+	}
+}
+
+func merge(common, own map[string]string) map[string]string {
+	out := make(map[string]string, len(common)+len(own))
+	for k, v := range common {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
+}
+
+func first(m map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := m[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// traceIDs collects trace ids that annotations carry: a trace_id or
+// trace_ids annotation (comma or space separated), as alert rules with
+// exemplars commonly add.
+func traceIDs(ann map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	keys := make([]string, 0, len(ann))
+	for k := range ann {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		if lk != "trace_id" && lk != "trace_ids" && lk != "traceid" && lk != "exemplar_trace_id" {
+			continue
+		}
+		for _, id := range strings.FieldsFunc(ann[k], func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+			id = strings.ToLower(strings.TrimSpace(id))
+			if isHex(id) && !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+func isHex(s string) bool {
+	if len(s) < 16 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}

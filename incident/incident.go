@@ -1,0 +1,330 @@
+// Package incident drives an alert group's life in Slack: it claims the
+// incident, posts the parent message once, runs triage and posts the
+// diagnosis in the thread, and records resolution and re-fires. Every step
+// is idempotent, because jobs are delivered at least once.
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+)
+
+// Store keeps incidents.
+type Store interface {
+	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
+	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
+	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
+}
+
+// Publisher posts to the incident's Slack thread.
+type Publisher interface {
+	PostParent(ctx context.Context, inc oncall.Incident) (ts string, err error)
+	UpdateParent(ctx context.Context, inc oncall.Incident) error
+	PostReport(ctx context.Context, inc oncall.Incident, rep oncall.Report) error
+	PostNote(ctx context.Context, inc oncall.Incident, text string) error
+}
+
+// Triager analyses an alert's traces.
+type Triager interface {
+	Triage(ctx context.Context, alert oncall.Alert, opts TriageOptions) (oncall.Report, error)
+}
+
+// TriageOptions carry per-incident choices to the triager.
+type TriageOptions struct {
+	Offline bool // deterministic analysis only, no model call
+}
+
+// Options configure a Service.
+type Options struct {
+	Store     Store     // required
+	Publisher Publisher // required
+	Triager   Triager   // required
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Service handles alert jobs.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New checks opts and returns a Service.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil || opts.Publisher == nil || opts.Triager == nil {
+		return nil, errors.New("incident: store, publisher and triager are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{opts: opts, log: opts.Logger.With("component", "incident")}, nil
+}
+
+// Handle processes one alert job: a notification of one alert group.
+func (s *Service) Handle(ctx context.Context, job oncall.Job) error {
+	if job.Kind != oncall.JobAlert {
+		return retry.Permanent(fmt.Errorf("incident: unexpected job kind %q", job.Kind))
+	}
+	if len(job.Alerts) == 0 {
+		return retry.Permanent(errors.New("incident: alert job without alerts"))
+	}
+	key := oncall.IncidentKey(job.Route, job.GroupKey)
+	log := s.log.With("incident", key, "job", job.ID)
+	if groupResolved(job.Alerts) {
+		return s.resolve(ctx, log, key, job)
+	}
+	return s.fire(ctx, log, key, job)
+}
+
+// groupResolved reports whether every alert of the notification ended.
+func groupResolved(alerts []oncall.Alert) bool {
+	for _, a := range alerts {
+		if !a.Resolved() {
+			return false
+		}
+	}
+	return true
+}
+
+// representative picks the alert that stands for the group: the earliest
+// firing one.
+func representative(alerts []oncall.Alert) oncall.Alert {
+	best := -1
+	for i, a := range alerts {
+		if a.Resolved() {
+			continue
+		}
+		if best < 0 || a.StartsAt.Before(alerts[best].StartsAt) {
+			best = i
+		}
+	}
+	if best < 0 {
+		best = 0
+	}
+	return alerts[best]
+}
+
+func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job oncall.Job) error {
+	now := s.opts.Now().UTC()
+	alert := representative(job.Alerts)
+	inc, created, err := s.opts.Store.CreateIncident(ctx, oncall.Incident{
+		Key:       key,
+		Status:    oncall.IncidentOpen,
+		Alert:     alert,
+		Alerts:    job.Alerts,
+		Route:     job.Route,
+		Channel:   job.Channel,
+		OpenedAt:  now,
+		UpdatedAt: now,
+		Fires:     1,
+	})
+	if err != nil {
+		return fmt.Errorf("claim incident: %w", err)
+	}
+	refired := false
+	if !created {
+		inc, refired, err = s.refresh(ctx, key, job, now)
+		if err != nil {
+			return err
+		}
+	}
+	if inc.ThreadTS == "" {
+		if inc, err = s.postParent(ctx, key, inc); err != nil {
+			return err
+		}
+		log.Info("incident opened", "channel", inc.Channel, "thread", inc.ThreadTS)
+	} else if refired {
+		if err := s.opts.Publisher.PostNote(ctx, inc, fmt.Sprintf(":repeat: Re-fired (fire #%d) after being resolved; triaging again.", inc.Fires)); err != nil {
+			return fmt.Errorf("post re-fire note: %w", err)
+		}
+		if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
+			return fmt.Errorf("update parent: %w", err)
+		}
+	}
+	if !inc.TriagedAt.IsZero() {
+		log.Debug("already triaged", "at", inc.TriagedAt)
+		return nil
+	}
+	return s.triage(ctx, log, key, inc)
+}
+
+// refresh records a notification for an incident that already exists: new
+// alerts in the group, or a re-fire after resolution (which asks for a new
+// triage).
+func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, now time.Time) (oncall.Incident, bool, error) {
+	refired := false
+	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+		refired = false
+		inc.Alerts = job.Alerts
+		if inc.Status == oncall.IncidentResolved {
+			refired = true
+			inc.Status = oncall.IncidentOpen
+			inc.Alert = representative(job.Alerts)
+			inc.ResolvedAt = time.Time{}
+			inc.TriagedAt = time.Time{}
+			inc.AckedAt, inc.AckedBy = time.Time{}, ""
+			inc.Fires++
+			inc.UpdatedAt = now
+		}
+		return nil
+	})
+	if err != nil {
+		return inc, false, fmt.Errorf("update incident: %w", err)
+	}
+	return inc, refired, nil
+}
+
+func (s *Service) postParent(ctx context.Context, key string, inc oncall.Incident) (oncall.Incident, error) {
+	ts, err := s.opts.Publisher.PostParent(ctx, inc)
+	if err != nil {
+		return inc, fmt.Errorf("post parent: %w", err)
+	}
+	inc, err = s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+		if inc.ThreadTS == "" {
+			inc.ThreadTS = ts
+		}
+		return nil
+	})
+	if err != nil {
+		return inc, fmt.Errorf("record thread: %w", err)
+	}
+	return inc, nil
+}
+
+func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident) error {
+	rep, err := s.opts.Triager.Triage(ctx, inc.Alert, TriageOptions{})
+	if err != nil {
+		return fmt.Errorf("triage: %w", err)
+	}
+	if err := s.opts.Publisher.PostReport(ctx, inc, rep); err != nil {
+		return fmt.Errorf("post report: %w", err)
+	}
+	now := s.opts.Now().UTC()
+	inc, err = s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+		inc.TriagedAt = now
+		inc.UpdatedAt = now
+		r := rep
+		inc.Report = &r
+		inc.Diagnosis = rep.Diagnosis
+		inc.Headline = headline(rep)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record triage: %w", err)
+	}
+	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
+		return fmt.Errorf("update parent: %w", err)
+	}
+	log.Info("incident triaged", "clusters", len(rep.Clusters), "traces", rep.TracesExamined)
+	return nil
+}
+
+// headline is the one line the parent message shows after triage.
+func headline(rep oncall.Report) string {
+	if rep.Diagnosis != nil && rep.Diagnosis.Summary != "" {
+		return firstSentence(rep.Diagnosis.Summary, 240)
+	}
+	if len(rep.Clusters) > 0 {
+		c := rep.Clusters[0]
+		return fmt.Sprintf("%s %s: %s", c.SpanKind, c.SpanName, c.Error)
+	}
+	return "No failing traces found for this alert."
+}
+
+func firstSentence(s string, max int) string {
+	r := []rune(s)
+	for i, c := range r {
+		if (c == '.' || c == '\n') && i > 20 {
+			r = r[:i+1]
+			break
+		}
+	}
+	if len(r) > max {
+		r = append(r[:max-1], '…')
+	}
+	return string(r)
+}
+
+func (s *Service) resolve(ctx context.Context, log *slog.Logger, key string, job oncall.Job) error {
+	now := s.opts.Now().UTC()
+	changed := false
+	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+		changed = false
+		if inc.Status == oncall.IncidentResolved {
+			return nil
+		}
+		changed = true
+		inc.Status = oncall.IncidentResolved
+		inc.Alerts = job.Alerts
+		inc.ResolvedAt = endedAt(job.Alerts, now)
+		inc.UpdatedAt = now
+		return nil
+	})
+	if errors.Is(err, oncall.ErrNotFound) {
+		log.Info("resolution of an unknown incident ignored")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("resolve incident: %w", err)
+	}
+	if !changed || inc.ThreadTS == "" {
+		// Already resolved, or the firing job has not posted yet: it will
+		// render the resolved state when it does.
+		return nil
+	}
+	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
+		return fmt.Errorf("update parent: %w", err)
+	}
+	note := fmt.Sprintf(":white_check_mark: Resolved after %s.", FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt)))
+	if err := s.opts.Publisher.PostNote(ctx, inc, note); err != nil {
+		return fmt.Errorf("post resolution: %w", err)
+	}
+	log.Info("incident resolved")
+	return nil
+}
+
+// endedAt is when the last alert of the group ended, or now.
+func endedAt(alerts []oncall.Alert, now time.Time) time.Time {
+	var end time.Time
+	for _, a := range alerts {
+		if a.EndsAt.After(end) {
+			end = a.EndsAt
+		}
+	}
+	if end.IsZero() || end.After(now) {
+		return now
+	}
+	return end
+}
+
+// FormatDuration renders a duration as people read it: 42m, 3h5m, 2d4h.
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		h := int(d.Hours())
+		m := int(d.Minutes()) - h*60
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	default:
+		days := int(d.Hours()) / 24
+		return fmt.Sprintf("%dd%dh", days, int(d.Hours())-days*24)
+	}
+}

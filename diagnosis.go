@@ -119,3 +119,10 @@ func (u Usage) Add(o Usage) Usage {
 		Calls:            u.Calls + o.Calls,
 	}
 }
+
+// TriageRequest asks for the triage of one alert.
+type TriageRequest struct {
+	Alert   Alert
+	Route   string
+	Offline bool // deterministic analysis only: the route asked for no model call
+}

@@ -32,12 +32,7 @@ type Publisher interface {
 
 // Triager analyses an alert's traces.
 type Triager interface {
-	Triage(ctx context.Context, alert oncall.Alert, opts TriageOptions) (oncall.Report, error)
-}
-
-// TriageOptions carry per-incident choices to the triager.
-type TriageOptions struct {
-	Offline bool // deterministic analysis only, no model call
+	Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error)
 }
 
 // Options configure a Service.
@@ -201,7 +196,7 @@ func (s *Service) postParent(ctx context.Context, key string, inc oncall.Inciden
 }
 
 func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident) error {
-	rep, err := s.opts.Triager.Triage(ctx, inc.Alert, TriageOptions{})
+	rep, err := s.opts.Triager.Triage(ctx, oncall.TriageRequest{Alert: inc.Alert, Route: inc.Route})
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}

@@ -23,6 +23,7 @@ type Config struct {
 	ListenAddr     string   `yaml:"listen_addr"`
 	DataDir        string   `yaml:"data_dir"`
 	RedisURL       Secret   `yaml:"redis_url"` // may hold a password
+	RedisPrefix    string   `yaml:"redis_prefix"`
 	WebhookToken   Secret   `yaml:"webhook_token"`
 	InsecureNoAuth bool     `yaml:"insecure_no_auth"`
 	Workers        int      `yaml:"workers"`
@@ -70,11 +71,12 @@ type Triage struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		ListenAddr: ":8080",
-		DataDir:    "./data",
-		Workers:    4,
-		LogLevel:   "info",
-		Shutdown:   Duration(20 * time.Second),
+		ListenAddr:  ":8080",
+		DataDir:     "./data",
+		RedisPrefix: "oncall:",
+		Workers:     4,
+		LogLevel:    "info",
+		Shutdown:    Duration(20 * time.Second),
 		Model: Model{
 			BaseURL:     "https://api.openai.com/v1",
 			Name:        "gpt-4o-mini",
@@ -149,6 +151,7 @@ func (c *Config) envVars() []envVar {
 		{"LISTEN_ADDR", str(&c.ListenAddr)},
 		{"DATA_DIR", str(&c.DataDir)},
 		{"REDIS_URL", sec(&c.RedisURL)},
+		{"REDIS_PREFIX", str(&c.RedisPrefix)},
 		{"WEBHOOK_TOKEN", sec(&c.WebhookToken)},
 		{"WORKERS", num(&c.Workers)},
 		{"LOG_LEVEL", str(&c.LogLevel)},

@@ -1,0 +1,393 @@
+// Package semconv maps span attributes written under the OpenInference and
+// OpenTelemetry GenAI semantic conventions (plus HTTP client attributes and
+// Langfuse's own OTel attributes) onto the canonical fields of oncall.Span.
+//
+// Every trace source decodes its wire format into flat string attributes and
+// then calls Apply, so the analysis reads one vocabulary whatever framework
+// produced the trace. The functions are pure and safe for concurrent use.
+package semconv
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// Attribute keys the encoder in tracesource/otlp writes canonical fields
+// under. Apply reads each of them before any other spelling, so a span
+// written with these keys decodes back to the same fields.
+const (
+	KeySpanKind     = "openinference.span.kind"
+	KeyModel        = "llm.model_name"
+	KeyProvider     = "llm.provider"
+	KeyInputTokens  = "llm.token_count.prompt"
+	KeyOutputTokens = "llm.token_count.completion"
+	KeyTotalTokens  = "llm.token_count.total"
+	KeyCost         = "llm.cost.total"
+	KeyToolName     = "tool.name"
+	KeyToolArgs     = "gen_ai.tool.call.arguments"
+	KeyInput        = "input.value"
+	KeyOutput       = "output.value"
+	// KeyObservationType is Langfuse's observation type (span, generation,
+	// event, agent, tool, ...).
+	KeyObservationType = "langfuse.observation.type"
+	// KeyObservationLevel carries Langfuse's level (DEBUG, DEFAULT,
+	// WARNING, ERROR); OTLP itself has no warning status.
+	KeyObservationLevel = "langfuse.observation.level"
+	// KeyOperation is the GenAI operation name (chat, execute_tool, ...).
+	KeyOperation = "gen_ai.operation.name"
+)
+
+// Apply fills the canonical fields of s from attrs. Fields that are already
+// set are kept, so a caller can first set what its wire format carries
+// explicitly (a Langfuse model field, an OTLP status code) and let Apply
+// fill the rest. Kind is always set: spans nobody classified become
+// oncall.KindSpan. Apply does not modify attrs or s.Attributes.
+func Apply(s *oncall.Span, attrs map[string]string) {
+	if s.Kind == "" || s.Kind == oncall.KindSpan {
+		if k := KindOf(attrs); k != "" {
+			s.Kind = k
+		}
+		if s.Kind == "" {
+			s.Kind = oncall.KindSpan
+		}
+	}
+	setString(&s.Model, attrs, KeyModel, "langfuse.observation.model.name", "gen_ai.request.model", "gen_ai.response.model", "llm.request.model", "llm.response.model")
+	setString(&s.Provider, attrs, KeyProvider, "gen_ai.provider.name", "gen_ai.system", "llm.system")
+	setInt(&s.InputTokens, attrs, KeyInputTokens, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
+	setInt(&s.OutputTokens, attrs, KeyOutputTokens, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
+	setInt(&s.TotalTokens, attrs, KeyTotalTokens, "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
+	setFloat(&s.Cost, attrs, KeyCost, "gen_ai.usage.cost")
+	if v := attrs["langfuse.observation.usage_details"]; v != "" {
+		in, out, total := UsageFromMap(numberMap(v))
+		fillInt(&s.InputTokens, in)
+		fillInt(&s.OutputTokens, out)
+		fillInt(&s.TotalTokens, total)
+	}
+	if v := attrs["langfuse.observation.cost_details"]; v != "" && s.Cost == 0 {
+		s.Cost = CostFromMap(numberMap(v))
+	}
+	if s.TotalTokens == 0 && s.InputTokens+s.OutputTokens > 0 {
+		s.TotalTokens = s.InputTokens + s.OutputTokens
+	}
+	setString(&s.ToolName, attrs, KeyToolName, "gen_ai.tool.name")
+	if s.ToolName == "" && s.Kind == oncall.KindTool {
+		s.ToolName = strings.TrimSpace(strings.TrimPrefix(s.Name, "execute_tool"))
+	}
+	setString(&s.ToolArgs, attrs, KeyToolArgs, "tool_call.function.arguments")
+	if s.ToolArgs == "" && s.Kind == oncall.KindTool {
+		setString(&s.ToolArgs, attrs, KeyInput, "langfuse.observation.input")
+	}
+	setString(&s.ToolArgs, attrs, "tool.parameters")
+	setString(&s.Input, attrs, KeyInput, "langfuse.observation.input", "gen_ai.input.messages", "gen_ai.prompt", "gen_ai.prompt.0.content")
+	setString(&s.Output, attrs, KeyOutput, "langfuse.observation.output", "gen_ai.output.messages", "gen_ai.completion", "gen_ai.tool.call.result", "gen_ai.completion.0.content")
+	applyStatus(s, attrs)
+}
+
+// KindOf classifies a span from its attributes alone, or returns "" when
+// no convention names a kind. OpenInference wins over Langfuse's
+// observation type, which wins over the GenAI operation name; a generic
+// Langfuse "span" only counts when nothing more specific is present.
+func KindOf(attrs map[string]string) oncall.SpanKind {
+	if k := KindFromOpenInference(attrs[KeySpanKind]); k != "" {
+		return k
+	}
+	lf := KindFromLangfuse(attrs[KeyObservationType])
+	if lf != "" && lf != oncall.KindSpan {
+		return lf
+	}
+	if k := KindFromOperation(attrs[KeyOperation]); k != "" {
+		return k
+	}
+	if attrs["http.request.method"] != "" || attrs["http.method"] != "" {
+		return oncall.KindHTTP
+	}
+	return lf
+}
+
+// KindFromOpenInference maps an openinference.span.kind value (AGENT, LLM,
+// TOOL, ...), case-insensitively, or returns "" for unknown values.
+func KindFromOpenInference(v string) oncall.SpanKind {
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "AGENT":
+		return oncall.KindAgent
+	case "LLM":
+		return oncall.KindLLM
+	case "TOOL":
+		return oncall.KindTool
+	case "CHAIN":
+		return oncall.KindChain
+	case "RETRIEVER":
+		return oncall.KindRetriever
+	case "EMBEDDING":
+		return oncall.KindEmbedding
+	case "RERANKER":
+		return oncall.KindReranker
+	case "GUARDRAIL":
+		return oncall.KindGuardrail
+	case "EVALUATOR":
+		return oncall.KindEvaluator
+	}
+	return ""
+}
+
+// KindFromLangfuse maps a Langfuse observation type (SPAN, GENERATION,
+// EVENT, AGENT, TOOL, ...), case-insensitively, or returns "" when v is
+// empty or unknown.
+func KindFromLangfuse(v string) oncall.SpanKind {
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "GENERATION":
+		return oncall.KindLLM
+	case "EVENT":
+		return oncall.KindEvent
+	case "SPAN":
+		return oncall.KindSpan
+	}
+	return KindFromOpenInference(v)
+}
+
+// KindFromOperation maps a gen_ai.operation.name value, or returns "".
+func KindFromOperation(v string) oncall.SpanKind {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "chat", "text_completion", "generate_content", "completion":
+		return oncall.KindLLM
+	case "embeddings", "embedding":
+		return oncall.KindEmbedding
+	case "execute_tool":
+		return oncall.KindTool
+	case "invoke_agent", "create_agent":
+		return oncall.KindAgent
+	}
+	return ""
+}
+
+// OperationFor is the gen_ai.operation.name that describes kind, or "".
+func OperationFor(kind oncall.SpanKind) string {
+	switch kind {
+	case oncall.KindLLM:
+		return "chat"
+	case oncall.KindEmbedding:
+		return "embeddings"
+	case oncall.KindTool:
+		return "execute_tool"
+	case oncall.KindAgent:
+		return "invoke_agent"
+	}
+	return ""
+}
+
+// OpenInferenceKind is the openinference.span.kind value for kind, or ""
+// when OpenInference has no such kind.
+func OpenInferenceKind(kind oncall.SpanKind) string {
+	switch kind {
+	case oncall.KindAgent, oncall.KindLLM, oncall.KindTool, oncall.KindChain, oncall.KindRetriever,
+		oncall.KindEmbedding, oncall.KindReranker, oncall.KindGuardrail, oncall.KindEvaluator:
+		return strings.ToUpper(string(kind))
+	}
+	return ""
+}
+
+// LevelStatus maps a Langfuse level (or a log-level alias) to a status:
+// ERROR, FATAL and CRITICAL are errors, WARNING and WARN warnings, anything
+// else unset.
+func LevelStatus(level string) oncall.SpanStatus {
+	switch strings.ToUpper(strings.TrimSpace(level)) {
+	case "ERROR", "FATAL", "CRITICAL":
+		return oncall.StatusError
+	case "WARNING", "WARN":
+		return oncall.StatusWarning
+	}
+	return oncall.StatusUnset
+}
+
+// applyStatus turns failure hints into a status when the wire format gave
+// none: a Langfuse level, a GenAI error.type, an HTTP 5xx response. An
+// explicit status is never overridden.
+func applyStatus(s *oncall.Span, attrs map[string]string) {
+	if s.Status == oncall.StatusUnset {
+		s.Status = LevelStatus(attrs[KeyObservationLevel])
+	}
+	if s.Status == oncall.StatusUnset && attrs["error.type"] != "" {
+		s.Status = oncall.StatusError
+	}
+	code := firstNonEmpty(attrs, "http.response.status_code", "http.status_code")
+	if n, err := strconv.Atoi(code); err == nil && n >= 500 && s.Status == oncall.StatusUnset {
+		s.Status = oncall.StatusError
+		if s.StatusMessage == "" {
+			s.StatusMessage = "HTTP " + code
+		}
+	}
+	if s.StatusMessage == "" {
+		s.StatusMessage = attrs["langfuse.observation.status_message"]
+	}
+	if s.Status != oncall.StatusError || s.StatusMessage != "" {
+		return
+	}
+	for _, e := range s.Exceptions() {
+		if m := exceptionMessage(e.Attributes); m != "" {
+			s.StatusMessage = m
+			return
+		}
+	}
+	if m := exceptionMessage(attrs); m != "" {
+		s.StatusMessage = m
+		return
+	}
+	s.StatusMessage = attrs["error.type"]
+}
+
+// exceptionMessage renders exception.type and exception.message as
+// "type: message".
+func exceptionMessage(attrs map[string]string) string {
+	typ, msg := attrs["exception.type"], attrs["exception.message"]
+	switch {
+	case typ != "" && msg != "":
+		return typ + ": " + msg
+	case msg != "":
+		return msg
+	}
+	return typ
+}
+
+// UsageFromMap reads input, output and total token counts from a usage
+// object in any of the spellings Langfuse and the provider SDKs use
+// (input/prompt_tokens/promptTokens/input_tokens, ...). Missing counts are
+// zero; total falls back to input plus output.
+func UsageFromMap(m map[string]float64) (input, output, total int64) {
+	pick := func(keys ...string) int64 {
+		for _, k := range keys {
+			if v, ok := m[k]; ok {
+				return int64(v)
+			}
+		}
+		return 0
+	}
+	input = pick("input", "prompt_tokens", "promptTokens", "input_tokens", "inputTokens", "prompt")
+	output = pick("output", "completion_tokens", "completionTokens", "output_tokens", "outputTokens", "completion")
+	total = pick("total", "total_tokens", "totalTokens")
+	if total == 0 {
+		total = input + output
+	}
+	return input, output, total
+}
+
+// CostFromMap reads a total cost in USD from a cost object: its "total"
+// entry, or else the sum of its entries.
+func CostFromMap(m map[string]float64) float64 {
+	if v, ok := m["total"]; ok {
+		return v
+	}
+	var sum float64
+	for _, v := range m {
+		sum += v
+	}
+	return sum
+}
+
+// numberMap decodes a JSON object of numbers, ignoring anything else.
+func numberMap(s string) map[string]float64 {
+	var raw map[string]any
+	if json.Unmarshal([]byte(s), &raw) != nil {
+		return nil
+	}
+	out := make(map[string]float64, len(raw))
+	for k, v := range raw {
+		if f, ok := v.(float64); ok {
+			out[k] = f
+		}
+	}
+	return out
+}
+
+// IsTraceLevel reports whether an attribute describes the whole trace (the
+// resource, the deployment, the agent, the user or session) rather than one
+// span. Sources copy such attributes onto oncall.Trace.Attributes.
+func IsTraceLevel(key string) bool {
+	switch key {
+	case "service.name", "service.version", "service.namespace", "service.instance.id",
+		"deployment.environment", "deployment.environment.name",
+		"gen_ai.agent.name", "gen_ai.agent.id", "gen_ai.conversation.id",
+		"session.id", "user.id", "tag.tags", "metadata":
+		return true
+	}
+	return strings.HasPrefix(key, "langfuse.trace.") ||
+		strings.HasPrefix(key, "langfuse.release") ||
+		strings.HasPrefix(key, "langfuse.version") ||
+		strings.HasPrefix(key, "langfuse.environment") ||
+		strings.HasPrefix(key, "langfuse.user.") ||
+		strings.HasPrefix(key, "langfuse.session.")
+}
+
+// IsResource reports whether an attribute key belongs to the OTel resource
+// (who emitted the span) rather than to the span itself.
+func IsResource(key string) bool {
+	for _, p := range []string{"service.", "deployment.", "telemetry.", "host.", "os.", "process.", "container.", "k8s.", "cloud.", "faas.", "device.", "webengine."} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(attrs map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := attrs[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func setString(dst *string, attrs map[string]string, keys ...string) {
+	if *dst == "" {
+		*dst = firstNonEmpty(attrs, keys...)
+	}
+}
+
+func setInt(dst *int64, attrs map[string]string, keys ...string) {
+	if *dst != 0 {
+		return
+	}
+	for _, k := range keys {
+		if n, ok := ParseCount(attrs[k]); ok {
+			*dst = n
+			return
+		}
+	}
+}
+
+func fillInt(dst *int64, v int64) {
+	if *dst == 0 {
+		*dst = v
+	}
+}
+
+func setFloat(dst *float64, attrs map[string]string, keys ...string) {
+	if *dst != 0 {
+		return
+	}
+	for _, k := range keys {
+		if f, err := strconv.ParseFloat(attrs[k], 64); err == nil && f > 0 {
+			*dst = f
+			return
+		}
+	}
+}
+
+// ParseCount parses a token count written as an integer or a float
+// ("12", "12.0"); negative or unparsable values report false.
+func ParseCount(v string) (int64, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, n >= 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1<<62 {
+		return 0, false
+	}
+	return int64(f), true
+}

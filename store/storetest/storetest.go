@@ -1,0 +1,164 @@
+// Package storetest is the contract every oncall-copilot store backend
+// satisfies: one suite that the bbolt and Redis backends both run, so the
+// queue, incident and idempotency semantics cannot drift apart.
+//
+// A backend's test calls Run with a function that opens a fresh, empty store
+// reading time from a Clock:
+//
+//	storetest.Run(t, func(t *testing.T) storetest.Store {
+//		clock := storetest.NewClock()
+//		s, err := boltdb.Open(boltdb.Options{Path: ..., Now: clock.Now})
+//		...
+//		t.Cleanup(func() { s.Close() })
+//		return storetest.WithClock(s, clock)
+//	})
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// Store is the full method set of a store backend. Consumers declare the
+// smaller interfaces they need; this one exists so the suite can hold
+// either backend.
+type Store interface {
+	Enqueue(ctx context.Context, job oncall.Job) error
+	Dequeue(ctx context.Context, consumer string, wait time.Duration) (*oncall.Delivery, error)
+	Ack(ctx context.Context, d oncall.Delivery) error
+	Retry(ctx context.Context, d oncall.Delivery, delay time.Duration, cause string) error
+	DeadLetter(ctx context.Context, d oncall.Delivery, cause string) error
+	DeadLetters(ctx context.Context) ([]oncall.Job, error)
+	RequeueDead(ctx context.Context, jobID string) error
+	DropDead(ctx context.Context, jobID string) error
+	QueueStats(ctx context.Context) (oncall.QueueStats, error)
+
+	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
+	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
+	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
+	IncidentByThread(ctx context.Context, channel, threadTS string) (oncall.Incident, error)
+	ListIncidents(ctx context.Context, since time.Time) ([]oncall.Incident, error)
+
+	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	Forget(ctx context.Context, key string) error
+
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Clock is a clock the suite moves by hand. It is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock stopped at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
+}
+
+// Now returns the clock's current time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// WithClock pairs a store with the clock it was opened with, so that Run
+// can move the store's time.
+func WithClock(s Store, c *Clock) Store { return clocked{Store: s, clock: c} }
+
+type clocked struct {
+	Store
+	clock *Clock
+}
+
+// Run runs the contract suite. open is called once per subtest and must
+// return an empty store built on a fresh Clock and wrapped with WithClock;
+// it is responsible for closing the store at cleanup. Subtests run in
+// parallel.
+//
+// Backends whose expiry is measured by a server's own clock (Redis idle
+// times and key TTLs) see those deadlines pass in real time, so the suite
+// both advances the Clock and polls for a few seconds; such backends
+// should be opened with a reclaim idle timeout of about a second.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	t.Helper()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s Store, c *Clock)
+	}{
+		{"enqueue fills in id and time", testEnqueueDefaults},
+		{"delivers in order with every field", testOrder},
+		{"ack removes the job", testAck},
+		{"unacked delivery is reclaimed after idle", testReclaim},
+		{"retry waits for its delay", testRetryDelay},
+		{"attempts count retries and reclaims", testAttempts},
+		{"dead letters list requeue and drop", testDeadLetters},
+		{"stale delivery cannot be retried or dead-lettered", testStaleDelivery},
+		{"queue stats", testStats},
+		{"concurrent consumers get each job once", testConcurrentDequeue},
+		{"waiting dequeue wakes on enqueue", testDequeueWakes},
+		{"dequeue honours its context", testDequeueContext},
+		{"dequeue rejects an empty consumer", testDequeueConsumer},
+		{"missing incident", testMissingIncident},
+		{"create incident claims the key once", testCreateIncident},
+		{"racing creates make one incident", testCreateRace},
+		{"concurrent updates lose nothing", testUpdateRace},
+		{"update error aborts", testUpdateAborts},
+		{"update stamps updated at", testUpdateStamps},
+		{"thread index follows updates", testThreadIndex},
+		{"list incidents newest first since", testListIncidents},
+		{"once records and forgets", testOnce},
+		{"once expires after ttl", testOnceExpiry},
+		{"once rejects bad input", testOnceInput},
+		{"ping", testPing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			c, ok := s.(clocked)
+			if !ok {
+				t.Fatalf("open returned %T; wrap the store with storetest.WithClock", s)
+			}
+			tc.run(t, s, c.clock)
+		})
+	}
+}
+
+// eventually calls f until it reports true or limit of real time passes,
+// for deadlines that a server measures with its own clock.
+func eventually(t *testing.T, limit time.Duration, f func() bool) bool {
+	t.Helper()
+	stop := time.Now().Add(limit)
+	for {
+		if f() {
+			return true
+		}
+		if time.Now().After(stop) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// realLimit bounds how long the suite waits for server-side deadlines.
+const realLimit = 10 * time.Second
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -15,10 +15,12 @@
 package otlp
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -26,171 +28,591 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/tracesource/semconv"
 )
 
-// Decode reads one OTLP/JSON ExportTraceServiceRequest (or TracesData, or
-// Tempo's {"batches": [...]}) and returns its spans in input order. It
-// fails on malformed JSON and on spans without a trace or span id.
+// Decode reads one OTLP/JSON ExportTraceServiceRequest (or TracesData,
+// Tempo's {"batches": [...]}, or Jaeger's {"result": {...}}) and returns its
+// spans in input order. Field names are accepted in lowerCamelCase and in
+// the protobuf snake_case; enums as numbers or names; 64-bit numbers as
+// strings or numbers. It fails on malformed JSON and on spans without a
+// trace or span id.
 func Decode(data []byte) ([]oncall.Span, error) {
-	var req exportRequest
-	if err := json.Unmarshal(data, &req); err != nil {
-		return nil, fmt.Errorf("decode otlp json: %w", err)
-	}
-	return spansOf(&req)
+	var d Decoder
+	return d.Decode(data)
 }
 
-func spansOf(req *exportRequest) ([]oncall.Span, error) {
-	n := 0
-	for _, batch := range [][]resourceSpans{req.ResourceSpans, req.Batches} {
-		for i := range batch {
-			for _, ss := range [][]scopeSpans{batch[i].ScopeSpans, batch[i].InstrumentationLibrarySpans} {
-				for j := range ss {
-					n += len(ss[j].Spans)
-				}
-			}
-		}
+// Decoder decodes OTLP/JSON like Decode, reusing its buffers and sharing
+// the strings of repeated attribute keys and names across calls. A Decoder
+// is not safe for concurrent use; the zero value is ready.
+type Decoder struct {
+	s       scanner
+	strs    map[string]string
+	scratch []kv
+	res     []kv
+}
+
+type kv struct{ k, v string }
+
+// maxInterned bounds the strings a Decoder keeps for sharing.
+const maxInterned = 8192
+
+// Decode is the package-level Decode using d's buffers.
+func (d *Decoder) Decode(data []byte) ([]oncall.Span, error) {
+	d.s.reset(data)
+	if d.s.peek() == 0 {
+		return nil, fmt.Errorf("decode otlp json: %w", errEmpty)
 	}
+	// Counting the span ids up front saves growing the result, which
+	// otherwise costs a tenth of the decoding time.
+	n := bytes.Count(data, []byte(`"spanId"`)) + bytes.Count(data, []byte(`"span_id"`))
 	out := make([]oncall.Span, 0, n)
-	for _, batch := range [][]resourceSpans{req.ResourceSpans, req.Batches} {
-		for i := range batch {
-			rs := &batch[i]
-			res := flattenAttributes(rs.Resource.Attributes, nil)
-			service := res["service.name"]
-			for _, ss := range [][]scopeSpans{rs.ScopeSpans, rs.InstrumentationLibrarySpans} {
-				for j := range ss {
-					for k := range ss[j].Spans {
-						s, err := convertSpan(&ss[j].Spans[k], res, service)
-						if err != nil {
-							return nil, fmt.Errorf("resource %d span %d: %w", i, k, err)
-						}
-						out = append(out, s)
-					}
-				}
-			}
-		}
+	out = d.request(out)
+	d.s.end()
+	if d.s.err != nil {
+		return nil, fmt.Errorf("decode otlp json: %w", d.s.err)
 	}
 	return out, nil
 }
 
-func convertSpan(w *wireSpan, res map[string]string, service string) (oncall.Span, error) {
-	s := oncall.Span{
-		TraceID:  NormalizeID(w.TraceID),
-		SpanID:   NormalizeID(w.SpanID),
-		ParentID: NormalizeID(w.ParentSpanID),
-		Name:     w.Name,
-		Service:  service,
-		Start:    timeOf(w.StartTimeUnixNano),
-		End:      timeOf(w.EndTimeUnixNano),
+func (d *Decoder) request(out []oncall.Span) []oncall.Span {
+	s := &d.s
+	if !s.beginObject() {
+		return out
 	}
-	if s.TraceID == "" || s.SpanID == "" {
-		return s, fmt.Errorf("span %q has no traceId or spanId", w.Name)
-	}
-	if isZeroID(s.ParentID) {
-		s.ParentID = ""
-	}
-	attrs := make(map[string]string, len(w.Attributes)+len(res))
-	flattenAttributes(w.Attributes, attrs)
-	for k, v := range res {
-		if _, ok := attrs[k]; !ok {
-			attrs[k] = v
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			return out
+		}
+		switch string(k) {
+		case "resourceSpans", "resource_spans", "batches":
+			if !s.beginArray() {
+				continue
+			}
+			for first := true; s.elem(first); first = false {
+				out = d.resourceSpans(out)
+			}
+		case "result":
+			out = d.request(out)
+		default:
+			s.skip()
 		}
 	}
-	if w.Status != nil {
-		switch w.Status.Code {
-		case statusOK:
-			s.Status = oncall.StatusOK
-		case statusError:
-			s.Status = oncall.StatusError
-		}
-		s.StatusMessage = w.Status.Message
+}
+
+// resourceSpans decodes one resource's spans, then gives each the resource
+// attributes it does not set itself and maps the conventions.
+func (d *Decoder) resourceSpans(out []oncall.Span) []oncall.Span {
+	s := &d.s
+	from := len(out)
+	d.res = d.res[:0]
+	if !s.beginObject() {
+		return out
 	}
-	if len(w.Events) > 0 {
-		s.Events = make([]oncall.SpanEvent, len(w.Events))
-		for i := range w.Events {
-			e := &w.Events[i]
-			s.Events[i] = oncall.SpanEvent{Name: e.Name, Time: timeOf(e.TimeUnixNano)}
-			if len(e.Attributes) > 0 {
-				s.Events[i].Attributes = flattenAttributes(e.Attributes, nil)
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "resource":
+			if !s.beginObject() {
+				continue
+			}
+			for first := true; ; first = false {
+				k, ok := s.key(first)
+				if !ok {
+					break
+				}
+				if string(k) == "attributes" {
+					d.res = d.attributes(d.res[:0])
+				} else {
+					s.skip()
+				}
+			}
+		case "scopeSpans", "scope_spans", "instrumentationLibrarySpans", "instrumentation_library_spans":
+			if !s.beginArray() {
+				continue
+			}
+			for first := true; s.elem(first); first = false {
+				out = d.scopeSpans(out)
+			}
+		default:
+			s.skip()
+		}
+	}
+	if s.err != nil {
+		return out
+	}
+	var service string
+	for _, a := range d.res {
+		if a.k == "service.name" {
+			service = a.v
+		}
+	}
+	for i := from; i < len(out); i++ {
+		sp := &out[i]
+		sp.Service = service
+		if sp.TraceID == "" || sp.SpanID == "" {
+			s.fail("span %q has no traceId or spanId", sp.Name)
+			return out
+		}
+		for _, a := range d.res {
+			if sp.Attributes == nil {
+				sp.Attributes = make(map[string]string, len(d.res))
+			}
+			if _, ok := sp.Attributes[a.k]; !ok {
+				sp.Attributes[a.k] = a.v
 			}
 		}
+		semconv.Apply(sp, sp.Attributes)
 	}
-	if len(attrs) > 0 {
-		s.Attributes = attrs
-	}
-	semconv.Apply(&s, attrs)
-	return s, nil
+	return out
 }
 
-func timeOf(n nanos) time.Time {
-	if n == 0 || n > 1<<63-1 {
+func (d *Decoder) scopeSpans(out []oncall.Span) []oncall.Span {
+	s := &d.s
+	if !s.beginObject() {
+		return out
+	}
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			return out
+		}
+		if string(k) != "spans" {
+			s.skip()
+			continue
+		}
+		if !s.beginArray() {
+			continue
+		}
+		for first := true; s.elem(first); first = false {
+			out = append(out, oncall.Span{})
+			d.span(&out[len(out)-1])
+		}
+	}
+}
+
+func (d *Decoder) span(sp *oncall.Span) {
+	s := &d.s
+	if !s.beginObject() {
+		return
+	}
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "traceId", "trace_id":
+			sp.TraceID = d.id(sp.TraceID)
+		case "spanId", "span_id":
+			sp.SpanID = d.id("")
+		case "parentSpanId", "parent_span_id":
+			if sp.ParentID = d.id(""); isZeroID(sp.ParentID) {
+				sp.ParentID = ""
+			}
+		case "name":
+			sp.Name = d.intern(s.rawString(), 128)
+		case "startTimeUnixNano", "start_time_unix_nano":
+			sp.Start = d.time()
+		case "endTimeUnixNano", "end_time_unix_nano":
+			sp.End = d.time()
+		case "attributes":
+			d.scratch = d.attributes(d.scratch[:0])
+			if len(d.scratch) > 0 {
+				sp.Attributes = make(map[string]string, len(d.scratch)+len(d.res)+4)
+				for _, a := range d.scratch {
+					sp.Attributes[a.k] = a.v
+				}
+			}
+		case "events":
+			d.events(sp)
+		case "status":
+			d.status(sp)
+		case "kind":
+			d.enum()
+		default:
+			s.skip()
+		}
+	}
+}
+
+// id reads a trace or span id, reusing prev when it is the same id.
+func (d *Decoder) id(prev string) string {
+	if d.s.null() {
+		return ""
+	}
+	b := d.s.rawString()
+	if prev != "" && string(b) == prev {
+		return prev
+	}
+	return NormalizeID(string(b))
+}
+
+func (d *Decoder) time() time.Time {
+	b := d.s.scalarText()
+	if len(b) == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(n)).UTC()
+	n, ok := parseUint(b)
+	if !ok {
+		d.s.fail("invalid timestamp %q", b)
+		return time.Time{}
+	}
+	return timeOf(n)
 }
 
-// flattenAttributes adds kvs to dst (allocated when nil) with their values
-// rendered as strings.
-func flattenAttributes(kvs []keyValue, dst map[string]string) map[string]string {
-	if dst == nil {
-		dst = make(map[string]string, len(kvs))
+func (d *Decoder) enum() int {
+	s := &d.s
+	switch s.peek() {
+	case '"':
+		b := s.rawString()
+		if n, ok := enumNumber(string(b)); ok {
+			return n
+		}
+		if n, err := strconv.Atoi(string(b)); err == nil {
+			return n
+		}
+		s.fail("unknown enum value %q", b)
+		return 0
+	case 'n':
+		s.literal("null")
+		return 0
 	}
-	for i := range kvs {
-		dst[kvs[i].Key] = flatten(&kvs[i].Value)
+	n, err := strconv.Atoi(string(s.number()))
+	if err != nil {
+		s.fail("invalid enum value")
+	}
+	return n
+}
+
+func (d *Decoder) status(sp *oncall.Span) {
+	s := &d.s
+	if !s.beginObject() {
+		return
+	}
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			return
+		}
+		switch string(k) {
+		case "code":
+			switch d.enum() {
+			case statusOK:
+				sp.Status = oncall.StatusOK
+			case statusError:
+				sp.Status = oncall.StatusError
+			default:
+				sp.Status = oncall.StatusUnset
+			}
+		case "message":
+			sp.StatusMessage = s.str()
+		default:
+			s.skip()
+		}
+	}
+}
+
+func (d *Decoder) events(sp *oncall.Span) {
+	s := &d.s
+	if !s.beginArray() {
+		return
+	}
+	for first := true; s.elem(first); first = false {
+		var e oncall.SpanEvent
+		if s.beginObject() {
+			for first := true; ; first = false {
+				k, ok := s.key(first)
+				if !ok {
+					break
+				}
+				switch string(k) {
+				case "name":
+					e.Name = d.intern(s.rawString(), 128)
+				case "timeUnixNano", "time_unix_nano":
+					e.Time = d.time()
+				case "attributes":
+					d.scratch = d.attributes(d.scratch[:0])
+					if len(d.scratch) > 0 {
+						e.Attributes = make(map[string]string, len(d.scratch))
+						for _, a := range d.scratch {
+							e.Attributes[a.k] = a.v
+						}
+					}
+				default:
+					s.skip()
+				}
+			}
+		}
+		sp.Events = append(sp.Events, e)
+	}
+}
+
+// attributes appends the key-values of an OTLP attribute list to dst,
+// values flattened to strings.
+func (d *Decoder) attributes(dst []kv) []kv {
+	s := &d.s
+	if !s.beginArray() {
+		return dst
+	}
+	for first := true; s.elem(first); first = false {
+		if !s.beginObject() {
+			continue
+		}
+		var a kv
+		for first := true; ; first = false {
+			k, ok := s.key(first)
+			if !ok {
+				break
+			}
+			switch string(k) {
+			case "key":
+				a.k = d.intern(s.rawString(), 256)
+			case "value":
+				a.v = d.value()
+			default:
+				s.skip()
+			}
+		}
+		dst = append(dst, a)
 	}
 	return dst
 }
 
-// flatten renders an attribute value as a string: strings as they are,
-// numbers and booleans in Go's shortest form, arrays and key-value lists as
-// compact JSON, bytes as their base64 text.
-func flatten(v *anyValue) string {
-	switch {
-	case v.StringValue != nil:
-		return *v.StringValue
-	case v.IntValue != nil:
-		return strconv.FormatInt(int64(*v.IntValue), 10)
-	case v.DoubleValue != nil:
-		return strconv.FormatFloat(float64(*v.DoubleValue), 'g', -1, 64)
-	case v.BoolValue != nil:
-		return strconv.FormatBool(*v.BoolValue)
-	case v.BytesValue != nil:
-		return *v.BytesValue
-	case v.ArrayValue != nil, v.KvlistValue != nil:
-		b, err := json.Marshal(native(v))
-		if err != nil {
-			return ""
-		}
-		return string(b)
+// value reads an OTLP AnyValue as flattened text: strings as they are,
+// numbers and booleans in Go's shortest form, arrays and key-value lists
+// as compact JSON, bytes as their base64 text.
+func (d *Decoder) value() string {
+	s := &d.s
+	if !s.beginObject() {
+		return ""
 	}
-	return ""
+	var out string
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			return out
+		}
+		switch string(k) {
+		case "stringValue", "string_value", "bytesValue", "bytes_value":
+			if b := s.rawString(); len(b) <= 32 {
+				out = d.intern(b, 32)
+			} else {
+				out = string(b)
+			}
+		case "intValue", "int_value":
+			out = d.intText()
+		case "doubleValue", "double_value":
+			if f, ok := d.double(); ok {
+				out = strconv.FormatFloat(f, 'g', -1, 64)
+			}
+		case "boolValue", "bool_value":
+			out = strconv.FormatBool(d.bool())
+		case "arrayValue", "array_value", "kvlistValue", "kvlist_value":
+			v := d.composite(string(k) == "kvlistValue" || string(k) == "kvlist_value")
+			if b, err := json.Marshal(v); err == nil {
+				out = string(b)
+			}
+		default:
+			s.skip()
+		}
+	}
 }
 
-// native converts an attribute value to the Go value encoding/json writes
-// as the corresponding JSON.
-func native(v *anyValue) any {
-	switch {
-	case v.StringValue != nil:
-		return *v.StringValue
-	case v.IntValue != nil:
-		return int64(*v.IntValue)
-	case v.DoubleValue != nil:
-		return double(*v.DoubleValue)
-	case v.BoolValue != nil:
-		return *v.BoolValue
-	case v.BytesValue != nil:
-		return *v.BytesValue
-	case v.ArrayValue != nil:
-		out := make([]any, len(v.ArrayValue.Values))
-		for i := range v.ArrayValue.Values {
-			out[i] = native(&v.ArrayValue.Values[i])
-		}
-		return out
-	case v.KvlistValue != nil:
-		out := make(map[string]any, len(v.KvlistValue.Values))
-		for i := range v.KvlistValue.Values {
-			out[v.KvlistValue.Values[i].Key] = native(&v.KvlistValue.Values[i].Value)
-		}
-		return out
+// nativeValue reads an AnyValue nested in an array or key-value list as
+// the Go value encoding/json writes as the corresponding JSON.
+func (d *Decoder) nativeValue() any {
+	s := &d.s
+	if !s.beginObject() {
+		return nil
 	}
-	return nil
+	var out any
+	for first := true; ; first = false {
+		k, ok := s.key(first)
+		if !ok {
+			return out
+		}
+		switch string(k) {
+		case "stringValue", "string_value", "bytesValue", "bytes_value":
+			out = s.str()
+		case "intValue", "int_value":
+			if n, err := strconv.ParseInt(d.intText(), 10, 64); err == nil {
+				out = n
+			}
+		case "doubleValue", "double_value":
+			if f, ok := d.double(); ok {
+				out = double(f)
+			}
+		case "boolValue", "bool_value":
+			out = d.bool()
+		case "arrayValue", "array_value":
+			out = d.composite(false)
+		case "kvlistValue", "kvlist_value":
+			out = d.composite(true)
+		default:
+			s.skip()
+		}
+	}
+}
+
+// composite reads {"values": [...]} as a []any, or as a map[string]any
+// when kvlist is set.
+func (d *Decoder) composite(kvlist bool) any {
+	s := &d.s
+	var list []any
+	var obj map[string]any
+	if kvlist {
+		obj = map[string]any{}
+	} else {
+		list = []any{}
+	}
+	if s.beginObject() {
+		for first := true; ; first = false {
+			k, ok := s.key(first)
+			if !ok {
+				break
+			}
+			if string(k) != "values" || !s.beginArray() {
+				if string(k) != "values" {
+					s.skip()
+				}
+				continue
+			}
+			for first := true; s.elem(first); first = false {
+				if !kvlist {
+					list = append(list, d.nativeValue())
+					continue
+				}
+				if !s.beginObject() {
+					continue
+				}
+				var key string
+				var val any
+				for first := true; ; first = false {
+					k, ok := s.key(first)
+					if !ok {
+						break
+					}
+					switch string(k) {
+					case "key":
+						key = s.str()
+					case "value":
+						val = d.nativeValue()
+					default:
+						s.skip()
+					}
+				}
+				obj[key] = val
+			}
+		}
+	}
+	if kvlist {
+		return obj
+	}
+	return list
+}
+
+// intText reads an int64 written as a number or a decimal string and
+// returns its canonical decimal text.
+func (d *Decoder) intText() string {
+	b := d.s.scalarText()
+	if canonicalInt(b) {
+		return d.intern(b, 20)
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(string(b), 64)
+		if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt64 {
+			d.s.fail("invalid int value %q", b)
+			return ""
+		}
+		n = int64(f)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// canonicalInt reports whether b is how strconv.FormatInt writes a number.
+func canonicalInt(b []byte) bool {
+	d := b
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || (d[0] == '0' && (len(d) > 1 || len(b) > 1)) {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// double reads a float written as a number or a string, including
+// protojson's "NaN", "Infinity" and "-Infinity".
+func (d *Decoder) double() (float64, bool) {
+	b := d.s.scalarText()
+	if b == nil {
+		return 0, false
+	}
+	switch string(b) {
+	case "NaN":
+		return math.NaN(), true
+	case "Infinity":
+		return math.Inf(1), true
+	case "-Infinity":
+		return math.Inf(-1), true
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		d.s.fail("invalid double value %q", b)
+		return 0, false
+	}
+	return f, true
+}
+
+func (d *Decoder) bool() bool {
+	s := &d.s
+	switch s.peek() {
+	case 't':
+		s.literal("true")
+		return true
+	case 'f':
+		s.literal("false")
+	case '"':
+		return string(s.rawString()) == "true"
+	default:
+		s.literal("null")
+	}
+	return false
+}
+
+// intern returns b as a string, sharing one copy of strings up to max
+// bytes long, so the keys and names repeated on every span are allocated
+// once per Decoder.
+func (d *Decoder) intern(b []byte, max int) string {
+	if len(b) > max {
+		return string(b)
+	}
+	if v, ok := d.strs[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if d.strs == nil {
+		d.strs = make(map[string]string, 256)
+	}
+	if len(d.strs) < maxInterned {
+		d.strs[v] = v
+	}
+	return v
+}
+
+func timeOf(n uint64) time.Time {
+	if n == 0 || n > math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).UTC()
 }
 
 // NormalizeID returns a trace or span id as lowercase hex. Hex input is

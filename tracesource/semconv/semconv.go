@@ -46,8 +46,13 @@ const (
 // fill the rest. Kind is always set: spans nobody classified become
 // oncall.KindSpan. Apply does not modify attrs or s.Attributes.
 func Apply(s *oncall.Span, attrs map[string]string) {
+	v := newView(attrs)
+	apply(s, &v)
+}
+
+func apply(s *oncall.Span, attrs *view) {
 	if s.Kind == "" || s.Kind == oncall.KindSpan {
-		if k := KindOf(attrs); k != "" {
+		if k := kindOf(attrs); k != "" {
 			s.Kind = k
 		}
 		if s.Kind == "" {
@@ -60,13 +65,13 @@ func Apply(s *oncall.Span, attrs map[string]string) {
 	setInt(&s.OutputTokens, attrs, KeyOutputTokens, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
 	setInt(&s.TotalTokens, attrs, KeyTotalTokens, "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
 	setFloat(&s.Cost, attrs, KeyCost, "gen_ai.usage.cost")
-	if v := attrs["langfuse.observation.usage_details"]; v != "" {
+	if v := attrs.get("langfuse.observation.usage_details"); v != "" {
 		in, out, total := UsageFromMap(numberMap(v))
 		fillInt(&s.InputTokens, in)
 		fillInt(&s.OutputTokens, out)
 		fillInt(&s.TotalTokens, total)
 	}
-	if v := attrs["langfuse.observation.cost_details"]; v != "" && s.Cost == 0 {
+	if v := attrs.get("langfuse.observation.cost_details"); v != "" && s.Cost == 0 {
 		s.Cost = CostFromMap(numberMap(v))
 	}
 	if s.TotalTokens == 0 && s.InputTokens+s.OutputTokens > 0 {
@@ -91,17 +96,22 @@ func Apply(s *oncall.Span, attrs map[string]string) {
 // observation type, which wins over the GenAI operation name; a generic
 // Langfuse "span" only counts when nothing more specific is present.
 func KindOf(attrs map[string]string) oncall.SpanKind {
-	if k := KindFromOpenInference(attrs[KeySpanKind]); k != "" {
+	v := newView(attrs)
+	return kindOf(&v)
+}
+
+func kindOf(attrs *view) oncall.SpanKind {
+	if k := KindFromOpenInference(attrs.get(KeySpanKind)); k != "" {
 		return k
 	}
-	lf := KindFromLangfuse(attrs[KeyObservationType])
+	lf := KindFromLangfuse(attrs.get(KeyObservationType))
 	if lf != "" && lf != oncall.KindSpan {
 		return lf
 	}
-	if k := KindFromOperation(attrs[KeyOperation]); k != "" {
+	if k := KindFromOperation(attrs.get(KeyOperation)); k != "" {
 		return k
 	}
-	if attrs["http.request.method"] != "" || attrs["http.method"] != "" {
+	if attrs.get("http.request.method") != "" || attrs.get("http.method") != "" {
 		return oncall.KindHTTP
 	}
 	return lf
@@ -205,11 +215,11 @@ func LevelStatus(level string) oncall.SpanStatus {
 // applyStatus turns failure hints into a status when the wire format gave
 // none: a Langfuse level, a GenAI error.type, an HTTP 5xx response. An
 // explicit status is never overridden.
-func applyStatus(s *oncall.Span, attrs map[string]string) {
+func applyStatus(s *oncall.Span, attrs *view) {
 	if s.Status == oncall.StatusUnset {
-		s.Status = LevelStatus(attrs[KeyObservationLevel])
+		s.Status = LevelStatus(attrs.get(KeyObservationLevel))
 	}
-	if s.Status == oncall.StatusUnset && attrs["error.type"] != "" {
+	if s.Status == oncall.StatusUnset && attrs.get("error.type") != "" {
 		s.Status = oncall.StatusError
 	}
 	code := firstNonEmpty(attrs, "http.response.status_code", "http.status_code")
@@ -220,28 +230,27 @@ func applyStatus(s *oncall.Span, attrs map[string]string) {
 		}
 	}
 	if s.StatusMessage == "" {
-		s.StatusMessage = attrs["langfuse.observation.status_message"]
+		s.StatusMessage = attrs.get("langfuse.observation.status_message")
 	}
 	if s.Status != oncall.StatusError || s.StatusMessage != "" {
 		return
 	}
 	for _, e := range s.Exceptions() {
-		if m := exceptionMessage(e.Attributes); m != "" {
+		if m := exceptionMessage(e.Attributes["exception.type"], e.Attributes["exception.message"]); m != "" {
 			s.StatusMessage = m
 			return
 		}
 	}
-	if m := exceptionMessage(attrs); m != "" {
+	if m := exceptionMessage(attrs.get("exception.type"), attrs.get("exception.message")); m != "" {
 		s.StatusMessage = m
 		return
 	}
-	s.StatusMessage = attrs["error.type"]
+	s.StatusMessage = attrs.get("error.type")
 }
 
 // exceptionMessage renders exception.type and exception.message as
 // "type: message".
-func exceptionMessage(attrs map[string]string) string {
-	typ, msg := attrs["exception.type"], attrs["exception.message"]
+func exceptionMessage(typ, msg string) string {
 	switch {
 	case typ != "" && msg != "":
 		return typ + ": " + msg
@@ -331,27 +340,27 @@ func IsResource(key string) bool {
 	return false
 }
 
-func firstNonEmpty(attrs map[string]string, keys ...string) string {
+func firstNonEmpty(attrs *view, keys ...string) string {
 	for _, k := range keys {
-		if v := attrs[k]; v != "" {
+		if v := attrs.get(k); v != "" {
 			return v
 		}
 	}
 	return ""
 }
 
-func setString(dst *string, attrs map[string]string, keys ...string) {
+func setString(dst *string, attrs *view, keys ...string) {
 	if *dst == "" {
 		*dst = firstNonEmpty(attrs, keys...)
 	}
 }
 
-func setInt(dst *int64, attrs map[string]string, keys ...string) {
+func setInt(dst *int64, attrs *view, keys ...string) {
 	if *dst != 0 {
 		return
 	}
 	for _, k := range keys {
-		if n, ok := ParseCount(attrs[k]); ok {
+		if n, ok := ParseCount(attrs.get(k)); ok {
 			*dst = n
 			return
 		}
@@ -364,12 +373,12 @@ func fillInt(dst *int64, v int64) {
 	}
 }
 
-func setFloat(dst *float64, attrs map[string]string, keys ...string) {
+func setFloat(dst *float64, attrs *view, keys ...string) {
 	if *dst != 0 {
 		return
 	}
 	for _, k := range keys {
-		if f, err := strconv.ParseFloat(attrs[k], 64); err == nil && f > 0 {
+		if f, err := strconv.ParseFloat(attrs.get(k), 64); err == nil && f > 0 {
 			*dst = f
 			return
 		}
@@ -390,4 +399,142 @@ func ParseCount(v string) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
+}
+
+// view holds the values of the attributes Apply reads, found in one pass
+// over the attribute map instead of one lookup per spelling.
+type view struct {
+	vals [numKeys]string
+}
+
+func newView(attrs map[string]string) view {
+	var v view
+	for k, val := range attrs {
+		if i := keyIndex(k); i >= 0 {
+			v.vals[i] = val
+		}
+	}
+	return v
+}
+
+func (v *view) get(key string) string {
+	if i := keyIndex(key); i >= 0 {
+		return v.vals[i]
+	}
+	return ""
+}
+
+const numKeys = 53
+
+// keyIndex numbers the attribute keys Apply reads, or returns -1.
+func keyIndex(key string) int {
+	switch key {
+	case "langfuse.observation.model.name":
+		return 0
+	case "gen_ai.request.model":
+		return 1
+	case "gen_ai.response.model":
+		return 2
+	case "llm.request.model":
+		return 3
+	case "llm.response.model":
+		return 4
+	case "llm.model_name":
+		return 5
+	case "gen_ai.provider.name":
+		return 6
+	case "gen_ai.system":
+		return 7
+	case "llm.system":
+		return 8
+	case "llm.provider":
+		return 9
+	case "gen_ai.usage.input_tokens":
+		return 10
+	case "gen_ai.usage.prompt_tokens":
+		return 11
+	case "llm.usage.prompt_tokens":
+		return 12
+	case "llm.token_count.prompt":
+		return 13
+	case "gen_ai.usage.output_tokens":
+		return 14
+	case "gen_ai.usage.completion_tokens":
+		return 15
+	case "llm.usage.completion_tokens":
+		return 16
+	case "llm.token_count.completion":
+		return 17
+	case "gen_ai.usage.total_tokens":
+		return 18
+	case "llm.usage.total_tokens":
+		return 19
+	case "llm.token_count.total":
+		return 20
+	case "gen_ai.usage.cost":
+		return 21
+	case "llm.cost.total":
+		return 22
+	case "langfuse.observation.usage_details":
+		return 23
+	case "langfuse.observation.cost_details":
+		return 24
+	case "gen_ai.tool.name":
+		return 25
+	case "tool.name":
+		return 26
+	case "tool_call.function.arguments":
+		return 27
+	case "gen_ai.tool.call.arguments":
+		return 28
+	case "langfuse.observation.input":
+		return 29
+	case "input.value":
+		return 30
+	case "tool.parameters":
+		return 31
+	case "gen_ai.input.messages":
+		return 32
+	case "gen_ai.prompt":
+		return 33
+	case "gen_ai.prompt.0.content":
+		return 34
+	case "langfuse.observation.output":
+		return 35
+	case "gen_ai.output.messages":
+		return 36
+	case "gen_ai.completion":
+		return 37
+	case "gen_ai.tool.call.result":
+		return 38
+	case "gen_ai.completion.0.content":
+		return 39
+	case "output.value":
+		return 40
+	case "openinference.span.kind":
+		return 41
+	case "langfuse.observation.type":
+		return 42
+	case "gen_ai.operation.name":
+		return 43
+	case "http.request.method":
+		return 44
+	case "http.method":
+		return 45
+	case "langfuse.observation.level":
+		return 46
+	case "error.type":
+		return 47
+	case "http.response.status_code":
+		return 48
+	case "http.status_code":
+		return 49
+	case "langfuse.observation.status_message":
+		return 50
+	case "exception.type":
+		return 51
+	case "exception.message":
+		return 52
+	}
+	return -1
 }

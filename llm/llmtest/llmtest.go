@@ -117,6 +117,8 @@ type Reply struct {
 	Status     int    // HTTP status; zero means 200
 	RetryAfter string // Retry-After header, for 429 and 503 replies
 	Error      string // the error message of a non-2xx reply
+	// Hang answers nothing until the client gives up, to test timeouts.
+	Hang bool
 
 	Content      string
 	ToolCalls    []oncall.ToolCall
@@ -247,6 +249,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.t.Errorf("llmtest: no scripted reply for request %d", len(s.Requests()))
 		writeError(w, Status(http.StatusInternalServerError, "", "llmtest: script exhausted"))
+		return
+	}
+	if reply.Hang {
+		<-r.Context().Done()
 		return
 	}
 	if reply.Status != 0 && reply.Status != http.StatusOK {

@@ -84,7 +84,13 @@ func RenderParent(inc oncall.Incident, opts RenderOptions) []slack.Block {
 // notifications and by clients that cannot show blocks.
 func ParentFallback(inc oncall.Incident, opts RenderOptions) string {
 	r := renderer{opts}
-	s := fmt.Sprintf("%s [%s] %s", statusEmoji(inc), r.status(inc), r.line(alertName(inc.Alert), 200))
+	status := r.status(inc)
+	if inc.Status == oncall.IncidentAcknowledged {
+		// A mention in the notification text would ping the person who
+		// acknowledged.
+		status = "acknowledged"
+	}
+	s := fmt.Sprintf("%s [%s] %s", statusEmoji(inc), status, r.line(alertName(inc.Alert), 200))
 	if sum := alertSummary(inc.Alert); sum != "" {
 		s += ": " + r.line(sum, 300)
 	}

@@ -160,7 +160,7 @@ func TestParentStatus(t *testing.T) {
 	}{
 		{"triaging says so", "parent_triaging", []string{"🔴", "firing · triaging…", "*Service*\nsupport-agent", "*Agent*\ntriage-bot", "*Environment*\nprod", "<https://alertmanager.example.com/"}, []string{"Diagnosis:", "ml-platform", "support-agent-7d9f"}},
 		{"triaged shows the headline", "parent_triaged", []string{"firing · triaged", "*Diagnosis:* Search tool upstream timeouts"}, nil},
-		{"acknowledged names who", "parent_acknowledged", []string{"acknowledged by <@U024BE7LH>"}, []string{"triaging"}},
+		{"acknowledged names who", "parent_acknowledged", []string{"*Status*\nacknowledged by <@U024BE7LH>", "[acknowledged] AgentErrorRate"}, []string{"triaging", "[acknowledged by"}},
 		{"resolved shows duration", "parent_resolved", []string{"✅", "resolved after 42m", "3 alerts in this group", "fired 2 times"}, []string{"🔴"}},
 		{"unknown severity and no links", "parent_bare", []string{"⚪", "Daily spend above budget"}, []string{"<http"}},
 	}

@@ -112,8 +112,10 @@ func renderReport(inc oncall.Incident, rep oncall.Report, opts RenderOptions) []
 			msgs[i].text += fmt.Sprintf(" (part %d of %d)", i+1, len(parts))
 		case d != nil && strings.TrimSpace(d.Summary) != "":
 			msgs[i].text += ": " + r.line(d.Summary, fallbackSummary)
+		case len(rep.Clusters) == 0:
+			msgs[i].text += ": no failure clusters in " + traces(rep.TracesExamined)
 		default:
-			msgs[i].text += fmt.Sprintf(": %d failure clusters in %d traces", len(rep.Clusters), rep.TracesExamined)
+			msgs[i].text += fmt.Sprintf(": %d failure clusters in %s", len(rep.Clusters), traces(rep.TracesExamined))
 		}
 	}
 	return msgs

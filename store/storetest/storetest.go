@@ -25,25 +25,57 @@ import (
 
 // Store is the full method set of a store backend. Consumers declare the
 // smaller interfaces they need; this one exists so the suite can hold
-// either backend.
+// either backend. Every method is safe for concurrent use.
 type Store interface {
+	// Enqueue adds a job at the back of the queue. An empty ID is
+	// generated; a zero EnqueuedAt becomes now.
 	Enqueue(ctx context.Context, job oncall.Job) error
+	// Dequeue waits up to wait for a job and returns (nil, nil) if none
+	// came, or ctx's error if ctx ended first. Retries that fell due and
+	// deliveries idle longer than the reclaim timeout are delivered too;
+	// Job.Attempts counts the job's earlier deliveries.
 	Dequeue(ctx context.Context, consumer string, wait time.Duration) (*oncall.Delivery, error)
+	// Ack removes a finished job; acking twice does nothing.
 	Ack(ctx context.Context, d oncall.Delivery) error
+	// Retry delivers the job again no earlier than delay from now, with
+	// Attempts+1 and LastError = cause. ErrNotFound if d is not in flight.
 	Retry(ctx context.Context, d oncall.Delivery, delay time.Duration, cause string) error
+	// DeadLetter parks the job with Attempts+1 and LastError = cause.
+	// ErrNotFound if d is not in flight.
 	DeadLetter(ctx context.Context, d oncall.Delivery, cause string) error
+	// DeadLetters lists dead jobs, oldest first.
 	DeadLetters(ctx context.Context) ([]oncall.Job, error)
+	// RequeueDead queues a dead job again with Attempts reset; ErrNotFound
+	// if absent.
 	RequeueDead(ctx context.Context, jobID string) error
+	// DropDead deletes a dead job; ErrNotFound if absent.
 	DropDead(ctx context.Context, jobID string) error
+	// QueueStats counts jobs; OldestAge is the age of the next job to be
+	// delivered.
 	QueueStats(ctx context.Context) (oncall.QueueStats, error)
 
+	// GetIncident returns ErrNotFound (wrapped) when absent.
 	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
+	// CreateIncident stores inc unless its key exists, atomically, and
+	// returns (stored, true), or (existing, false). Zero OpenedAt and
+	// UpdatedAt become now.
 	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
+	// UpdateIncident is an atomic read-modify-write. fn may run more than
+	// once (on write conflicts) and must not call the store; its error
+	// aborts the update and is returned as is. UpdatedAt becomes now unless
+	// fn set it. ErrNotFound when absent.
 	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
+	// IncidentByThread returns ErrNotFound (wrapped) when no incident has
+	// that Slack thread.
 	IncidentByThread(ctx context.Context, channel, threadTS string) (oncall.Incident, error)
+	// ListIncidents returns incidents updated at or after since, newest
+	// first.
 	ListIncidents(ctx context.Context, since time.Time) ([]oncall.Incident, error)
 
+	// Once reports whether this call recorded key: true the first time
+	// within ttl, false while an earlier record lives.
 	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Forget removes a once-key; forgetting an absent key does nothing.
 	Forget(ctx context.Context, key string) error
 
 	Ping(ctx context.Context) error

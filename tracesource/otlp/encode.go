@@ -150,7 +150,7 @@ func addTraceAttributes(attrs map[string]string, t *oncall.Trace, root *oncall.S
 		}
 	}
 	if t.Name != "" && t.Name != root.Name {
-		attrs[KeyTraceName] = t.Name
+		attrs[semconv.KeyTraceName] = t.Name
 	}
 }
 
@@ -172,8 +172,11 @@ func canonicalAttributes(s *oncall.Span) map[string]string {
 		delete(a, semconv.KeySpanKind)
 		delete(a, semconv.KeyOperation)
 		delete(a, semconv.KeyObservationType)
-		if s.Kind == oncall.KindEvent {
+		switch s.Kind {
+		case oncall.KindEvent:
 			a[semconv.KeyObservationType] = "event"
+		case oncall.KindSpan, "":
+			a[semconv.KeyObservationType] = "span"
 		}
 	}
 	set := func(key, v string) {

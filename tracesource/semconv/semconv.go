@@ -44,7 +44,10 @@ const (
 // set are kept, so a caller can first set what its wire format carries
 // explicitly (a Langfuse model field, an OTLP status code) and let Apply
 // fill the rest. Kind is always set: spans nobody classified become
-// oncall.KindSpan. Apply does not modify attrs or s.Attributes.
+// oncall.KindSpan. Token counts and cost are read only for the kinds that
+// spend them (see SpendsTokens): agent and chain spans often repeat the sum
+// of their model calls, which would be counted twice. Apply does not
+// modify attrs or s.Attributes.
 func Apply(s *oncall.Span, attrs map[string]string) {
 	v := newView(attrs)
 	apply(s, &v)
@@ -61,18 +64,20 @@ func apply(s *oncall.Span, attrs *view) {
 	}
 	setString(&s.Model, attrs, KeyModel, "langfuse.observation.model.name", "gen_ai.request.model", "gen_ai.response.model", "llm.request.model", "llm.response.model")
 	setString(&s.Provider, attrs, KeyProvider, "gen_ai.provider.name", "gen_ai.system", "llm.system")
-	setInt(&s.InputTokens, attrs, KeyInputTokens, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
-	setInt(&s.OutputTokens, attrs, KeyOutputTokens, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
-	setInt(&s.TotalTokens, attrs, KeyTotalTokens, "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
-	setFloat(&s.Cost, attrs, KeyCost, "gen_ai.usage.cost")
-	if v := attrs.get("langfuse.observation.usage_details"); v != "" {
-		in, out, total := UsageFromMap(numberMap(v))
-		fillInt(&s.InputTokens, in)
-		fillInt(&s.OutputTokens, out)
-		fillInt(&s.TotalTokens, total)
-	}
-	if v := attrs.get("langfuse.observation.cost_details"); v != "" && s.Cost == 0 {
-		s.Cost = CostFromMap(numberMap(v))
+	if SpendsTokens(s.Kind) {
+		setInt(&s.InputTokens, attrs, KeyInputTokens, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
+		setInt(&s.OutputTokens, attrs, KeyOutputTokens, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
+		setInt(&s.TotalTokens, attrs, KeyTotalTokens, "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
+		setFloat(&s.Cost, attrs, KeyCost, "gen_ai.usage.cost")
+		if v := attrs.get("langfuse.observation.usage_details"); v != "" {
+			in, out, total := UsageFromMap(numberMap(v))
+			fillInt(&s.InputTokens, in)
+			fillInt(&s.OutputTokens, out)
+			fillInt(&s.TotalTokens, total)
+		}
+		if v := attrs.get("langfuse.observation.cost_details"); v != "" && s.Cost == 0 {
+			s.Cost = CostFromMap(numberMap(v))
+		}
 	}
 	if s.TotalTokens == 0 && s.InputTokens+s.OutputTokens > 0 {
 		s.TotalTokens = s.InputTokens + s.OutputTokens
@@ -93,8 +98,10 @@ func apply(s *oncall.Span, attrs *view) {
 
 // KindOf classifies a span from its attributes alone, or returns "" when
 // no convention names a kind. OpenInference wins over Langfuse's
-// observation type, which wins over the GenAI operation name; a generic
-// Langfuse "span" only counts when nothing more specific is present.
+// observation type, which wins over the GenAI operation name, which wins
+// over an explicit generic Langfuse "span". Without any of those a span
+// naming a model is an LLM call, one naming a tool a tool call, one with an
+// HTTP method an HTTP call.
 func KindOf(attrs map[string]string) oncall.SpanKind {
 	v := newView(attrs)
 	return kindOf(&v)
@@ -111,10 +118,24 @@ func kindOf(attrs *view) oncall.SpanKind {
 	if k := KindFromOperation(attrs.get(KeyOperation)); k != "" {
 		return k
 	}
-	if attrs.get("http.request.method") != "" || attrs.get("http.method") != "" {
+	switch {
+	case lf != "":
+		return lf
+	case firstNonEmpty(attrs, KeyModel, "gen_ai.request.model", "gen_ai.response.model") != "":
+		return oncall.KindLLM
+	case firstNonEmpty(attrs, KeyToolName, "gen_ai.tool.name") != "":
+		return oncall.KindTool
+	case attrs.get("http.request.method") != "" || attrs.get("http.method") != "":
 		return oncall.KindHTTP
 	}
-	return lf
+	return ""
+}
+
+// SpendsTokens reports whether spans of kind are the ones whose token
+// counts and cost are their own (model and embedding calls) rather than
+// sums over their children.
+func SpendsTokens(kind oncall.SpanKind) bool {
+	return kind == oncall.KindLLM || kind == oncall.KindEmbedding
 }
 
 // KindFromOpenInference maps an openinference.span.kind value (AGENT, LLM,

@@ -138,6 +138,26 @@ func TestApply(t *testing.T) {
 			want:  oncall.Span{Kind: oncall.KindRetriever},
 		},
 		{
+			name:  "agent span keeps the sum of its calls out of the token fields",
+			attrs: map[string]string{"gen_ai.operation.name": "invoke_agent", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": "500", "gen_ai.usage.output_tokens": "50", "llm.cost.total": "0.2"},
+			want:  oncall.Span{Kind: oncall.KindAgent, Model: "m"},
+		},
+		{
+			name:  "unclassified span naming a model is an llm call",
+			attrs: map[string]string{"gen_ai.system": "openai", "gen_ai.request.model": "gpt-5", "gen_ai.usage.input_tokens": "62", "gen_ai.usage.output_tokens": "85"},
+			want:  oncall.Span{Kind: oncall.KindLLM, Model: "gpt-5", Provider: "openai", InputTokens: 62, OutputTokens: 85, TotalTokens: 147},
+		},
+		{
+			name:  "unclassified span naming a tool is a tool call",
+			attrs: map[string]string{"gen_ai.tool.name": "lookup"},
+			want:  oncall.Span{Kind: oncall.KindTool, ToolName: "lookup"},
+		},
+		{
+			name:  "explicit generic langfuse span beats the model heuristic",
+			attrs: map[string]string{"langfuse.observation.type": "span", "llm.model_name": "m"},
+			want:  oncall.Span{Kind: oncall.KindSpan, Model: "m"},
+		},
+		{
 			name:  "garbage numbers are ignored",
 			attrs: map[string]string{"llm.token_count.prompt": "many", "gen_ai.usage.input_tokens": "-4", "llm.cost.total": "NaN-ish"},
 			want:  oncall.Span{Kind: oncall.KindSpan},

@@ -1,0 +1,289 @@
+// Package tempo reads agent traces from Grafana Tempo over its HTTP API:
+// GET /api/search with a TraceQL query built from the filters, then each
+// trace by id from /api/v2/traces/{id}, falling back to /api/traces/{id}
+// on Tempo versions without the v2 endpoint.
+//
+// Filters become one spanset per filter joined with &&, so each may be met
+// by a different span of the trace: resource attributes (service.name,
+// deployment.environment, ...) are scoped to the resource, the others are
+// unscoped and match a span or its resource. Fetched traces are checked
+// against the filters again.
+package tempo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/semconv"
+)
+
+// Name is how the source names itself in errors and on traces.
+const Name = "tempo"
+
+// Defaults.
+const (
+	DefaultLimit       = 100
+	DefaultSearchLimit = 1000
+	DefaultConcurrency = 4
+	DefaultTimeout     = 30 * time.Second
+	DefaultMaxBytes    = 64 << 20
+)
+
+// Options configure a Client. At most one of BearerToken and BasicUser may
+// be set.
+type Options struct {
+	URL           string // e.g. http://tempo:3200
+	BearerToken   string
+	BasicUser     string
+	BasicPassword string
+	OrgID         string // sent as X-Scope-OrgID for multi-tenant Tempo
+	HTTPClient    *http.Client
+	Retry         retry.Policy  // zero: retry.Default
+	Timeout       time.Duration // per request; default DefaultTimeout
+	// SearchLimit is how many trace ids one search asks for, so that
+	// Matched can say how many were left out; never below the query's
+	// limit. Default DefaultSearchLimit.
+	SearchLimit int
+	// Concurrency bounds the trace fetches in flight; default
+	// DefaultConcurrency.
+	Concurrency      int
+	MaxResponseBytes int64 // per response; default DefaultMaxBytes
+}
+
+// Client reads traces from Tempo. It is safe for concurrent use.
+type Client struct {
+	base *url.URL
+	opts Options
+	// noV2 is set once Tempo answered that it has no /api/v2/traces.
+	noV2 atomic.Bool
+}
+
+// New checks opts and returns a Client.
+func New(opts Options) (*Client, error) {
+	var problems []error
+	base, err := baseURL(opts.URL)
+	if err != nil {
+		problems = append(problems, fmt.Errorf("tempo: URL: %w", err))
+	}
+	if opts.BearerToken != "" && opts.BasicUser != "" {
+		problems = append(problems, errors.New("tempo: set a bearer token or basic auth, not both"))
+	}
+	if opts.BasicPassword != "" && opts.BasicUser == "" {
+		problems = append(problems, errors.New("tempo: basic auth password without a user"))
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{}
+	}
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.SearchLimit <= 0 {
+		opts.SearchLimit = DefaultSearchLimit
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxBytes
+	}
+	return &Client{base: base, opts: opts}, nil
+}
+
+func baseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("want an http or https URL with a host")
+	}
+	if u.User != nil {
+		return nil, errors.New("put credentials in BasicUser and BasicPassword, not in the URL")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// Search finds the traces of the query's window that match its filters
+// and fetches the newest q.Limit of them. Matched counts the traces the
+// search found (at most SearchLimit), less any that were gone or turned
+// out not to match once fetched.
+func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	hits, err := c.search(ctx, q, max(limit, c.opts.SearchLimit))
+	if err != nil {
+		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].start.After(hits[j].start) })
+	matched := len(hits)
+	var out []oncall.Trace
+	// Fetch the newest first; a trace that is gone or turns out not to
+	// match makes room for the next one.
+	for next := 0; len(out) < limit && next < len(hits); {
+		batch := hits[next:min(len(hits), next+limit-len(out))]
+		next += len(batch)
+		traces, err := c.fetchAll(ctx, batch)
+		if err != nil {
+			return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
+		}
+		for _, t := range traces {
+			if t.TraceID != "" && matches(t, q.Filters) {
+				out = append(out, t)
+			} else {
+				matched--
+			}
+		}
+	}
+	return oncall.TraceSearchResult{Traces: out, Matched: matched}, nil
+}
+
+// fetchAll fetches the hits' traces, at most Concurrency at a time, in
+// the hits' order. A trace gone since the search is left zero.
+func (c *Client) fetchAll(ctx context.Context, hits []hit) ([]oncall.Trace, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+	}
+	out := make([]oncall.Trace, len(hits))
+	sem := make(chan struct{}, c.opts.Concurrency)
+loop:
+	for i, h := range hits {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			fail(ctx.Err())
+			break loop
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t, err := c.get(ctx, h.id, h.start, h.end)
+			switch {
+			case errors.Is(err, oncall.ErrNotFound):
+			case err != nil:
+				fail(fmt.Errorf("fetch trace %s: %w", h.id, err))
+			default:
+				out[i] = t
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+// Get returns one trace, given its id in hex or base64; the error wraps
+// oncall.ErrNotFound when Tempo does not have it.
+func (c *Client) Get(ctx context.Context, traceID string) (oncall.Trace, error) {
+	t, err := c.get(ctx, NormalizeTraceID(traceID), time.Time{}, time.Time{})
+	if err != nil {
+		return oncall.Trace{}, fmt.Errorf("get trace %s: %w", strings.TrimSpace(traceID), err)
+	}
+	return t, nil
+}
+
+// TraceQL builds the search query for filters: one spanset per filter,
+// joined with &&, keys in sorted order; "{}" when there are none.
+func TraceQL(filters map[string]string) string {
+	keys := make([]string, 0, len(filters))
+	for k, v := range filters {
+		if k != "" && v != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "{}"
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = "{ " + selector(k) + " = " + strconv.Quote(filters[k]) + " }"
+	}
+	return strings.Join(parts, " && ")
+}
+
+// selector is the TraceQL attribute for a filter key, quoted when the key
+// has characters TraceQL does not allow in a bare attribute name.
+func selector(key string) string {
+	scope := "."
+	if semconv.IsResource(key) {
+		scope = "resource."
+	}
+	if bareName(key) {
+		return scope + key
+	}
+	return scope + strconv.Quote(key)
+}
+
+func bareName(key string) bool {
+	for _, r := range key {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '/':
+		default:
+			return false
+		}
+	}
+	return key[0] != '.'
+}
+
+// matches reports whether every filter holds for the trace: on its
+// trace-level attributes, its name or service, or any span's attributes.
+func matches(t oncall.Trace, filters map[string]string) bool {
+	for k, v := range filters {
+		if v != "" && !hasAttr(t, k, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAttr(t oncall.Trace, k, v string) bool {
+	if t.Attributes[k] == v || (k == "service.name" && t.Service == v) || (k == "trace.name" && t.Name == v) {
+		return true
+	}
+	for i := range t.Spans {
+		s := &t.Spans[i]
+		if s.Attributes[k] == v || (k == "service.name" && s.Service == v) {
+			return true
+		}
+	}
+	return false
+}

@@ -28,8 +28,8 @@ type amAlert struct {
 	Status       string            `json:"status"`
 	Labels       map[string]string `json:"labels"`
 	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
+	StartsAt     wireTime          `json:"startsAt"`
+	EndsAt       wireTime          `json:"endsAt"`
 	GeneratorURL string            `json:"generatorURL"`
 	Fingerprint  string            `json:"fingerprint"`
 }
@@ -61,8 +61,16 @@ func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 		if len(a.Labels) == 0 {
 			return Notification{}, fieldError(field+".labels", "must not be empty")
 		}
-		if a.StartsAt.IsZero() {
+		startsAt, err := a.StartsAt.get(field + ".startsAt")
+		if err != nil {
+			return Notification{}, err
+		}
+		if startsAt.IsZero() {
 			return Notification{}, fieldError(field+".startsAt", "must be an RFC 3339 time")
+		}
+		endsAt, err := endTime(field+".endsAt", a.EndsAt)
+		if err != nil {
+			return Notification{}, err
 		}
 		labels := merge(p.CommonLabels, a.Labels)
 		annotations := merge(p.CommonAnnotations, a.Annotations)
@@ -80,14 +88,12 @@ func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 			Description:  first(annotations, "description", "message"),
 			Labels:       labels,
 			Annotations:  annotations,
-			StartsAt:     a.StartsAt.UTC(),
+			StartsAt:     startsAt,
+			EndsAt:       endsAt,
 			GeneratorURL: a.GeneratorURL,
 			SourceURL:    p.ExternalURL,
 			TraceIDs:     traceIDs(annotations),
 			ReceivedAt:   now,
-		}
-		if !a.EndsAt.IsZero() && a.EndsAt.Year() > 1 {
-			alert.EndsAt = a.EndsAt.UTC()
 		}
 		if alert.Name == "" {
 			alert.Name = "unnamed alert"

@@ -3,7 +3,7 @@ package alerts
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -22,16 +23,28 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, job oncall.Job) error
 }
 
-// Router picks the route and Slack channel of a notification.
+// Deduper records keys once; the stores satisfy it. Once reports whether
+// this call recorded key (false while an earlier record lives), Forget
+// removes it.
+type Deduper interface {
+	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	Forget(ctx context.Context, key string) error
+}
+
+// Router picks where a notification goes: one destination per matching
+// route, in order. No destination means the notification is dropped (and
+// acknowledged).
 type Router interface {
-	Route(alert oncall.Alert) (route, channel string)
+	Route(alert oncall.Alert) []Destination
 }
 
 // DefaultRoute sends everything to one channel.
 type DefaultRoute struct{ Channel string }
 
 // Route implements Router.
-func (d DefaultRoute) Route(oncall.Alert) (string, string) { return "default", d.Channel }
+func (d DefaultRoute) Route(oncall.Alert) []Destination {
+	return []Destination{{Route: DefaultRouteName, Channel: d.Channel}}
+}
 
 // Decoder turns one source's webhook body into a notification.
 type Decoder func(body []byte, now time.Time) (Notification, error)
@@ -39,28 +52,51 @@ type Decoder func(body []byte, now time.Time) (Notification, error)
 // MaxBody is the largest webhook body accepted.
 const MaxBody = 1 << 20
 
+// DefaultDedupeTTL is how long a delivery's event id is remembered.
+// PagerDuty retries a failed delivery for far less than this.
+const DefaultDedupeTTL = 72 * time.Hour
+
 // Options configure the webhook handler.
 type Options struct {
 	Queue  Enqueuer // required
 	Router Router   // required
-	// Token is the bearer token senders must present. Empty disables
-	// authentication, which only AllowNoAuth permits.
+	// Token is the bearer token senders must present, for every source
+	// without its own entry in Sources. A source without any
+	// authentication is refused, which only AllowNoAuth permits.
 	Token       string
 	AllowNoAuth bool
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Sources configures authentication per source name (alertmanager,
+	// grafana, pagerduty, langsmith, generic), such as PagerDuty's
+	// signing secrets, or turns a source off.
+	Sources map[string]SourceAuth
+	// Generic maps generic JSON webhooks onto alerts; nil means
+	// DefaultGenericMapping.
+	Generic *GenericMapping
+	// Deduper, when set, makes replayed deliveries with an event id
+	// (PagerDuty events) answer 200 without a job. Without it a replay
+	// enqueues again, which the incident's idempotence absorbs.
+	Deduper   Deduper
+	DedupeTTL time.Duration // default DefaultDedupeTTL
+	Now       func() time.Time
+	Logger    *slog.Logger
 	// EnqueueTimeout bounds how long a request waits on the queue.
 	EnqueueTimeout time.Duration
 }
 
-// Handler serves POST /webhooks/{source}.
-type Handler struct {
-	opts     Options
-	decoders map[string]Decoder
-	log      *slog.Logger
+// source is one served endpoint.
+type source struct {
+	decode Decoder
+	auth   sourceAuth
 }
 
-// NewHandler checks opts and returns a handler for every known source.
+// Handler serves POST /webhooks/{source}. It is safe for concurrent use.
+type Handler struct {
+	opts    Options
+	sources map[string]source
+	log     *slog.Logger
+}
+
+// NewHandler checks opts and returns a handler for every enabled source.
 func NewHandler(opts Options) (*Handler, error) {
 	if opts.Queue == nil {
 		return nil, errors.New("alerts: a queue is required")
@@ -68,8 +104,50 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.Router == nil {
 		return nil, errors.New("alerts: a router is required")
 	}
-	if opts.Token == "" && !opts.AllowNoAuth {
-		return nil, errors.New("alerts: a webhook token is required (set WEBHOOK_TOKEN, or pass --insecure-no-auth to accept unauthenticated alerts)")
+	mapping := DefaultGenericMapping()
+	if opts.Generic != nil {
+		mapping = *opts.Generic
+	}
+	generic, err := NewGenericDecoder(mapping)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	decoders := map[string]Decoder{
+		"alertmanager": DecodeAlertmanager,
+		"grafana":      DecodeGrafana,
+		"pagerduty":    DecodePagerDuty,
+		"langsmith":    DecodeLangSmith,
+		"generic":      generic,
+	}
+	var errs []error
+	for name, a := range opts.Sources {
+		if _, ok := decoders[name]; !ok {
+			errs = append(errs, fmt.Errorf("alerts: unknown source %q in source auth (want one of %s)", name, strings.Join(SourceNames(), ", ")))
+		}
+		for i, s := range a.HMACSecrets {
+			if s == "" {
+				errs = append(errs, fmt.Errorf("alerts: source %s: HMAC secret %d is empty", name, i))
+			}
+		}
+	}
+	sources := map[string]source{}
+	var open []string
+	for _, name := range SourceNames() {
+		a := opts.Sources[name]
+		if a.Disabled {
+			continue
+		}
+		auth := resolveAuth(name, a, opts.Token)
+		if auth.none() && !opts.AllowNoAuth {
+			open = append(open, name)
+		}
+		sources[name] = source{decode: decoders[name], auth: auth}
+	}
+	if len(open) > 0 {
+		errs = append(errs, fmt.Errorf("alerts: a webhook token is required (set WEBHOOK_TOKEN, or pass --insecure-no-auth to accept unauthenticated alerts); no authentication for %s", strings.Join(open, ", ")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -80,12 +158,13 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.EnqueueTimeout <= 0 {
 		opts.EnqueueTimeout = 5 * time.Second
 	}
+	if opts.DedupeTTL <= 0 {
+		opts.DedupeTTL = DefaultDedupeTTL
+	}
 	return &Handler{
-		opts: opts,
-		log:  opts.Logger.With("component", "alerts"),
-		decoders: map[string]Decoder{
-			"alertmanager": DecodeAlertmanager,
-		},
+		opts:    opts,
+		log:     opts.Logger.With("component", "alerts"),
+		sources: sources,
 	}, nil
 }
 
@@ -106,16 +185,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// ServeHTTP authenticates, validates, decodes and enqueues one webhook.
+// ServeHTTP authenticates, validates, decodes, routes and enqueues one
+// webhook.
+//
+// A notification that matches several routes becomes one job per route.
+// The jobs are enqueued one after another; if one fails the answer is 503
+// and the sender retries the whole notification. Jobs already enqueued
+// then arrive twice, which is harmless: the incident a job drives is keyed
+// by route and group (oncall.IncidentKey) and every step is idempotent,
+// so a retry cannot open a second thread.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	source := r.PathValue("source")
-	decode, ok := h.decoders[source]
+	name := r.PathValue("source")
+	src, ok := h.sources[name]
 	if !ok {
-		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown alert source %q", source)})
+		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown alert source %q", clip(name, 64))})
 		return
 	}
-	log := h.log.With("source", source)
-	if !h.authorized(r) {
+	log := h.log.With("source", name)
+	if !src.auth.bearerOK(r) {
 		log.Warn("webhook rejected", "reason", "unauthorized", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="oncall-copilot"`)
 		writeJSON(w, http.StatusUnauthorized, apiError{Error: "missing or wrong bearer token"})
@@ -135,50 +222,119 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "could not read body"})
 		return
 	}
-	n, err := decode(body, h.opts.Now().UTC())
+	now := h.opts.Now().UTC()
+	if !src.auth.signatureOK(r.Header, body, now) {
+		log.Warn("webhook rejected", "reason", "bad signature", "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusUnauthorized, apiError{Error: "missing or wrong signature in " + src.auth.header})
+		return
+	}
+	n, err := src.decode(body, now)
 	if err != nil {
+		var ignored *IgnoredError
+		if errors.As(err, &ignored) {
+			log.Info("webhook ignored", "reason", ignored.Reason)
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": ignored.Reason})
+			return
+		}
 		var in *InputError
 		if errors.As(err, &in) {
 			log.Info("webhook rejected", "reason", "invalid", "field", in.Field)
 			writeJSON(w, http.StatusBadRequest, apiError{Error: in.Error(), Field: in.Field})
 			return
 		}
+		log.Info("webhook rejected", "reason", "invalid", "err", err)
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid payload"})
 		return
 	}
-	route, channel := h.opts.Router.Route(n.Alerts[0])
-	job := oncall.Job{
-		ID:         newID(),
-		Kind:       oncall.JobAlert,
-		Alerts:     n.Alerts,
-		GroupKey:   n.GroupKey,
-		Route:      route,
-		Channel:    channel,
-		EnqueuedAt: h.opts.Now().UTC(),
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.EnqueueTimeout)
-	defer cancel()
-	if err := h.opts.Queue.Enqueue(ctx, job); err != nil {
-		// The sender retries on 5xx; nothing was enqueued.
-		log.Error("enqueue failed", "err", err)
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "queue unavailable, retry later"})
+	dests := h.opts.Router.Route(n.Alerts[0])
+	if len(dests) == 0 {
+		log.Info("webhook ignored", "reason", "no route")
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": "no route takes this alert"})
 		return
 	}
-	log.Info("alert accepted", "job", job.ID, "alerts", len(n.Alerts), "status", n.Status)
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "job_id": job.ID, "alerts": len(n.Alerts)})
+	jobs, err := h.jobs(n, dests, now)
+	if err != nil {
+		log.Error("build jobs", "err", err)
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: "could not build jobs"})
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.EnqueueTimeout)
+	defer cancel()
+	var onceKey string
+	if n.DedupeKey != "" && h.opts.Deduper != nil {
+		onceKey = dedupeKey(name, n.DedupeKey)
+		first, err := h.opts.Deduper.Once(ctx, onceKey, h.opts.DedupeTTL)
+		if err != nil {
+			log.Error("dedupe failed", "err", err)
+			unavailable(w)
+			return
+		}
+		if !first {
+			log.Info("webhook replay ignored", "group", n.GroupKey)
+			writeJSON(w, http.StatusOK, map[string]any{"status": "duplicate"})
+			return
+		}
+	}
+	for _, job := range jobs {
+		if err := h.opts.Queue.Enqueue(ctx, job); err != nil {
+			log.Error("enqueue failed", "job", job.ID, "route", job.Route, "err", err)
+			if onceKey != "" {
+				// Let the sender's retry through.
+				fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.EnqueueTimeout)
+				if err := h.opts.Deduper.Forget(fctx, onceKey); err != nil {
+					log.Error("forget dedupe key", "err", err)
+				}
+				fcancel()
+			}
+			unavailable(w)
+			return
+		}
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "job_id": ids[0], "job_ids": ids, "alerts": len(n.Alerts)})
 }
 
-func (h *Handler) authorized(r *http.Request) bool {
-	if h.opts.Token == "" {
-		return true
+// jobs builds one job per destination.
+func (h *Handler) jobs(n Notification, dests []Destination, now time.Time) ([]oncall.Job, error) {
+	jobs := make([]oncall.Job, 0, len(dests))
+	for _, d := range dests {
+		job := oncall.Job{
+			ID:         newID(),
+			Kind:       oncall.JobAlert,
+			Alerts:     n.Alerts,
+			GroupKey:   n.GroupKey,
+			Route:      d.Route,
+			Channel:    d.Channel,
+			EnqueuedAt: now,
+		}
+		if !d.Options.IsZero() {
+			b, err := json.Marshal(d.Options)
+			if err != nil {
+				return nil, fmt.Errorf("route %s options: %w", d.Route, err)
+			}
+			job.Payload = b
+		}
+		jobs = append(jobs, job)
 	}
-	const prefix = "Bearer "
-	got := r.Header.Get("Authorization")
-	if len(got) < len(prefix) || got[:len(prefix)] != prefix {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(got[len(prefix):]), []byte(h.opts.Token)) == 1
+	return jobs, nil
+}
+
+// unavailable answers 503: nothing was enqueued that a retry would not
+// make whole, and the sender retries on 5xx.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "queue unavailable, retry later"})
+}
+
+// dedupeKey bounds the once-key of a delivery whatever the sender's id.
+func dedupeKey(source, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "webhook:" + source + ":" + hex.EncodeToString(sum[:16])
 }
 
 func newID() string {

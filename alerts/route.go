@@ -1,0 +1,252 @@
+package alerts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// DefaultRouteName names the route of alerts no configured route matched.
+const DefaultRouteName = "default"
+
+// Destination is where one routed copy of a notification goes: a route
+// name (part of the incident's identity), a Slack channel, and what the
+// route asks of triage.
+type Destination struct {
+	Route   string
+	Channel string
+	Options RouteOptions
+}
+
+// RouteOptions is what a route asks of the triage of its alerts. The
+// handler stores it as JSON in Job.Payload, and leaves Payload empty when
+// the route sets nothing, for example:
+//
+//	{"trace_source":"phoenix","label_map":{"team":"team.name","environment":""},
+//	 "window_ns":900000000000,"baseline_ns":7200000000000,"model":false}
+//
+// Durations are nanoseconds, as elsewhere in the domain's JSON.
+type RouteOptions struct {
+	// TraceSource names the configured trace source to read, instead of
+	// the default one.
+	TraceSource string `json:"trace_source,omitempty"`
+	// LabelMap overrides entries of the configured correlation map from
+	// alert labels to trace attributes; an empty value removes the
+	// label's entry.
+	LabelMap map[string]string `json:"label_map,omitempty"`
+	// Window and Baseline override the incident and baseline windows.
+	Window   time.Duration `json:"window_ns,omitempty"`
+	Baseline time.Duration `json:"baseline_ns,omitempty"`
+	// Model false asks for the deterministic analysis only, without a
+	// model call (oncall.TriageRequest.Offline); absent means the default.
+	Model *bool `json:"model,omitempty"`
+}
+
+// IsZero reports whether the options ask for nothing beyond the defaults.
+func (o RouteOptions) IsZero() bool {
+	return o.TraceSource == "" && len(o.LabelMap) == 0 && o.Window == 0 && o.Baseline == 0 && o.Model == nil
+}
+
+// Offline reports whether the route asked for no model call.
+func (o RouteOptions) Offline() bool { return o.Model != nil && !*o.Model }
+
+// DecodeRouteOptions reads the options a job's Payload carries; an empty
+// payload gives the zero options.
+func DecodeRouteOptions(payload []byte) (RouteOptions, error) {
+	var o RouteOptions
+	if len(payload) == 0 {
+		return o, nil
+	}
+	if err := json.Unmarshal(payload, &o); err != nil {
+		return o, fmt.Errorf("decode route options: %w", err)
+	}
+	return o, nil
+}
+
+// Route is one routing rule, in a shape YAML configuration decodes into.
+// All its matchers must match an alert's labels for the route to match.
+type Route struct {
+	Name string `yaml:"name" json:"name"`
+	// Matchers use Alertmanager's syntax, one or more per entry:
+	// `severity=~"critical|warning"`, `team="agents", env!="dev"`.
+	Matchers []string `yaml:"matchers" json:"matchers"`
+	// Match and MatchRE are Alertmanager's older forms: label equality
+	// and anchored regular expressions.
+	Match   map[string]string `yaml:"match" json:"match"`
+	MatchRE map[string]string `yaml:"match_re" json:"match_re"`
+	// Sources limits the route to alerts from these sources
+	// (alertmanager, grafana, pagerduty, langsmith, generic); empty
+	// means all.
+	Sources []string `yaml:"sources" json:"sources"`
+	// Continue lets later routes match the alert too; without it the
+	// first matching route is the only one.
+	Continue bool `yaml:"continue" json:"continue"`
+	// Channel is the Slack channel; empty means the default channel.
+	Channel     string            `yaml:"channel" json:"channel"`
+	TraceSource string            `yaml:"trace_source" json:"trace_source"`
+	LabelMap    map[string]string `yaml:"label_map" json:"label_map"`
+	Window      time.Duration     `yaml:"window" json:"window"`
+	Baseline    time.Duration     `yaml:"baseline" json:"baseline"`
+	// Model false means deterministic analysis only (no model call),
+	// for example for severity="info".
+	Model *bool `yaml:"model" json:"model"`
+}
+
+// Routes are routing rules in the order they are tried.
+type Routes []Route
+
+// SourceNames lists the alert sources the handler serves.
+func SourceNames() []string {
+	return []string{"alertmanager", "grafana", "pagerduty", "langsmith", "generic"}
+}
+
+// Validate reports every problem of every route at once: missing or
+// repeated names, matchers that do not parse, bad regular expressions,
+// unknown sources and negative windows.
+func (rs Routes) Validate() error {
+	_, err := rs.compile()
+	return err
+}
+
+type compiledRoute struct {
+	name     string
+	matchers []*Matcher
+	sources  []string
+	cont     bool
+	channel  string
+	options  RouteOptions
+}
+
+func (rs Routes) compile() ([]compiledRoute, error) {
+	var errs []error
+	seen := map[string]int{}
+	out := make([]compiledRoute, 0, len(rs))
+	for i, r := range rs {
+		where := fmt.Sprintf("routes[%d]", i)
+		if r.Name != "" {
+			where += " (" + r.Name + ")"
+		}
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...)))
+		}
+		name := strings.TrimSpace(r.Name)
+		if name == "" {
+			bad("name is required")
+		} else if j, dup := seen[name]; dup {
+			bad("name repeats routes[%d]", j)
+		} else {
+			seen[name] = i
+		}
+		c := compiledRoute{name: name, cont: r.Continue, channel: strings.TrimSpace(r.Channel), sources: r.Sources}
+		for j, s := range r.Matchers {
+			ms, err := ParseMatchers(s)
+			if err != nil {
+				bad("matchers[%d]: %v", j, err)
+				continue
+			}
+			c.matchers = append(c.matchers, ms...)
+		}
+		for _, k := range sortedKeys(r.Match) {
+			m, err := NewMatcher(MatchEqual, k, r.Match[k])
+			if err != nil {
+				bad("match %q: %v", k, err)
+				continue
+			}
+			c.matchers = append(c.matchers, m)
+		}
+		for _, k := range sortedKeys(r.MatchRE) {
+			m, err := NewMatcher(MatchRegexp, k, r.MatchRE[k])
+			if err != nil {
+				bad("match_re %q: %v", k, err)
+				continue
+			}
+			c.matchers = append(c.matchers, m)
+		}
+		for _, s := range r.Sources {
+			if !slices.Contains(SourceNames(), s) {
+				bad("unknown source %q (want one of %s)", s, strings.Join(SourceNames(), ", "))
+			}
+		}
+		if r.Window < 0 {
+			bad("window %v is negative", r.Window)
+		}
+		if r.Baseline < 0 {
+			bad("baseline %v is negative", r.Baseline)
+		}
+		for k := range r.LabelMap {
+			if strings.TrimSpace(k) == "" {
+				bad("label_map has an empty label name")
+			}
+		}
+		c.options = RouteOptions{
+			TraceSource: strings.TrimSpace(r.TraceSource),
+			LabelMap:    r.LabelMap,
+			Window:      r.Window,
+			Baseline:    r.Baseline,
+			Model:       r.Model,
+		}
+		out = append(out, c)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (c *compiledRoute) matches(a oncall.Alert) bool {
+	if len(c.sources) > 0 && !slices.Contains(c.sources, a.Source) {
+		return false
+	}
+	for _, m := range c.matchers {
+		if !m.Matches(a.Labels[m.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// RouteTable routes alerts by label matchers, Alertmanager style: routes
+// are tried in order, the first match wins unless it has Continue, and
+// alerts no route matched go to the default route. It is immutable and
+// safe for concurrent use.
+type RouteTable struct {
+	routes         []compiledRoute
+	defaultChannel string
+}
+
+// NewRouteTable validates routes and returns their table; alerts no route
+// matches go to the route "default" in defaultChannel, as do routes
+// without a channel.
+func NewRouteTable(routes Routes, defaultChannel string) (*RouteTable, error) {
+	compiled, err := routes.compile()
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	return &RouteTable{routes: compiled, defaultChannel: defaultChannel}, nil
+}
+
+// Route implements Router: the destinations of every matching route, in
+// order, or the default route's when none matches.
+func (t *RouteTable) Route(a oncall.Alert) []Destination {
+	var out []Destination
+	for i := range t.routes {
+		r := &t.routes[i]
+		if !r.matches(a) {
+			continue
+		}
+		ch := r.channel
+		if ch == "" {
+			ch = t.defaultChannel
+		}
+		out = append(out, Destination{Route: r.name, Channel: ch, Options: r.options})
+		if !r.cont {
+			break
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, Destination{Route: DefaultRouteName, Channel: t.defaultChannel})
+	}
+	return out
+}

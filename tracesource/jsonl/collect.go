@@ -1,0 +1,189 @@
+package jsonl
+
+import (
+	"hash/maphash"
+	"sort"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// collector gathers the traces of a search while the files stream by.
+//
+// Spans arrive in groups (the spans of one trace in one record). A group
+// that does not overlap the window is dropped at once unless its trace is
+// already a candidate, and its trace id is noted in a fixed-size Bloom
+// filter. Candidates keep a summary (interval, which filters matched) for
+// as long as the search runs, but their spans only while they are among
+// the newest 2*limit candidates. Traces chosen at the end whose spans were
+// dropped, or may have been, are read again in a second pass. Memory is
+// thus bounded by the traces overlapping the window, not by the input.
+type collector struct {
+	q       query
+	cands   map[string]*candidate
+	held    int // candidates holding spans
+	maxHeld int
+	dropped bloom
+}
+
+type candidate struct {
+	id         string
+	start, end time.Time
+	matched    uint64 // bit i: filter i matched some span
+	spans      []oncall.Span
+	evicted    bool // spans were dropped to bound memory
+}
+
+func newCollector(q query) *collector {
+	return &collector{
+		q:       q,
+		cands:   make(map[string]*candidate),
+		maxHeld: 2 * q.limit,
+		dropped: newBloom(),
+	}
+}
+
+// add takes the spans of one record.
+func (c *collector) add(spans []oncall.Span) {
+	for len(spans) > 0 {
+		n := 1
+		for n < len(spans) && spans[n].TraceID == spans[0].TraceID {
+			n++
+		}
+		c.addGroup(spans[:n])
+		spans = spans[n:]
+	}
+}
+
+func (c *collector) addGroup(group []oncall.Span) {
+	id := group[0].TraceID
+	start, end := interval(group)
+	cand := c.cands[id]
+	if cand == nil {
+		if !c.q.overlaps(start, end) {
+			c.dropped.add(id)
+			return
+		}
+		cand = &candidate{id: id, start: start, end: end}
+		c.cands[id] = cand
+		c.held++
+	} else {
+		if start.Before(cand.start) {
+			cand.start = start
+		}
+		if end.After(cand.end) {
+			cand.end = end
+		}
+	}
+	for i := range group {
+		cand.matched |= c.q.matches(&group[i])
+	}
+	if !cand.evicted {
+		cand.spans = append(cand.spans, group...)
+	}
+	if c.held > c.maxHeld {
+		c.evictOldest()
+	}
+}
+
+// evictOldest drops the spans of the older half of the candidates holding
+// spans. Their summaries stay, so they are still counted and can be read
+// again if they end up chosen.
+func (c *collector) evictOldest() {
+	held := make([]*candidate, 0, c.held)
+	for _, cand := range c.cands {
+		if !cand.evicted {
+			held = append(held, cand)
+		}
+	}
+	sort.Slice(held, func(i, j int) bool { return newer(held[j], held[i]) })
+	for _, cand := range held[:len(held)-c.maxHeld/2] {
+		cand.spans, cand.evicted = nil, true
+		c.held--
+	}
+}
+
+// result picks the newest matching traces. refetch lists the chosen ones
+// whose spans must be read again.
+func (c *collector) result() (chosen []*candidate, matched int, refetch map[string]*candidate) {
+	var all []*candidate
+	for _, cand := range c.cands {
+		if cand.matched == c.q.allFilters && c.q.overlaps(cand.start, cand.end) {
+			all = append(all, cand)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return newer(all[i], all[j]) })
+	matched = len(all)
+	if len(all) > c.q.limit {
+		all = all[:c.q.limit]
+	}
+	refetch = make(map[string]*candidate)
+	for _, cand := range all {
+		if cand.evicted || c.dropped.has(cand.id) {
+			refetch[cand.id] = cand
+			cand.spans = nil
+		}
+	}
+	return all, matched, refetch
+}
+
+func newer(a, b *candidate) bool {
+	if !a.start.Equal(b.start) {
+		return a.start.After(b.start)
+	}
+	return a.id > b.id
+}
+
+func interval(spans []oncall.Span) (start, end time.Time) {
+	for i := range spans {
+		s := &spans[i]
+		if !s.Start.IsZero() && (start.IsZero() || s.Start.Before(start)) {
+			start = s.Start
+		}
+		if s.End.After(end) {
+			end = s.End
+		}
+	}
+	if end.Before(start) {
+		end = start
+	}
+	return start, end
+}
+
+// bloom is a fixed-size Bloom filter of trace ids: 2^23 bits (1 MiB), three
+// probes. A false positive only costs an unneeded second read.
+type bloom struct {
+	seed maphash.Seed
+	bits []uint64
+}
+
+const bloomBits = 1 << 23
+
+func newBloom() bloom { return bloom{seed: maphash.MakeSeed()} }
+
+func (b *bloom) probes(id string) [3]uint32 {
+	h := maphash.String(b.seed, id)
+	h1, h2 := uint32(h), uint32(h>>32)|1
+	return [3]uint32{h1 % bloomBits, (h1 + h2) % bloomBits, (h1 + 2*h2) % bloomBits}
+}
+
+func (b *bloom) add(id string) {
+	if b.bits == nil {
+		b.bits = make([]uint64, bloomBits/64)
+	}
+	for _, p := range b.probes(id) {
+		b.bits[p/64] |= 1 << (p % 64)
+	}
+}
+
+func (b *bloom) has(id string) bool {
+	if b.bits == nil {
+		return false
+	}
+	for _, p := range b.probes(id) {
+		if b.bits[p/64]&(1<<(p%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}

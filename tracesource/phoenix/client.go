@@ -1,0 +1,295 @@
+// Package phoenix reads agent traces from Arize Phoenix over its REST API:
+// GET /v1/projects/{project}/spans, paged with next_cursor, whose spans
+// carry OpenInference attributes (flat or nested) that are mapped onto
+// oncall.Span through semconv.
+//
+// Phoenix lists spans, not traces: Search pages through the spans that
+// started in the query's window (up to MaxSpans), groups them into traces
+// and applies the filters to the grouped traces, since a trace attribute
+// usually sits on one span only. Traces whose root started before the
+// window are completed with a trace_id lookup. Phoenix keeps no resource
+// attributes per span, so a trace without service.name gets the project
+// as its service.
+package phoenix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
+)
+
+// Name is how the source names itself in errors and on traces.
+const Name = "phoenix"
+
+// Defaults.
+const (
+	DefaultProject  = "default"
+	DefaultLimit    = 100
+	DefaultPageSize = 1000 // Phoenix's maximum
+	DefaultMaxSpans = 50000
+	DefaultTimeout  = 30 * time.Second
+	DefaultMaxBytes = 64 << 20
+)
+
+// Options configure a Client.
+type Options struct {
+	BaseURL string // e.g. http://phoenix:6006 or https://app.phoenix.arize.com/s/space
+	APIKey  string // sent as a bearer token; empty for an open Phoenix
+	Project string // name or id; default DefaultProject
+	// HTTPClient defaults to a client without its own timeout: every
+	// request gets Timeout instead.
+	HTTPClient *http.Client
+	Retry      retry.Policy  // zero: retry.Default
+	Timeout    time.Duration // per request; default DefaultTimeout
+	PageSize   int           // spans per page, at most 1000
+	// MaxSpans caps the spans one Search or Get reads.
+	MaxSpans         int
+	MaxResponseBytes int64 // per response; default DefaultMaxBytes
+}
+
+// Client reads traces from one Phoenix project. It is safe for concurrent
+// use.
+type Client struct {
+	base *url.URL
+	opts Options
+	// noTraceFilter is set once Phoenix ignored a trace_id filter (servers
+	// before the filter existed return every span).
+	noTraceFilter atomic.Bool
+}
+
+// New checks opts and returns a Client.
+func New(opts Options) (*Client, error) {
+	var problems []error
+	base, err := baseURL(opts.BaseURL)
+	if err != nil {
+		problems = append(problems, fmt.Errorf("phoenix: base URL: %w", err))
+	}
+	if opts.Project == "" {
+		opts.Project = DefaultProject
+	}
+	if strings.ContainsAny(opts.Project, "/?#") {
+		problems = append(problems, errors.New("phoenix: a project name cannot contain /, ? or #"))
+	}
+	if opts.PageSize < 0 || opts.PageSize > 1000 {
+		problems = append(problems, errors.New("phoenix: page size must be between 1 and 1000"))
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{}
+	}
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.PageSize == 0 {
+		opts.PageSize = DefaultPageSize
+	}
+	if opts.MaxSpans <= 0 {
+		opts.MaxSpans = DefaultMaxSpans
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxBytes
+	}
+	return &Client{base: base, opts: opts}, nil
+}
+
+func baseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("want an http or https URL with a host")
+	}
+	if u.User != nil {
+		return nil, errors.New("put credentials in APIKey, not in the URL")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// Search returns the traces with spans that started in the query's window
+// and match its filters, newest first. Traces whose root started before
+// the window are completed first, so filters see their root. Matched
+// counts the matching traces among the spans read (at most MaxSpans).
+func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	v := url.Values{}
+	if !q.Start.IsZero() {
+		v.Set("start_time", q.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.End.IsZero() {
+		v.Set("end_time", q.End.UTC().Format(time.RFC3339Nano))
+	}
+	var spans []oncall.Span
+	err := c.pages(ctx, v, func(page []oncall.Span) bool {
+		spans = append(spans, page...)
+		return len(spans) < c.opts.MaxSpans
+	})
+	if err != nil {
+		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
+	}
+	traces := c.group(spans)
+	if err := c.complete(ctx, traces); err != nil {
+		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
+	}
+	var out []oncall.Trace
+	for _, t := range traces {
+		if matches(t, q.Filters) {
+			out = append(out, t)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	res := oncall.TraceSearchResult{Matched: len(out)}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	res.Traces = out
+	return res, nil
+}
+
+// Get returns one trace, given its id in hex or base64; the error wraps
+// oncall.ErrNotFound when the project has no span of it.
+func (c *Client) Get(ctx context.Context, traceID string) (oncall.Trace, error) {
+	id := otlp.NormalizeID(strings.TrimSpace(traceID))
+	if id == "" {
+		return oncall.Trace{}, fmt.Errorf("get trace: empty id: %w", oncall.ErrNotFound)
+	}
+	spans, err := c.traceSpans(ctx, []string{id})
+	if err != nil {
+		return oncall.Trace{}, fmt.Errorf("get trace %s: %w", id, err)
+	}
+	if len(spans) == 0 {
+		return oncall.Trace{}, fmt.Errorf("get trace %s from phoenix project %s: %w", id, c.opts.Project, oncall.ErrNotFound)
+	}
+	return c.group(spans)[0], nil
+}
+
+// complete refetches the traces whose root is missing (it started before
+// the window) by trace id, and replaces them with what came back.
+func (c *Client) complete(ctx context.Context, traces []oncall.Trace) error {
+	if c.noTraceFilter.Load() {
+		return nil // each lookup would scan the project
+	}
+	index := map[string]int{}
+	var ids []string
+	for i := range traces {
+		if !wellRooted(&traces[i]) {
+			index[traces[i].TraceID] = i
+			ids = append(ids, traces[i].TraceID)
+		}
+	}
+	const batch = 50
+	for len(ids) > 0 {
+		n := min(batch, len(ids))
+		spans, err := c.traceSpans(ctx, ids[:n])
+		if err != nil {
+			return err
+		}
+		ids = ids[n:]
+		for _, t := range c.group(spans) {
+			if i, ok := index[t.TraceID]; ok && len(t.Spans) > len(traces[i].Spans) {
+				traces[i] = t
+			}
+		}
+	}
+	return nil
+}
+
+// wellRooted reports whether every span's parent is in the trace.
+func wellRooted(t *oncall.Trace) bool {
+	ids := make(map[string]bool, len(t.Spans))
+	for i := range t.Spans {
+		ids[t.Spans[i].SpanID] = true
+	}
+	for i := range t.Spans {
+		if p := t.Spans[i].ParentID; p != "" && !ids[p] {
+			return false
+		}
+	}
+	return true
+}
+
+// traceSpans returns the spans of the given traces, through the trace_id
+// filter; on a Phoenix that ignores the filter it scans the project's
+// newest spans, up to MaxSpans.
+func (c *Client) traceSpans(ctx context.Context, ids []string) ([]oncall.Span, error) {
+	want := make(map[string]bool, len(ids))
+	v := url.Values{}
+	for _, id := range ids {
+		want[id] = true
+		v.Add("trace_id", id)
+	}
+	var out []oncall.Span
+	seen := 0
+	err := c.pages(ctx, v, func(page []oncall.Span) bool {
+		for _, s := range page {
+			if want[s.TraceID] {
+				out = append(out, s)
+			} else {
+				c.noTraceFilter.Store(true)
+			}
+		}
+		seen += len(page)
+		return seen < c.opts.MaxSpans
+	})
+	return out, err
+}
+
+// group groups spans into finished traces and gives a trace without a
+// service the project's name.
+func (c *Client) group(spans []oncall.Span) []oncall.Trace {
+	traces := otlp.GroupTraces(spans)
+	for i := range traces {
+		traces[i].Source = Name
+		if traces[i].Service == "" {
+			traces[i].Service = c.opts.Project
+		}
+	}
+	return traces
+}
+
+// matches reports whether every filter holds for the trace: on its
+// trace-level attributes, its name or service, or any span's attributes.
+func matches(t oncall.Trace, filters map[string]string) bool {
+	for k, v := range filters {
+		if v != "" && !hasAttr(t, k, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAttr(t oncall.Trace, k, v string) bool {
+	if t.Attributes[k] == v || (k == "service.name" && t.Service == v) || (k == "trace.name" && t.Name == v) {
+		return true
+	}
+	for i := range t.Spans {
+		s := &t.Spans[i]
+		if s.Attributes[k] == v || (k == "service.name" && s.Service == v) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/alerts"
+	"github.com/oncall-copilot/oncall-copilot/config"
+)
+
+// runTriage triages one alert from files and prints the report.
+func runTriage(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("triage", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
+	alertPath := fs.String("alert", "", "Alertmanager webhook payload (JSON file) of the alert to triage")
+	traces := fs.String("traces", "", "JSONL trace file or directory (default: the configured trace source)")
+	format := fs.String("format", "text", "output format: text or json")
+	offline := fs.Bool("offline", false, "deterministic analysis only, even when a model is configured")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *alertPath == "" {
+		fmt.Fprintln(stderr, "triage: --alert FILE is required")
+		fs.Usage()
+		return errUsage
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "triage: --format must be text or json, got %q\n", *format)
+		return errUsage
+	}
+	cfg, err := config.Load(*path, getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration is invalid:\n%w", err)
+	}
+	alert, err := readAlert(*alertPath, time.Now())
+	if err != nil {
+		return err
+	}
+	log := newLogger("warn", stderr)
+	svc, err := newTriage(cfg, *traces, log)
+	if err != nil {
+		return err
+	}
+	rep, err := svc.Triage(ctx, oncall.TriageRequest{Alert: alert, Offline: *offline})
+	if err != nil {
+		return fmt.Errorf("triage: %w", err)
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err = io.WriteString(stdout, RenderText(rep))
+	return err
+}
+
+// readAlert reads an Alertmanager webhook payload and picks the alert to
+// triage: the earliest firing one.
+func readAlert(path string, now time.Time) (oncall.Alert, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return oncall.Alert{}, fmt.Errorf("read alert: %w", err)
+	}
+	n, err := alerts.DecodeAlertmanager(b, now)
+	if err != nil {
+		var in *alerts.InputError
+		if errors.As(err, &in) {
+			return oncall.Alert{}, fmt.Errorf("alert %s: %w", path, err)
+		}
+		return oncall.Alert{}, err
+	}
+	best := n.Alerts[0]
+	for _, a := range n.Alerts[1:] {
+		if !a.Resolved() && (best.Resolved() || a.StartsAt.Before(best.StartsAt)) {
+			best = a
+		}
+	}
+	return best, nil
+}

@@ -1,0 +1,239 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sort"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
+)
+
+// TraceSource is what triage needs of a trace store.
+type TraceSource interface {
+	Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error)
+	Get(ctx context.Context, traceID string) (oncall.Trace, error)
+}
+
+// ServiceOptions configure a Service.
+type ServiceOptions struct {
+	Source     TraceSource // required
+	SourceName string      // for the report, e.g. "jsonl"
+	// Model diagnoses the analysis; nil means offline: the deterministic
+	// diagnosis is posted and says so.
+	Model     Model
+	ModelName string
+	Window    time.Duration     // incident window before the alert's start; default 30m
+	Baseline  time.Duration     // baseline window before the incident window; default 60m
+	LabelMap  map[string]string // alert label -> trace attribute filter
+	MaxTraces int               // per window; default 500
+	Budget    int               // prompt tokens; default 8000
+	Redactor  *redact.Redactor  // required
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Service triages alerts: it selects the related traces, analyses them,
+// and asks the model for a grounded diagnosis.
+type Service struct {
+	opts    ServiceOptions
+	counter TokenCounter
+	log     *slog.Logger
+}
+
+// NewService checks opts and returns a Service.
+func NewService(opts ServiceOptions) (*Service, error) {
+	if opts.Source == nil {
+		return nil, errors.New("triage: a trace source is required")
+	}
+	if opts.Redactor == nil {
+		return nil, errors.New("triage: a redactor is required")
+	}
+	if opts.Window <= 0 {
+		opts.Window = 30 * time.Minute
+	}
+	if opts.Baseline < 0 {
+		opts.Baseline = 0
+	} else if opts.Baseline == 0 {
+		opts.Baseline = 60 * time.Minute
+	}
+	if opts.MaxTraces <= 0 {
+		opts.MaxTraces = 500
+	}
+	if opts.Budget <= 0 {
+		opts.Budget = 8000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{opts: opts, counter: NewTokenCounter(opts.ModelName), log: opts.Logger.With("component", "triage")}, nil
+}
+
+// Windows returns the incident and baseline windows of an alert: the
+// incident window ends when the alert started firing.
+func (s *Service) Windows(alert oncall.Alert) (incident, baseline Window) {
+	end := alert.StartsAt
+	if end.IsZero() {
+		end = s.opts.Now()
+	}
+	incident = Window{Start: end.Add(-s.opts.Window), End: end}
+	baseline = Window{Start: incident.Start.Add(-s.opts.Baseline), End: incident.Start}
+	return incident, baseline
+}
+
+// Filters maps the alert's labels to trace attribute filters.
+func (s *Service) Filters(alert oncall.Alert) map[string]string {
+	f := map[string]string{}
+	for label, attr := range s.opts.LabelMap {
+		if v := alert.Labels[label]; v != "" {
+			f[attr] = v
+		}
+	}
+	return f
+}
+
+// Triage runs the whole triage of one alert. Trace-store failures do not
+// fail it: the report says what is missing. Everything in the returned
+// report is redacted.
+func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error) {
+	start := time.Now()
+	alert := req.Alert
+	incWin, baseWin := s.Windows(alert)
+	filters := s.Filters(alert)
+	var missing []string
+
+	var traces []oncall.Trace
+	seen := map[string]bool{}
+	add := func(ts []oncall.Trace) {
+		for _, t := range ts {
+			if !seen[t.TraceID] {
+				seen[t.TraceID] = true
+				traces = append(traces, t)
+			}
+		}
+	}
+	// Traces the alert names come first.
+	for _, id := range alert.TraceIDs {
+		t, err := s.opts.Source.Get(ctx, id)
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("trace %s named by the alert: %v", id, err))
+			continue
+		}
+		add([]oncall.Trace{t})
+	}
+	for _, w := range []struct {
+		name string
+		win  Window
+	}{{"incident", incWin}, {"baseline", baseWin}} {
+		if w.win.End.Sub(w.win.Start) <= 0 {
+			continue
+		}
+		res, err := s.opts.Source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces})
+		if err != nil {
+			if ctx.Err() != nil {
+				return oncall.Report{}, ctx.Err()
+			}
+			s.log.Warn("trace search failed", "window", w.name, "err", err)
+			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, s.sourceName(), err))
+			continue
+		}
+		if res.Matched > len(res.Traces) {
+			missing = append(missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
+		}
+		add(res.Traces)
+	}
+	sort.SliceStable(traces, func(i, j int) bool { return traces[i].Start.Before(traces[j].Start) })
+
+	rep := Analyze(alert, traces, AnalyzeOptions{Incident: incWin, Baseline: baseWin})
+	rep.Missing = append(rep.Missing, missing...)
+
+	session := s.opts.Redactor.Session()
+	switch {
+	case req.Offline:
+		rep.Diagnosis = OfflineDiagnosis(rep, "the route asks for deterministic analysis only")
+	case s.opts.Model == nil:
+		rep.Diagnosis = OfflineDiagnosis(rep, "no model configured")
+	default:
+		ev := BuildEvidence(rep, traces, EvidenceOptions{Budget: s.opts.Budget, Counter: s.counter, Redact: session})
+		rep.EvidenceCut = ev.Cut
+		diag, usage, err := Diagnose(ctx, s.opts.Model, rep, ev)
+		rep.Usage = rep.Usage.Add(usage)
+		if err != nil {
+			if ctx.Err() != nil {
+				return oncall.Report{}, ctx.Err()
+			}
+			s.log.Warn("model diagnosis failed, posting the deterministic analysis", "err", err)
+			diag = OfflineDiagnosis(rep, "model unavailable: "+safeError(err))
+		}
+		rep.Diagnosis = diag
+	}
+	redactReport(&rep, session)
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
+
+func (s *Service) sourceName() string {
+	if s.opts.SourceName != "" {
+		return s.opts.SourceName
+	}
+	return "the trace source"
+}
+
+// safeError shortens an error for people to read; the full error is logged.
+func safeError(err error) string {
+	msg := err.Error()
+	if len(msg) > 160 {
+		msg = msg[:160] + "…"
+	}
+	return msg
+}
+
+// redactReport passes every free-text field of a report through the
+// triage's redaction session, so nothing secret reaches Slack, the store
+// or the CLI.
+func redactReport(rep *oncall.Report, s *redact.Session) {
+	a := &rep.Alert
+	a.Annotations, a.Labels = maps.Clone(a.Annotations), maps.Clone(a.Labels)
+	a.Summary, a.Description = s.String(a.Summary), s.String(a.Description)
+	for k, v := range a.Annotations {
+		a.Annotations[k] = s.String(v)
+	}
+	for k, v := range a.Labels {
+		a.Labels[k] = s.String(v)
+	}
+	for i := range rep.Clusters {
+		c := &rep.Clusters[i]
+		c.Signature, c.Error, c.Detail = s.String(c.Signature), s.String(c.Error), s.String(c.Detail)
+		c.SpanName, c.ToolName = s.String(c.SpanName), s.String(c.ToolName)
+	}
+	for i := range rep.Suspects {
+		rep.Suspects[i].Value = s.String(rep.Suspects[i].Value)
+		rep.Suspects[i].BaselineValue = s.String(rep.Suspects[i].BaselineValue)
+	}
+	for i := range rep.Missing {
+		rep.Missing[i] = s.String(rep.Missing[i])
+	}
+	if d := rep.Diagnosis; d != nil {
+		d.Summary = s.String(d.Summary)
+		for i := range d.Causes {
+			c := &d.Causes[i]
+			c.Title, c.Detail = s.String(c.Title), s.String(c.Detail)
+			for j := range c.Evidence {
+				c.Evidence[j].Note = s.String(c.Evidence[j].Note)
+			}
+		}
+		for i := range d.Fixes {
+			d.Fixes[i].Change, d.Fixes[i].Where = s.String(d.Fixes[i].Change), s.String(d.Fixes[i].Where)
+		}
+		for i := range d.NextSteps {
+			d.NextSteps[i] = s.String(d.NextSteps[i])
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 type collector struct {
 	q       query
 	cands   map[string]*candidate
-	held    int // candidates holding spans
+	held    []*candidate // candidates holding spans
 	maxHeld int
 	dropped bloom
 }
@@ -66,7 +66,7 @@ func (c *collector) addGroup(group []oncall.Span) {
 		}
 		cand = &candidate{id: id, start: start, end: end}
 		c.cands[id] = cand
-		c.held++
+		c.held = append(c.held, cand)
 	} else {
 		if start.Before(cand.start) {
 			cand.start = start
@@ -81,7 +81,7 @@ func (c *collector) addGroup(group []oncall.Span) {
 	if !cand.evicted {
 		cand.spans = append(cand.spans, group...)
 	}
-	if c.held > c.maxHeld {
+	if len(c.held) > c.maxHeld {
 		c.evictOldest()
 	}
 }
@@ -90,17 +90,13 @@ func (c *collector) addGroup(group []oncall.Span) {
 // spans. Their summaries stay, so they are still counted and can be read
 // again if they end up chosen.
 func (c *collector) evictOldest() {
-	held := make([]*candidate, 0, c.held)
-	for _, cand := range c.cands {
-		if !cand.evicted {
-			held = append(held, cand)
-		}
-	}
-	sort.Slice(held, func(i, j int) bool { return newer(held[j], held[i]) })
-	for _, cand := range held[:len(held)-c.maxHeld/2] {
+	sort.Slice(c.held, func(i, j int) bool { return newer(c.held[i], c.held[j]) })
+	keep := c.maxHeld / 2
+	for _, cand := range c.held[keep:] {
 		cand.spans, cand.evicted = nil, true
-		c.held--
 	}
+	clear(c.held[keep:])
+	c.held = c.held[:keep]
 }
 
 // result picks the newest matching traces. refetch lists the chosen ones

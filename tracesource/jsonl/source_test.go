@@ -270,7 +270,7 @@ func TestSearchBoundsMemory(t *testing.T) {
 	maxHeld := 0
 	if err := src.scan(context.Background(), nil, func(spans []oncall.Span) {
 		c.add(spans)
-		maxHeld = max(maxHeld, c.held)
+		maxHeld = max(maxHeld, len(c.held))
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -171,10 +171,11 @@ func DecodeExport(data []byte) (oncall.Trace, error) {
 // langfuse.trace.tags, user.id, session.id, the resource attributes and
 // the trace metadata as langfuse.trace.metadata.*). Observations hang under
 // their parent observation, or under that root when they have no parent or
-// their parent is not in the list. Each observation's OTel attributes and
-// resource attributes (kept in its metadata by Langfuse's OTel ingestion)
-// become span attributes and go through semconv.Apply after the Langfuse
-// fields are mapped, so explicit fields win.
+// their parent is not in the list; observations without an id are dropped.
+// Each observation's OTel attributes and resource attributes (kept in its
+// metadata by Langfuse's OTel ingestion) become span attributes and go
+// through semconv.Apply after the Langfuse fields are mapped, so explicit
+// fields win.
 func TraceFromAPI(trace TraceObject, obs []Observation) oncall.Trace {
 	rootID := trace.ID
 	ids := make(map[string]bool, len(obs))
@@ -189,6 +190,9 @@ func TraceFromAPI(trace TraceObject, obs []Observation) oncall.Trace {
 	t.Spans = append(t.Spans, rootSpan(&trace, rootID))
 	root := &t.Spans[0]
 	for i := range obs {
+		if obs[i].ID == "" {
+			continue // nothing could refer to it, and span ids must exist
+		}
 		s := observationSpan(&obs[i], trace.ID)
 		if s.ParentID == "" || !ids[s.ParentID] || s.ParentID == s.SpanID {
 			s.ParentID = rootID

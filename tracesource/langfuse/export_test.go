@@ -267,6 +267,7 @@ func TestDecodeExportShapes(t *testing.T) {
 		{"trace with embedded observations", `{"id":"t","name":"n","timestamp":"2026-01-01T00:00:00Z","observations":[{"id":"a","type":"SPAN","startTime":"2026-01-01T00:00:01Z"}]}`, 2, nil},
 		{"export without observations", `{"trace":{"id":"t","timestamp":"2026-01-01T00:00:00Z"}}`, 1, nil},
 		{"observation reusing the trace id", `{"trace":{"id":"t"},"observations":[{"id":"t","type":"SPAN"},{"id":"c","parentObservationId":"t","type":"TOOL"}]}`, 3, nil},
+		{"observation without id", `{"trace":{"id":"t"},"observations":[{"type":"SPAN"},{"id":"a","type":"SPAN"}]}`, 2, nil},
 		{"no trace id", `{"trace":{"name":"x"}}`, 0, ErrNoTrace},
 		{"not json", `{"trace":`, 0, errors.New("any")},
 		{"bad time", `{"trace":{"id":"t","timestamp":"yesterday"}}`, 0, errors.New("any")},

@@ -173,8 +173,18 @@ func idFilter(id string) func([]byte) bool {
 	}
 }
 
+// buildTrace assembles a trace from its spans. A span id seen twice (the
+// same trace exported into two files) keeps its first occurrence.
 func buildTrace(id string, spans []oncall.Span) oncall.Trace {
-	t := oncall.Trace{TraceID: id, Spans: spans, Source: SourceName}
+	seen := make(map[string]bool, len(spans))
+	uniq := spans[:0]
+	for _, sp := range spans {
+		if !seen[sp.SpanID] {
+			seen[sp.SpanID] = true
+			uniq = append(uniq, sp)
+		}
+	}
+	t := oncall.Trace{TraceID: id, Spans: uniq, Source: SourceName}
 	semconv.FinishTrace(&t)
 	return t
 }

@@ -245,6 +245,25 @@ func TestSpansOfOneTraceAcrossFiles(t *testing.T) {
 	}
 }
 
+func TestSameTraceInTwoFiles(t *testing.T) {
+	dir := t.TempDir()
+	tr := genTrace(8, t0, "svc", "agent", false)
+	writeJSONL(t, filepath.Join(dir, "1.jsonl"), []oncall.Trace{tr})
+	writeJSONL(t, filepath.Join(dir, "copy", "1.jsonl"), []oncall.Trace{tr})
+	src := newSource(t, dir)
+	res, err := src.Search(context.Background(), oncall.TraceQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Traces) != 1 || len(res.Traces[0].Spans) != 3 {
+		t.Fatalf("got %d traces, spans %d", len(res.Traces), len(res.Traces[0].Spans))
+	}
+	got, err := src.Get(context.Background(), tr.TraceID)
+	if err != nil || len(got.Spans) != 3 {
+		t.Errorf("Get: %d spans, err %v", len(got.Spans), err)
+	}
+}
+
 func TestSearchBoundsMemory(t *testing.T) {
 	// With a limit of 3, at most 6 traces hold spans at any time, yet the
 	// result is the 3 newest complete traces and all are counted.
@@ -409,7 +428,7 @@ func TestLongAndGarbageLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Traces) != 1 || len(res.Traces[0].Spans) != 6 {
+	if len(res.Traces) != 1 || len(res.Traces[0].Spans) != 3 { // the good line twice, spans kept once
 		t.Errorf("got %d traces (%v)", len(res.Traces), ids(res.Traces))
 	}
 	if got := src.Skipped(); got != 5 {

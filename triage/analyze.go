@@ -1,0 +1,407 @@
+// Package triage turns an alert and the agent traces around it into a
+// report: what started failing, got slower or spends more than in the
+// baseline window before the incident, which attribute values the failing
+// runs share, and a diagnosis grounded in trace and span ids.
+package triage
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// Window is a half-open time range [Start, End).
+type Window struct{ Start, End time.Time }
+
+// Contains reports whether t falls in the window.
+func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
+
+func (w Window) zero() bool { return w.Start.IsZero() && w.End.IsZero() }
+
+// AnalyzeOptions say which traces are the incident and which the baseline,
+// and how much of the analysis to keep.
+type AnalyzeOptions struct {
+	// Incident is the incident window: traces starting in it are incident
+	// traces. A zero window takes every trace not in the baseline.
+	Incident Window
+	// Baseline is the window before the incident the incident is compared
+	// with. Traces starting in neither window are ignored.
+	Baseline    Window
+	MaxClusters int // default 10
+	MaxExamples int // example trace ids per cluster, default 5
+}
+
+func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
+	if o.MaxClusters <= 0 {
+		o.MaxClusters = 10
+	}
+	if o.MaxExamples <= 0 {
+		o.MaxExamples = 5
+	}
+	return o
+}
+
+// traceFacts is what the analysis learnt of one trace.
+type traceFacts struct {
+	t          *oncall.Trace
+	incident   bool
+	named      bool // the alert names this trace
+	start      time.Time
+	duration   float64 // seconds
+	rootName   string
+	rootSpanID string
+	rootKind   oncall.SpanKind
+	rootStart  time.Time
+	rootFailed bool
+	rootOutput bool // the root span produced a non-empty output
+	findings   []finding
+	failed     bool    // the run failed: its root failed or it misbehaved; a handled error is no failure
+	changed    bool    // it carries a finding of a cluster that changed against the baseline
+	tokens     int64   // all tokens of the run
+	cost       float64 // USD
+}
+
+// finding is one failure signature in one trace.
+type finding struct {
+	sig      string
+	kind     string
+	spanKind oncall.SpanKind
+	spanName string
+	toolName string
+	what     string // normalised error or finding
+	spanID   string // the origin span
+	at       time.Time
+	repeats  int  // attempts (errors) or identical calls (loops) in this trace
+	endsRun  bool // a loop whose last call ended the run
+}
+
+func (f *traceFacts) add(x finding) {
+	for k := range f.findings {
+		if f.findings[k].sig == x.sig {
+			f.findings[k].repeats += x.repeats
+			return
+		}
+	}
+	f.findings = append(f.findings, x)
+}
+
+func (f *traceFacts) hasFailureFinding() bool {
+	for k := range f.findings {
+		if isFailureKind(f.findings[k].kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// misbehaved reports whether the run shows a failure that raises no error
+// (a loop, a block, an empty answer, a step limit).
+func (f *traceFacts) misbehaved() bool {
+	for k := range f.findings {
+		if kind := f.findings[k].kind; kind != clusterError && isFailureKind(kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// analysis holds the state of one Analyze call.
+type analysis struct {
+	opts   AnalyzeOptions
+	kind   oncall.AlertKind
+	facts  []traceFacts // sorted by start, then trace id
+	nInc   int
+	nBase  int
+	tree   spanTree
+	norm   map[string]string
+	orig   []origin
+	self   []float64
+	ivs    []interval
+	calls  map[callKey]*callCount
+	lat    latencyStats
+	cost   costStats
+	seenID map[string]bool
+}
+
+// Analyze compares the incident window's traces with the baseline
+// window's and reports what changed: failure clusters blamed on the span
+// where each failure started, latency and cost changes per span, and the
+// attribute values failing runs share. Clusters are ranked by change
+// against the baseline, not by raw count, and the kind of change the alert
+// asks about (alert.Kind) ranks first when it changed.
+//
+// Analyze needs no model, does not modify traces, and is deterministic:
+// the same input gives the same report, ties broken by signature. It is
+// safe for concurrent use.
+func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) oncall.Report {
+	opts = opts.withDefaults()
+	a := &analysis{
+		opts:   opts,
+		kind:   alert.Kind(),
+		norm:   make(map[string]string),
+		calls:  make(map[callKey]*callCount),
+		seenID: make(map[string]bool, len(traces)),
+	}
+	a.lat.init()
+	a.cost.init()
+	a.selectTraces(alert, traces)
+	for i := range a.facts {
+		a.examine(&a.facts[i])
+	}
+	a.emptyOutputs()
+	for i := range a.facts {
+		f := &a.facts[i]
+		f.failed = f.rootFailed || f.misbehaved()
+	}
+
+	rep := oncall.Report{
+		Alert:          alert,
+		AlertKind:      a.kind,
+		WindowStart:    opts.Incident.Start,
+		WindowEnd:      opts.Incident.End,
+		BaselineStart:  opts.Baseline.Start,
+		TracesExamined: a.nInc,
+		BaselineTraces: a.nBase,
+		Clusters:       []oncall.Cluster{},
+	}
+	for i := range a.facts {
+		if a.facts[i].incident && a.facts[i].failed {
+			rep.FailingTraces++
+		}
+	}
+	if m := opts.Incident.End.Sub(opts.Incident.Start).Minutes(); m > 0 {
+		rep.FailuresPerMinute = round(float64(rep.FailingTraces)/m, 3)
+	}
+	switch {
+	case a.nInc == 0:
+		rep.Missing = append(rep.Missing, "no traces in the incident window")
+	case a.nBase == 0:
+		rep.Missing = append(rep.Missing, "no traces in the baseline window: clusters ranked by incident counts alone")
+	}
+
+	clusters := a.failureClusters()
+	clusters = append(clusters, a.withoutFailureEchoes(clusters, a.latencyClusters())...)
+	clusters = append(clusters, a.costClusters()...)
+	a.rank(clusters)
+	a.markChanged(clusters)
+	if len(clusters) > opts.MaxClusters {
+		rep.Missing = append(rep.Missing, fmt.Sprintf("%d lower-ranked clusters left out by the cap of %d", len(clusters)-opts.MaxClusters, opts.MaxClusters))
+		clusters = clusters[:opts.MaxClusters]
+	}
+	rep.Clusters = append(rep.Clusters, clusters...)
+	rep.Suspects = a.suspects(clusters)
+	rep.HealthyExample = a.healthyExample(clusters)
+	return rep
+}
+
+// selectTraces keeps the traces of the two windows, once each, sorted by
+// start time and trace id.
+func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
+	named := make(map[string]bool, len(alert.TraceIDs))
+	for _, id := range alert.TraceIDs {
+		named[id] = true
+	}
+	a.facts = make([]traceFacts, 0, len(traces))
+	for i := range traces {
+		t := &traces[i]
+		if t.TraceID != "" {
+			if a.seenID[t.TraceID] {
+				continue
+			}
+			a.seenID[t.TraceID] = true
+		}
+		start := traceStart(t)
+		var incident bool
+		switch {
+		case a.opts.Incident.Contains(start) || (a.opts.Incident.zero() && !a.opts.Baseline.Contains(start)):
+			incident = true
+			a.nInc++
+		case a.opts.Baseline.Contains(start):
+			a.nBase++
+		default:
+			continue
+		}
+		a.facts = append(a.facts, traceFacts{t: t, incident: incident, named: named[t.TraceID], start: start})
+	}
+	slices.SortStableFunc(a.facts, func(x, y traceFacts) int {
+		return cmp.Or(x.start.Compare(y.start), strings.Compare(x.t.TraceID, y.t.TraceID))
+	})
+}
+
+func traceStart(t *oncall.Trace) time.Time {
+	if !t.Start.IsZero() {
+		return t.Start
+	}
+	var start time.Time
+	for i := range t.Spans {
+		if s := t.Spans[i].Start; start.IsZero() || s.Before(start) {
+			start = s
+		}
+	}
+	return start
+}
+
+// examine reads one trace: its failures, its behaviours, and what it adds
+// to the latency and cost statistics of its window.
+func (a *analysis) examine(f *traceFacts) {
+	tr := &a.tree
+	tr.build(f.t.Spans)
+	tr.mark()
+	f.duration = f.t.Duration().Seconds()
+	if tr.root >= 0 {
+		r := &tr.spans[tr.root]
+		f.rootName = displayName(r)
+		f.rootSpanID = r.SpanID
+		f.rootKind = r.Kind
+		f.rootStart = r.Start
+		f.rootFailed = r.Failed()
+		f.rootOutput = !isEmptyOutput(r.Output)
+		if f.duration == 0 {
+			f.duration = r.Duration().Seconds()
+		}
+	}
+	if f.rootName == "" {
+		f.rootName = f.t.Name
+	}
+	a.errorFindings(f)
+	a.behaviourFindings(f)
+	a.self, a.ivs = tr.selfTimes(a.self, a.ivs)
+	a.lat.addTrace(tr, a.self, f)
+	a.cost.addTrace(tr, f)
+}
+
+// normalize is NormalizeError, remembered for the analysis: the same raw
+// text recurs in many traces.
+func (a *analysis) normalize(raw string) string {
+	if n, ok := a.norm[raw]; ok {
+		return n
+	}
+	n := NormalizeError(raw)
+	a.norm[raw] = n
+	return n
+}
+
+// alertKinds says whether a cluster kind answers the alert's question.
+func (a *analysis) answersAlert(kind string) bool {
+	switch a.kind {
+	case oncall.AlertKindLatency:
+		return kind == clusterLatency
+	case oncall.AlertKindCost:
+		return kind == clusterCost
+	}
+	return isFailureKind(kind)
+}
+
+// rank orders clusters best first: what the alert asks about and changed,
+// then anything else that changed, then the rest; by score within each
+// tier, then by count, then by signature.
+func (a *analysis) rank(cs []oncall.Cluster) {
+	tier := func(c *oncall.Cluster) int {
+		switch {
+		case c.Score > 0 && a.answersAlert(c.Kind):
+			return 0
+		case c.Score > 0:
+			return 1
+		case a.answersAlert(c.Kind):
+			return 2
+		}
+		return 3
+	}
+	slices.SortStableFunc(cs, func(x, y oncall.Cluster) int {
+		return cmp.Or(
+			cmp.Compare(tier(&x), tier(&y)),
+			cmp.Compare(y.Score, x.Score),
+			cmp.Compare(y.Count, x.Count),
+			strings.Compare(x.Signature, y.Signature),
+		)
+	})
+}
+
+// withoutFailureEchoes drops, for an error alert, the latency clusters of
+// spans where a failure started: a tool that now times out is also
+// slower, and the failure already says so. Latency and cost alerts keep
+// them, since there the slowness is the question.
+func (a *analysis) withoutFailureEchoes(failures, latency []oncall.Cluster) []oncall.Cluster {
+	if a.kind != oncall.AlertKindErrors {
+		return latency
+	}
+	failing := make(map[spanKey]bool)
+	for i := range failures {
+		failing[spanKey{failures[i].SpanKind, failures[i].SpanName}] = true
+	}
+	return slices.DeleteFunc(latency, func(c oncall.Cluster) bool { return failing[spanKey{c.SpanKind, c.SpanName}] })
+}
+
+// markChanged flags the incident traces that carry a failure finding of
+// a cluster that changed against the baseline.
+func (a *analysis) markChanged(cs []oncall.Cluster) {
+	changed := make(map[string]bool)
+	for i := range cs {
+		if cs[i].Score > 0 && isFailureKind(cs[i].Kind) {
+			changed[cs[i].Signature] = true
+		}
+	}
+	for i := range a.facts {
+		f := &a.facts[i]
+		if !f.incident {
+			continue
+		}
+		for k := range f.findings {
+			if changed[f.findings[k].sig] {
+				f.changed = true
+				break
+			}
+		}
+	}
+}
+
+// healthyExample picks a run that went well, of the same agent as the top
+// cluster's first example, for contrast: from the incident window if one
+// did, else the latest of the baseline.
+func (a *analysis) healthyExample(cs []oncall.Cluster) string {
+	if len(cs) == 0 || len(cs[0].TraceIDs) == 0 {
+		return ""
+	}
+	var root string
+	for i := range a.facts {
+		if a.facts[i].t.TraceID == cs[0].TraceIDs[0] {
+			root = a.facts[i].rootName
+			break
+		}
+	}
+	healthy := func(f *traceFacts) bool {
+		if f.failed || f.rootName != root || f.t.TraceID == "" {
+			return false
+		}
+		switch cs[0].Kind {
+		case clusterLatency:
+			return a.lat.traceP95 == 0 || f.duration <= a.lat.traceP95
+		case clusterCost:
+			return a.cost.traceP95 == 0 || a.cost.measure(f) <= a.cost.traceP95
+		}
+		return len(f.findings) == 0
+	}
+	for i := range a.facts {
+		if f := &a.facts[i]; f.incident && healthy(f) {
+			return f.t.TraceID
+		}
+	}
+	for i := len(a.facts) - 1; i >= 0; i-- {
+		if f := &a.facts[i]; !f.incident && healthy(f) {
+			return f.t.TraceID
+		}
+	}
+	return ""
+}
+
+// round rounds x to the given decimals, so reports compare and print
+// stably.
+func round(x float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	return math.Round(x*p) / p
+}

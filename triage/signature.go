@@ -1,0 +1,211 @@
+package triage
+
+import (
+	"strconv"
+	"strings"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// Cluster kinds: what a cluster's signature says went wrong.
+const (
+	clusterError         = "error"
+	clusterLoop          = "loop"
+	clusterMaxIterations = "max_iterations"
+	clusterEmptyOutput   = "empty_output"
+	clusterGuardrail     = "guardrail"
+	clusterLatency       = "latency"
+	clusterCost          = "cost"
+)
+
+// maxSpanName caps span names inside signatures; a longer name is
+// almost always data that leaked into it.
+const maxSpanName = 120
+
+// isFailureKind reports whether a cluster kind makes its run a failure, as
+// opposed to a latency or cost change.
+func isFailureKind(kind string) bool {
+	switch kind {
+	case clusterError, clusterLoop, clusterMaxIterations, clusterEmptyOutput, clusterGuardrail:
+		return true
+	}
+	return false
+}
+
+// isSemantic reports whether a span kind does a distinct piece of agent
+// work whose failure deserves its own name: a failing span of this kind
+// below another one explains the other's failure.
+func isSemantic(k oncall.SpanKind) bool {
+	switch k {
+	case oncall.KindAgent, oncall.KindLLM, oncall.KindTool, oncall.KindRetriever, oncall.KindEmbedding,
+		oncall.KindReranker, oncall.KindGuardrail, oncall.KindEvaluator:
+		return true
+	}
+	return false
+}
+
+// isPlain reports whether a span kind is plumbing (an HTTP call, an
+// untyped span, an event) that belongs to the nearest meaningful span
+// above it.
+func isPlain(k oncall.SpanKind) bool {
+	return !isSemantic(k) && k != oncall.KindChain
+}
+
+// displayName is the name a span is known by: the tool name for tools,
+// the span name otherwise.
+func displayName(s *oncall.Span) string {
+	name := s.Name
+	if s.Kind == oncall.KindTool && s.ToolName != "" {
+		name = s.ToolName
+	}
+	return cutRunes(strings.TrimSpace(name), maxSpanName)
+}
+
+// spanLabel is "kind name", how signatures and details name a span.
+func spanLabel(kind oncall.SpanKind, name string) string {
+	if kind == "" {
+		kind = oncall.KindSpan
+	}
+	return string(kind) + " " + name
+}
+
+// signature names a failure: the cluster kind, the span it started in,
+// and what went wrong. where is the meaningful span a plumbing span
+// belongs to, when the failure is blamed on the plumbing itself.
+func signature(kind string, spanKind oncall.SpanKind, name, where, what string) string {
+	var b strings.Builder
+	b.Grow(len(kind) + len(name) + len(where) + len(what) + 16)
+	if kind != clusterError {
+		b.WriteString(kind)
+		b.WriteByte(' ')
+	}
+	b.WriteString(spanLabel(spanKind, name))
+	if where != "" {
+		b.WriteString(" (in ")
+		b.WriteString(where)
+		b.WriteByte(')')
+	}
+	if what != "" {
+		b.WriteString(": ")
+		b.WriteString(what)
+	}
+	return b.String()
+}
+
+// spanErrorText gathers what a span says about its failure: exception
+// events, the status message, error.type and an HTTP status code, without
+// repeating a part another already contains. It is raw, not normalised.
+func spanErrorText(s *oncall.Span) string {
+	var text string
+	add := func(part string) {
+		part = strings.TrimSpace(headline(part))
+		switch {
+		case part == "" || strings.Contains(text, part):
+		case strings.Contains(part, text):
+			text = part
+		default:
+			text += ": " + part
+		}
+	}
+	for i := len(s.Events) - 1; i >= 0; i-- {
+		e := &s.Events[i]
+		if e.Name != "exception" {
+			continue
+		}
+		typ, msg := e.Attributes["exception.type"], e.Attributes["exception.message"]
+		switch {
+		case typ != "" && msg != "":
+			add(typ + ": " + msg)
+		default:
+			add(typ + msg)
+		}
+		break // the last exception is the one that ended the span
+	}
+	add(s.StatusMessage)
+	if et := s.Attributes["error.type"]; et != "" && et != "_OTHER" && !isPlainNumber(et) && !strings.Contains(text, et) {
+		if text == "" {
+			text = et
+		} else {
+			text = et + ": " + text
+		}
+	}
+	if code := httpStatus(s); code > 0 {
+		c := strconv.Itoa(code)
+		if !strings.Contains(text, c) {
+			if text == "" {
+				text = "HTTP " + c
+			} else {
+				text += " (HTTP " + c + ")"
+			}
+		}
+	}
+	return text
+}
+
+// httpStatus returns the span's HTTP response status code when it is an
+// error (400 or more), else 0.
+func httpStatus(s *oncall.Span) int {
+	for _, k := range []string{"http.response.status_code", "http.status_code"} {
+		v, ok := s.Attributes[k]
+		if !ok {
+			continue
+		}
+		code, err := strconv.Atoi(strings.TrimSpace(v))
+		if err == nil && code >= 400 && code <= 599 {
+			return code
+		}
+	}
+	return 0
+}
+
+// headline picks the line of a multi-line message that names the error:
+// the first line that is not indented, or the last one when the first is
+// a header announcing a stack trace (it ends with a colon).
+func headline(msg string) string {
+	if strings.IndexByte(msg, '\n') < 0 {
+		return msg
+	}
+	var first, last string
+	for line := range strings.SplitSeq(msg, "\n") {
+		line = strings.TrimRight(line, "\r ")
+		if line == "" || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		if first == "" {
+			first = line
+		}
+		last = line
+	}
+	if strings.HasSuffix(first, ":") && last != "" {
+		return last
+	}
+	if first == "" {
+		return strings.TrimSpace(msg)
+	}
+	return first
+}
+
+// speaksOfStepLimit reports whether a (normalised) message says a run was
+// stopped by its own budget of iterations, steps, turns or recursion, as
+// opposed to an external failure. It reads the general vocabulary of such
+// limits, not any one framework's message.
+func speaksOfStepLimit(msg string) bool {
+	m := strings.ToLower(msg)
+	unit := false
+	for _, w := range []string{"iteration", "recursion", "turns", "turn limit", "step", "rounds", "cycles",
+		"request_limit", "request limit", "invocation", "invoke attempts", "max_turns", "max_steps"} {
+		if strings.Contains(m, w) {
+			unit = true
+			break
+		}
+	}
+	if !unit {
+		return false
+	}
+	for _, w := range []string{"limit", "max", "exceed", "reached", "too many", "stopped", "budget", "exhausted"} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
+}

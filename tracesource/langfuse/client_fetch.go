@@ -1,0 +1,311 @@
+package langfuse
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+)
+
+// Endpoints of the public API.
+const (
+	pathTraces         = "/api/public/traces"
+	pathObservationsV2 = "/api/public/v2/observations"
+	pathObservations   = "/api/public/observations"
+)
+
+// observationFields are the v2 field groups a span needs.
+const observationFields = "core,basic,time,io,metadata,model,usage,prompt,metrics"
+
+// errNoEndpoint is a 404 from an endpoint this Langfuse version lacks.
+var errNoEndpoint = errors.New("endpoint not available")
+
+// summary is one trace of the trace list.
+type summary struct {
+	trace  TraceObject
+	failed bool // the list marks it with errors
+}
+
+// listTraces pages through the trace list of a window, newest first, up
+// to MaxListed traces, and returns them with the list's total.
+func (c *Client) listTraces(ctx context.Context, start, end time.Time, filters url.Values) ([]summary, int, error) {
+	q := url.Values{}
+	for k, v := range filters {
+		q[k] = v
+	}
+	if !start.IsZero() {
+		q.Set("fromTimestamp", start.UTC().Format(time.RFC3339Nano))
+	}
+	if !end.IsZero() {
+		q.Set("toTimestamp", end.UTC().Format(time.RFC3339Nano))
+	}
+	q.Set("orderBy", "timestamp.desc")
+	q.Set("limit", strconv.Itoa(c.opts.PageSize))
+	var out []summary
+	total := 0
+	for page := 1; len(out) < c.opts.MaxListed; page++ {
+		q.Set("page", strconv.Itoa(page))
+		body, err := c.request(ctx, pathTraces, q)
+		if err != nil {
+			return nil, 0, err
+		}
+		items, meta, err := decodeTraceList(body)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s GET %s: decode response: %w", Name, pathTraces, err)
+		}
+		out = append(out, items...)
+		total = meta.TotalItems
+		if len(items) == 0 || page >= meta.TotalPages {
+			break
+		}
+	}
+	if len(out) > c.opts.MaxListed {
+		out = out[:c.opts.MaxListed]
+	}
+	return out, total, nil
+}
+
+// observations returns a trace's observations from the v2 endpoint, the
+// legacy endpoint, or the trace itself, whichever this Langfuse has.
+func (c *Client) observations(ctx context.Context, traceID string) ([]Observation, error) {
+	if !c.noV2.Load() {
+		obs, err := c.observationsV2(ctx, traceID)
+		if !errors.Is(err, errNoEndpoint) {
+			return obs, err
+		}
+		c.noV2.Store(true)
+	}
+	if !c.noLegacy.Load() {
+		obs, err := c.observationsLegacy(ctx, traceID)
+		if !errors.Is(err, errNoEndpoint) {
+			return obs, err
+		}
+		c.noLegacy.Store(true)
+	}
+	detail, err := c.traceDetail(ctx, traceID)
+	if errors.Is(err, oncall.ErrNotFound) {
+		return nil, nil // gone since it was listed
+	}
+	return detail.Observations, err
+}
+
+func (c *Client) observationsV2(ctx context.Context, traceID string) ([]Observation, error) {
+	q := url.Values{}
+	q.Set("traceId", traceID)
+	q.Set("fields", observationFields)
+	q.Set("expandMetadata", "true")
+	q.Set("limit", strconv.Itoa(observationsPage))
+	var out []Observation
+	seen := map[string]bool{}
+	for {
+		body, status, err := c.requestOr404(ctx, pathObservationsV2, q)
+		if err != nil {
+			return nil, err
+		}
+		if status == http.StatusNotFound {
+			return nil, errNoEndpoint
+		}
+		page, cursor, err := decodeObservationsV2(body)
+		if err != nil {
+			return nil, fmt.Errorf("%s GET %s: decode response: %w", Name, pathObservationsV2, err)
+		}
+		out = append(out, page...)
+		if cursor == "" || seen[cursor] || len(page) == 0 {
+			return out, nil
+		}
+		seen[cursor] = true
+		q.Set("cursor", cursor)
+	}
+}
+
+func (c *Client) observationsLegacy(ctx context.Context, traceID string) ([]Observation, error) {
+	q := url.Values{}
+	q.Set("traceId", traceID)
+	q.Set("limit", "100")
+	var out []Observation
+	for page := 1; ; page++ {
+		q.Set("page", strconv.Itoa(page))
+		body, status, err := c.requestOr404(ctx, pathObservations, q)
+		if err != nil {
+			return nil, err
+		}
+		if status == http.StatusNotFound {
+			return nil, errNoEndpoint
+		}
+		var resp struct {
+			Data *Observations `json:"data"`
+			Meta pageMeta      `json:"meta"`
+		}
+		if err := json.Unmarshal(body, &resp); err != nil || resp.Data == nil {
+			return nil, fmt.Errorf("%s GET %s: decode response: %w", Name, pathObservations, orNoData(err))
+		}
+		out = append(out, *resp.Data...)
+		if len(*resp.Data) == 0 || page >= resp.Meta.TotalPages {
+			return out, nil
+		}
+	}
+}
+
+// traceDetail fetches GET /api/public/traces/{id}, which embeds the
+// trace's observations.
+func (c *Client) traceDetail(ctx context.Context, traceID string) (TraceObject, error) {
+	path := pathTraces + "/" + url.PathEscape(traceID)
+	body, status, err := c.requestOr404(ctx, path, nil)
+	if err != nil {
+		return TraceObject{}, err
+	}
+	if status == http.StatusNotFound {
+		return TraceObject{}, fmt.Errorf("%s GET %s: %w", Name, path, oncall.ErrNotFound)
+	}
+	var t TraceObject
+	if err := json.Unmarshal(body, &t); err != nil {
+		return TraceObject{}, fmt.Errorf("%s GET %s: decode response: %w", Name, path, err)
+	}
+	if t.ID == "" {
+		return TraceObject{}, fmt.Errorf("%s GET %s: decode response: %w", Name, path, ErrNoTrace)
+	}
+	return t, nil
+}
+
+// pageMeta is the page-based paging of the list endpoints.
+type pageMeta struct {
+	Page       int `json:"page"`
+	Limit      int `json:"limit"`
+	TotalItems int `json:"totalItems"`
+	TotalPages int `json:"totalPages"`
+}
+
+// decodeTraceList reads a trace list page: {"data": [trace, ...], "meta":
+// {page, limit, totalItems, totalPages}}. A trace counts as failed when
+// the list gives it an errorCount above zero or an ERROR level.
+func decodeTraceList(body []byte) ([]summary, pageMeta, error) {
+	var resp struct {
+		Data *[]json.RawMessage `json:"data"`
+		Meta pageMeta           `json:"meta"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.Data == nil {
+		return nil, pageMeta{}, orNoData(err)
+	}
+	out := make([]summary, 0, len(*resp.Data))
+	for i, raw := range *resp.Data {
+		var s summary
+		if err := json.Unmarshal(raw, &s.trace); err != nil {
+			return nil, pageMeta{}, fmt.Errorf("trace %d: %w", i, err)
+		}
+		if s.trace.ID == "" {
+			return nil, pageMeta{}, fmt.Errorf("trace %d: %w", i, ErrNoTrace)
+		}
+		var marks struct {
+			ErrorCount float64  `json:"errorCount"`
+			Level      string   `json:"level"`
+			Levels     []string `json:"levels"`
+		}
+		_ = json.Unmarshal(raw, &marks) // optional fields of some versions
+		s.failed = marks.ErrorCount > 0 || strings.EqualFold(marks.Level, "ERROR")
+		for _, l := range marks.Levels {
+			s.failed = s.failed || strings.EqualFold(l, "ERROR")
+		}
+		out = append(out, s)
+	}
+	return out, resp.Meta, nil
+}
+
+// decodeObservationsV2 reads {"data": [observation, ...], "meta":
+// {"cursor": ...}}.
+func decodeObservationsV2(body []byte) ([]Observation, string, error) {
+	var resp struct {
+		Data *Observations `json:"data"`
+		Meta struct {
+			Cursor string `json:"cursor"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.Data == nil {
+		return nil, "", orNoData(err)
+	}
+	return *resp.Data, resp.Meta.Cursor, nil
+}
+
+func orNoData(err error) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(`no "data" list`)
+}
+
+// request GETs path and returns the body of a 2xx answer.
+func (c *Client) request(ctx context.Context, path string, query url.Values) ([]byte, error) {
+	body, status, err := c.requestOr404(ctx, path, query)
+	if err == nil && status == http.StatusNotFound {
+		err = &retry.HTTPError{Service: Name, Endpoint: "GET " + path, StatusCode: status, Body: excerpt(body)}
+	}
+	return body, err
+}
+
+// requestOr404 GETs path with retries, each attempt under its own
+// deadline, and returns the body and status of a 2xx or 404 answer. Errors
+// name the backend and the endpoint, never the URL or the keys.
+func (c *Client) requestOr404(ctx context.Context, path string, query url.Values) ([]byte, int, error) {
+	endpoint := "GET " + path
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawPath = ""
+	u.RawQuery = query.Encode()
+	var body []byte
+	var status int
+	err := retry.Do(ctx, c.opts.Retry, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return retry.Permanent(fmt.Errorf("%s %s: %w", Name, endpoint, err))
+		}
+		req.Header.Set("Accept", "application/json")
+		req.SetBasicAuth(c.opts.PublicKey, c.opts.SecretKey)
+		resp, err := c.opts.HTTPClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", Name, endpoint, withoutURL(err))
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
+		if err != nil {
+			return fmt.Errorf("%s %s: read response: %w", Name, endpoint, withoutURL(err))
+		}
+		if resp.StatusCode != http.StatusNotFound {
+			if err := retry.CheckResponse(Name, endpoint, resp, b); err != nil {
+				return err
+			}
+		}
+		if int64(len(b)) > c.opts.MaxResponseBytes {
+			return retry.Permanent(fmt.Errorf("%s %s: response larger than %d bytes", Name, endpoint, c.opts.MaxResponseBytes))
+		}
+		body, status = bytes.TrimSpace(b), resp.StatusCode
+		return nil
+	})
+	return body, status, err
+}
+
+func excerpt(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return string(b)
+}
+
+// withoutURL drops the request URL a transport error carries.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

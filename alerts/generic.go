@@ -127,11 +127,12 @@ func DefaultGenericMapping() GenericMapping {
 		GroupKey:    Paths{"group_key", "groupKey"},
 		Labels:      Paths{"labels", "tags", "alert_scope", "targets[0].labels"},
 		LabelPaths: map[string]Paths{
-			"host":      {"hostname", "host"},
-			"service":   {"service"},
-			"policy":    {"alertPolicyNames[0]", "policy_name"},
-			"condition": {"alertConditionNames[0]", "condition_name"},
-			"entity":    {"impactedEntities[0]", "targets[0].name"},
+			"host":       {"hostname", "host"},
+			"monitor_id": {"alert_id"},
+			"service":    {"service"},
+			"policy":     {"alertPolicyNames[0]", "policy_name"},
+			"condition":  {"alertConditionNames[0]", "condition_name"},
+			"entity":     {"impactedEntities[0]", "targets[0].name"},
 		},
 		Annotations: Paths{"annotations"},
 		AnnotationPaths: map[string]Paths{

@@ -349,12 +349,14 @@ func (g *genericDecoder) decode(body []byte, now time.Time) (Notification, error
 	if mapped, ok := g.severityMap[severity]; ok {
 		severity = mapped
 	}
-	setDefaultLabels(labels, name, severity)
-
 	fp, _, ok := g.fingerprint.firstString(doc)
+	setDefaultLabels(labels, name, "")
 	if !ok {
+		// Before the severity label is added: senders often change the
+		// severity word on recovery (Datadog's alert_type "success").
 		fp = oncall.LabelFingerprint(labels)
 	}
+	setDefaultLabels(labels, name, severity)
 	groupKey, _, ok := g.groupKey.firstString(doc)
 	if !ok {
 		groupKey = "generic:" + fp

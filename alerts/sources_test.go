@@ -386,6 +386,12 @@ func TestMissingFingerprintDerivedStably(t *testing.T) {
 			}
 		})
 	}
+	// A severity that changes on recovery keeps the fingerprint.
+	fire, _ := DecodeGeneric([]byte(`{"title":"Agent down","alert_type":"error","tags":"agent:x"}`), received)
+	ok, _ := DecodeGeneric([]byte(`{"title":"Agent down","alert_type":"success","status":"Recovered","tags":"agent:x"}`), received)
+	if fire.Alerts[0].Fingerprint != ok.Alerts[0].Fingerprint || ok.Alerts[0].Status != oncall.AlertResolved {
+		t.Errorf("firing %+v and recovered %+v do not pair", fire.Alerts[0], ok.Alerts[0])
+	}
 	// Different labels must not collide.
 	x, _ := DecodeGeneric([]byte(`{"title":"Agent down","labels":{"agent":"x"}}`), received)
 	y, _ := DecodeGeneric([]byte(`{"title":"Agent down","labels":{"agent":"y"}}`), received)

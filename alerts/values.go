@@ -99,12 +99,6 @@ func epoch(f float64) time.Time {
 	return time.Time{}
 }
 
-// numberString renders a JSON number (or numeric string) without loss.
-func numberString(v any) string {
-	s, _ := scalarString(v)
-	return s
-}
-
 // clip shortens s to at most n bytes for error messages, on a rune
 // boundary.
 func clip(s string, n int) string {

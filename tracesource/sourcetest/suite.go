@@ -75,7 +75,7 @@ func (s Suite) Run(t *testing.T) {
 		{
 			name:     "timeouts are retried then reported",
 			faults:   []Fault{{Hang: true}, {Hang: true}, {Hang: true}},
-			attempts: 3, timeout: 30 * time.Millisecond, wantErr: true, wantHits: 3,
+			attempts: 3, timeout: 150 * time.Millisecond, wantErr: true, wantHits: 3,
 			check: func(t *testing.T, err error, _ []time.Duration) {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("err = %v, want a deadline exceeded", err)

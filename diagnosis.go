@@ -1,6 +1,10 @@
 package oncall
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Cluster is one failure signature and the spans that share it across runs,
 // with its counts in the incident window and the baseline window.
@@ -124,5 +128,45 @@ func (u Usage) Add(o Usage) Usage {
 type TriageRequest struct {
 	Alert   Alert
 	Route   string
-	Offline bool // deterministic analysis only: the route asked for no model call
+	Options TriageOptions
+}
+
+// TriageOptions are what a route asks of the triage of its alerts. Jobs
+// carry them as JSON in Job.Payload (empty when a route sets nothing), e.g.
+//
+//	{"trace_source":"phoenix","label_map":{"team":"team.name"},"window_ns":900000000000,"model":false}
+type TriageOptions struct {
+	// TraceSource names the configured trace source to read instead of
+	// the default one.
+	TraceSource string `json:"trace_source,omitempty"`
+	// LabelMap overrides entries of the configured correlation map from
+	// alert labels to trace attributes; an empty value removes an entry.
+	LabelMap map[string]string `json:"label_map,omitempty"`
+	// Window and Baseline override the incident and baseline windows.
+	Window   time.Duration `json:"window_ns,omitempty"`
+	Baseline time.Duration `json:"baseline_ns,omitempty"`
+	// Model false asks for the deterministic analysis only; absent means
+	// the default.
+	Model *bool `json:"model,omitempty"`
+}
+
+// IsZero reports whether the options ask for nothing beyond the defaults.
+func (o TriageOptions) IsZero() bool {
+	return o.TraceSource == "" && len(o.LabelMap) == 0 && o.Window == 0 && o.Baseline == 0 && o.Model == nil
+}
+
+// Offline reports whether the route asked for no model call.
+func (o TriageOptions) Offline() bool { return o.Model != nil && !*o.Model }
+
+// DecodeTriageOptions reads the options a job's Payload carries; an empty
+// payload gives the zero options.
+func DecodeTriageOptions(payload []byte) (TriageOptions, error) {
+	var o TriageOptions
+	if len(payload) == 0 {
+		return o, nil
+	}
+	if err := json.Unmarshal(payload, &o); err != nil {
+		return o, fmt.Errorf("decode triage options: %w", err)
+	}
+	return o, nil
 }

@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,49 +22,13 @@ type Destination struct {
 	Options RouteOptions
 }
 
-// RouteOptions is what a route asks of the triage of its alerts. The
-// handler stores it as JSON in Job.Payload, and leaves Payload empty when
-// the route sets nothing, for example:
-//
-//	{"trace_source":"phoenix","label_map":{"team":"team.name","environment":""},
-//	 "window_ns":900000000000,"baseline_ns":7200000000000,"model":false}
-//
-// Durations are nanoseconds, as elsewhere in the domain's JSON.
-type RouteOptions struct {
-	// TraceSource names the configured trace source to read, instead of
-	// the default one.
-	TraceSource string `json:"trace_source,omitempty"`
-	// LabelMap overrides entries of the configured correlation map from
-	// alert labels to trace attributes; an empty value removes the
-	// label's entry.
-	LabelMap map[string]string `json:"label_map,omitempty"`
-	// Window and Baseline override the incident and baseline windows.
-	Window   time.Duration `json:"window_ns,omitempty"`
-	Baseline time.Duration `json:"baseline_ns,omitempty"`
-	// Model false asks for the deterministic analysis only, without a
-	// model call (oncall.TriageRequest.Offline); absent means the default.
-	Model *bool `json:"model,omitempty"`
-}
+// RouteOptions is what a route asks of the triage of its alerts; the
+// handler stores it as JSON in Job.Payload (see oncall.TriageOptions).
+type RouteOptions = oncall.TriageOptions
 
-// IsZero reports whether the options ask for nothing beyond the defaults.
-func (o RouteOptions) IsZero() bool {
-	return o.TraceSource == "" && len(o.LabelMap) == 0 && o.Window == 0 && o.Baseline == 0 && o.Model == nil
-}
-
-// Offline reports whether the route asked for no model call.
-func (o RouteOptions) Offline() bool { return o.Model != nil && !*o.Model }
-
-// DecodeRouteOptions reads the options a job's Payload carries; an empty
-// payload gives the zero options.
+// DecodeRouteOptions reads the options a job's Payload carries.
 func DecodeRouteOptions(payload []byte) (RouteOptions, error) {
-	var o RouteOptions
-	if len(payload) == 0 {
-		return o, nil
-	}
-	if err := json.Unmarshal(payload, &o); err != nil {
-		return o, fmt.Errorf("decode route options: %w", err)
-	}
-	return o, nil
+	return oncall.DecodeTriageOptions(payload)
 }
 
 // Route is one routing rule, in a shape YAML configuration decodes into.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/oncall-copilot/oncall-copilot/alerts"
 )
 
 // Config is the whole configuration.
@@ -32,7 +34,11 @@ type Config struct {
 	Model          Model    `yaml:"model"`
 	Traces         Traces   `yaml:"traces"`
 	Triage         Triage   `yaml:"triage"`
-	Shutdown       Duration `yaml:"shutdown_timeout"`
+	Webhooks       Webhooks `yaml:"webhooks"`
+	// Routes choose the channel, trace source and analysis of alerts by
+	// their labels; first match wins unless a route says continue.
+	Routes   alerts.Routes `yaml:"routes"`
+	Shutdown Duration      `yaml:"shutdown_timeout"`
 }
 
 // Slack configures the Slack app.
@@ -51,12 +57,6 @@ type Model struct {
 	Name        string   `yaml:"name"`
 	TokenBudget int      `yaml:"token_budget"`
 	Timeout     Duration `yaml:"timeout"`
-}
-
-// Traces configures where traces are read from.
-type Traces struct {
-	JSONLPath string `yaml:"jsonl_path"`
-	UIURL     string `yaml:"ui_url"` // base URL of the trace UI, for links
 }
 
 // Triage configures the analysis.
@@ -164,8 +164,19 @@ func (c *Config) envVars() []envVar {
 		{"OPENAI_BASE_URL", str(&c.Model.BaseURL)},
 		{"OPENAI_MODEL", str(&c.Model.Name)},
 		{"MODEL_TOKEN_BUDGET", num(&c.Model.TokenBudget)},
-		{"TRACE_JSONL_PATH", str(&c.Traces.JSONLPath)},
+		{"TRACE_SOURCE", str(&c.Traces.Default)},
+		{"TRACE_JSONL_PATH", str(&c.Traces.JSONL.Path)},
 		{"TRACE_UI_URL", str(&c.Traces.UIURL)},
+		{"LANGFUSE_HOST", str(&c.Traces.Langfuse.Host)},
+		{"LANGFUSE_PUBLIC_KEY", str(&c.Traces.Langfuse.PublicKey)},
+		{"LANGFUSE_SECRET_KEY", sec(&c.Traces.Langfuse.SecretKey)},
+		{"PHOENIX_BASE_URL", str(&c.Traces.Phoenix.BaseURL)},
+		{"PHOENIX_API_KEY", sec(&c.Traces.Phoenix.APIKey)},
+		{"PHOENIX_PROJECT", str(&c.Traces.Phoenix.Project)},
+		{"JAEGER_QUERY_URL", str(&c.Traces.Jaeger.QueryURL)},
+		{"TEMPO_URL", str(&c.Traces.Tempo.URL)},
+		{"TEMPO_BEARER_TOKEN", sec(&c.Traces.Tempo.BearerToken)},
+		{"TEMPO_ORG_ID", str(&c.Traces.Tempo.OrgID)},
 		{"TRIAGE_WINDOW", dur(&c.Triage.Window)},
 		{"TRIAGE_BASELINE", dur(&c.Triage.Baseline)},
 	}
@@ -232,8 +243,10 @@ func (c Config) Validate() error {
 	if c.Model.TokenBudget < 1000 {
 		bad("model.token_budget", "must be at least 1000 tokens, got %d", c.Model.TokenBudget)
 	}
-	if c.Traces.UIURL != "" {
-		checkURL(&errs, "traces.ui_url", c.Traces.UIURL)
+	errs = append(errs, c.Traces.validate()...)
+	errs = append(errs, c.Webhooks.validate()...)
+	if err := c.Routes.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("routes: %w", err))
 	}
 	if c.Triage.Window.D() <= 0 {
 		bad("triage.window", "must be positive")

@@ -36,6 +36,15 @@ func TestLoadFileThenEnv(t *testing.T) {
 	if cfg.Model.APIKey.Reveal() != "sk-file-key" {
 		t.Errorf("secret not loaded")
 	}
+	if len(cfg.Routes) != 2 || cfg.Routes[1].Window != 15*time.Minute || cfg.Routes[0].Model == nil || *cfg.Routes[0].Model {
+		t.Errorf("routes: %+v", cfg.Routes)
+	}
+	if got := cfg.Traces.Configured(); len(got) != 2 || cfg.Traces.DefaultSource() != "jsonl" {
+		t.Errorf("trace sources: %v default %q", got, cfg.Traces.DefaultSource())
+	}
+	if a := cfg.Webhooks.Auth()["pagerduty"]; len(a.HMACSecrets) != 2 || a.HMACSecrets[1] != "pd-secret-2" {
+		t.Errorf("webhook auth: %+v", a)
+	}
 	if cfg.Model.TokenBudget != 8000 {
 		t.Errorf("default token budget lost: %d", cfg.Model.TokenBudget)
 	}
@@ -57,7 +66,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, field := range []string{"workers", "log_level", "redis_url", "model.base_url", "model.token_budget", "triage.window"} {
+	for _, field := range []string{"workers", "log_level", "redis_url", "model.base_url", "model.token_budget", "triage.window", "traces.default", "traces.phoenix.project", "routes", "webhooks.sources.nagios"} {
 		if !strings.Contains(err.Error(), field+":") {
 			t.Errorf("error does not name %s:\n%v", field, err)
 		}

@@ -149,7 +149,11 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		log.Debug("already triaged", "at", inc.TriagedAt)
 		return nil
 	}
-	return s.triage(ctx, log, key, inc)
+	opts, err := oncall.DecodeTriageOptions(job.Payload)
+	if err != nil {
+		return retry.Permanent(err)
+	}
+	return s.triage(ctx, log, key, inc, opts)
 }
 
 // refresh records a notification for an incident that already exists: new
@@ -195,8 +199,8 @@ func (s *Service) postParent(ctx context.Context, key string, inc oncall.Inciden
 	return inc, nil
 }
 
-func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident) error {
-	rep, err := s.opts.Triager.Triage(ctx, oncall.TriageRequest{Alert: inc.Alert, Route: inc.Route})
+func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident, opts oncall.TriageOptions) error {
+	rep, err := s.opts.Triager.Triage(ctx, oncall.TriageRequest{Alert: inc.Alert, Route: inc.Route, Options: opts})
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}

@@ -21,8 +21,11 @@ type TraceSource interface {
 
 // ServiceOptions configure a Service.
 type ServiceOptions struct {
-	Source     TraceSource // required
-	SourceName string      // for the report, e.g. "jsonl"
+	// Sources are the configured trace sources by name; at least one.
+	Sources map[string]TraceSource
+	// DefaultSource names the source used when a route names none; it
+	// may be empty when there is only one source.
+	DefaultSource string
 	// Model diagnoses the analysis; nil means offline: the deterministic
 	// diagnosis is posted and says so.
 	Model     Model
@@ -47,8 +50,16 @@ type Service struct {
 
 // NewService checks opts and returns a Service.
 func NewService(opts ServiceOptions) (*Service, error) {
-	if opts.Source == nil {
+	if len(opts.Sources) == 0 {
 		return nil, errors.New("triage: a trace source is required")
+	}
+	if opts.DefaultSource == "" && len(opts.Sources) == 1 {
+		for name := range opts.Sources {
+			opts.DefaultSource = name
+		}
+	}
+	if _, ok := opts.Sources[opts.DefaultSource]; !ok {
+		return nil, fmt.Errorf("triage: the default trace source %q is not configured", opts.DefaultSource)
 	}
 	if opts.Redactor == nil {
 		return nil, errors.New("triage: a redactor is required")
@@ -77,26 +88,60 @@ func NewService(opts ServiceOptions) (*Service, error) {
 }
 
 // Windows returns the incident and baseline windows of an alert: the
-// incident window ends when the alert started firing.
-func (s *Service) Windows(alert oncall.Alert) (incident, baseline Window) {
+// incident window ends when the alert started firing. Route options may
+// change their lengths.
+func (s *Service) Windows(alert oncall.Alert, o oncall.TriageOptions) (incident, baseline Window) {
 	end := alert.StartsAt
 	if end.IsZero() {
 		end = s.opts.Now()
 	}
-	incident = Window{Start: end.Add(-s.opts.Window), End: end}
-	baseline = Window{Start: incident.Start.Add(-s.opts.Baseline), End: incident.Start}
+	win, base := s.opts.Window, s.opts.Baseline
+	if o.Window > 0 {
+		win = o.Window
+	}
+	if o.Baseline > 0 {
+		base = o.Baseline
+	}
+	incident = Window{Start: end.Add(-win), End: end}
+	baseline = Window{Start: incident.Start.Add(-base), End: incident.Start}
 	return incident, baseline
 }
 
-// Filters maps the alert's labels to trace attribute filters.
-func (s *Service) Filters(alert oncall.Alert) map[string]string {
+// Filters maps the alert's labels to trace attribute filters, through the
+// configured label map with the route's overrides (an empty override
+// removes a label's entry).
+func (s *Service) Filters(alert oncall.Alert, o oncall.TriageOptions) map[string]string {
+	m := maps.Clone(s.opts.LabelMap)
+	if m == nil {
+		m = map[string]string{}
+	}
+	for label, attr := range o.LabelMap {
+		if attr == "" {
+			delete(m, label)
+		} else {
+			m[label] = attr
+		}
+	}
 	f := map[string]string{}
-	for label, attr := range s.opts.LabelMap {
+	for label, attr := range m {
 		if v := alert.Labels[label]; v != "" {
 			f[attr] = v
 		}
 	}
 	return f
+}
+
+// source picks the trace source a request asks for.
+func (s *Service) source(o oncall.TriageOptions) (string, TraceSource, error) {
+	name := o.TraceSource
+	if name == "" {
+		name = s.opts.DefaultSource
+	}
+	src, ok := s.opts.Sources[name]
+	if !ok {
+		return name, nil, fmt.Errorf("trace source %q is not configured", name)
+	}
+	return name, src, nil
 }
 
 // Triage runs the whole triage of one alert. Trace-store failures do not
@@ -105,9 +150,16 @@ func (s *Service) Filters(alert oncall.Alert) map[string]string {
 func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error) {
 	start := time.Now()
 	alert := req.Alert
-	incWin, baseWin := s.Windows(alert)
-	filters := s.Filters(alert)
+	incWin, baseWin := s.Windows(alert, req.Options)
+	filters := s.Filters(alert, req.Options)
 	var missing []string
+	sourceName, source, err := s.source(req.Options)
+	if err != nil {
+		// A route naming an unknown source still gets an answer: from the
+		// default source, saying so.
+		missing = append(missing, err.Error()+"; read "+s.opts.DefaultSource+" instead")
+		sourceName, source = s.opts.DefaultSource, s.opts.Sources[s.opts.DefaultSource]
+	}
 
 	var traces []oncall.Trace
 	seen := map[string]bool{}
@@ -121,7 +173,7 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 	}
 	// Traces the alert names come first.
 	for _, id := range alert.TraceIDs {
-		t, err := s.opts.Source.Get(ctx, id)
+		t, err := source.Get(ctx, id)
 		if err != nil {
 			missing = append(missing, fmt.Sprintf("trace %s named by the alert: %v", id, err))
 			continue
@@ -135,13 +187,13 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 		if w.win.End.Sub(w.win.Start) <= 0 {
 			continue
 		}
-		res, err := s.opts.Source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces})
+		res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces})
 		if err != nil {
 			if ctx.Err() != nil {
 				return oncall.Report{}, ctx.Err()
 			}
 			s.log.Warn("trace search failed", "window", w.name, "err", err)
-			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, s.sourceName(), err))
+			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, err))
 			continue
 		}
 		if res.Matched > len(res.Traces) {
@@ -156,7 +208,7 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 
 	session := s.opts.Redactor.Session()
 	switch {
-	case req.Offline:
+	case req.Options.Offline():
 		rep.Diagnosis = OfflineDiagnosis(rep, "the route asks for deterministic analysis only")
 	case s.opts.Model == nil:
 		rep.Diagnosis = OfflineDiagnosis(rep, "no model configured")
@@ -177,13 +229,6 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 	redactReport(&rep, session)
 	rep.Duration = time.Since(start)
 	return rep, nil
-}
-
-func (s *Service) sourceName() string {
-	if s.opts.SourceName != "" {
-		return s.opts.SourceName
-	}
-	return "the trace source"
 }
 
 // safeError shortens an error for people to read; the full error is logged.

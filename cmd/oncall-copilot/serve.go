@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
@@ -21,10 +20,6 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
-
-type alertsQueue interface {
-	Enqueue(ctx context.Context, job oncall.Job) error
-}
 
 // runServe runs the server until ctx ends: HTTP intake, workers, store.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -78,11 +73,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer store.Close()
 
-	tri, err := newTriage(cfg, "", log)
+	red, err := redact.New(redact.Options{})
 	if err != nil {
 		return err
 	}
-	red, err := redact.New(redact.Options{})
+	tri, err := newTriage(cfg, "", "", red, log)
 	if err != nil {
 		return err
 	}
@@ -90,7 +85,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Token:    cfg.Slack.BotToken.Reveal(),
 		APIURL:   cfg.Slack.APIURL,
 		Logger:   log,
-		TraceURL: traceURL(cfg.Traces.UIURL),
+		TraceURL: traceURL(cfg.Traces),
 		Redact:   red.String,
 	})
 	if err != nil {
@@ -112,10 +107,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	routes, err := alerts.NewRouteTable(cfg.Routes, cfg.Slack.Channel)
+	if err != nil {
+		return err
+	}
 	intake, err := alerts.NewHandler(alerts.Options{
 		Queue:       store,
-		Router:      alerts.DefaultRoute{Channel: cfg.Slack.Channel},
+		Router:      routes,
 		Token:       cfg.WebhookToken.Reveal(),
+		Sources:     cfg.Webhooks.Auth(),
+		Generic:     cfg.Webhooks.GenericMapping,
+		Deduper:     store,
+		DedupeTTL:   cfg.Webhooks.DedupeTTL.D(),
 		AllowNoAuth: cfg.InsecureNoAuth,
 		Logger:      log,
 	})

@@ -13,6 +13,7 @@ import (
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // runTriage triages one alert from files and prints the report.
@@ -22,6 +23,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
 	alertPath := fs.String("alert", "", "Alertmanager webhook payload (JSON file) of the alert to triage")
 	traces := fs.String("traces", "", "JSONL trace file or directory (default: the configured trace source)")
+	source := fs.String("source", "", "configured trace source to read: jsonl, langfuse, phoenix, jaeger or tempo (default: traces.default)")
 	format := fs.String("format", "text", "output format: text or json")
 	offline := fs.Bool("offline", false, "deterministic analysis only, even when a model is configured")
 	if err := fs.Parse(args); err != nil {
@@ -48,11 +50,20 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	log := newLogger("warn", stderr)
-	svc, err := newTriage(cfg, *traces, log)
+	red, err := redact.New(redact.Options{})
 	if err != nil {
 		return err
 	}
-	rep, err := svc.Triage(ctx, oncall.TriageRequest{Alert: alert, Offline: *offline})
+	svc, err := newTriage(cfg, *traces, *source, red, log)
+	if err != nil {
+		return err
+	}
+	req := oncall.TriageRequest{Alert: alert}
+	if *offline {
+		no := false
+		req.Options.Model = &no
+	}
+	rep, err := svc.Triage(ctx, req)
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}

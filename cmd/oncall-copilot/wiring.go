@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/incident"
@@ -18,7 +18,11 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/jaeger"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/langfuse"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/phoenix"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/tempo"
 	"github.com/oncall-copilot/oncall-copilot/triage"
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
@@ -32,6 +36,10 @@ var (
 	_ worker.Queue       = (*boltdb.Store)(nil)
 	_ worker.Queue       = (*redisdb.Store)(nil)
 	_ triage.TraceSource = (*jsonl.Source)(nil)
+	_ triage.TraceSource = (*langfuse.Client)(nil)
+	_ triage.TraceSource = (*phoenix.Client)(nil)
+	_ triage.TraceSource = (*jaeger.Client)(nil)
+	_ triage.TraceSource = (*tempo.Client)(nil)
 	_ triage.Model       = (*llm.Client)(nil)
 )
 
@@ -39,7 +47,8 @@ var (
 type backend interface {
 	worker.Queue
 	incident.Store
-	alertsQueue
+	alerts.Enqueuer
+	alerts.Deduper
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -61,63 +70,129 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (backen
 	return s, "embedded (" + path + ")", nil
 }
 
-// newTriage builds the triage service from the configuration. tracePath,
-// when set, overrides the configured JSONL path.
-func newTriage(cfg config.Config, tracePath string, log *slog.Logger) (*triage.Service, error) {
-	if tracePath == "" {
-		tracePath = cfg.Traces.JSONLPath
+// traceSources builds every configured trace source. jsonlPath, when set,
+// overrides the configured JSONL path.
+func traceSources(cfg config.Config, jsonlPath string, log *slog.Logger) (map[string]triage.TraceSource, error) {
+	t := cfg.Traces
+	if jsonlPath != "" {
+		t.JSONL.Path = jsonlPath
 	}
-	if tracePath == "" {
-		return nil, errors.New("no trace source configured: set TRACE_JSONL_PATH (or traces.jsonl_path)")
+	out := map[string]triage.TraceSource{}
+	if t.JSONL.Path != "" {
+		src, err := jsonl.New(jsonl.Options{Path: t.JSONL.Path, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("jsonl traces: %w", err)
+		}
+		out["jsonl"] = src
 	}
-	src, err := jsonl.New(jsonl.Options{Path: tracePath})
+	if t.Langfuse.Host != "" {
+		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host, PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal()})
+		if err != nil {
+			return nil, fmt.Errorf("langfuse: %w", err)
+		}
+		out["langfuse"] = src
+	}
+	if t.Phoenix.BaseURL != "" {
+		src, err := phoenix.New(phoenix.Options{BaseURL: t.Phoenix.BaseURL, APIKey: t.Phoenix.APIKey.Reveal(), Project: t.Phoenix.Project})
+		if err != nil {
+			return nil, fmt.Errorf("phoenix: %w", err)
+		}
+		out["phoenix"] = src
+	}
+	if t.Jaeger.QueryURL != "" {
+		src, err := jaeger.New(jaeger.Options{QueryURL: t.Jaeger.QueryURL, Service: t.Jaeger.Service})
+		if err != nil {
+			return nil, fmt.Errorf("jaeger: %w", err)
+		}
+		out["jaeger"] = src
+	}
+	if t.Tempo.URL != "" {
+		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL, BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID})
+		if err != nil {
+			return nil, fmt.Errorf("tempo: %w", err)
+		}
+		out["tempo"] = src
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no trace source configured: set TRACE_JSONL_PATH, LANGFUSE_HOST, PHOENIX_BASE_URL, JAEGER_QUERY_URL or TEMPO_URL")
+	}
+	return out, nil
+}
+
+// newModel builds the model client, or nil when no key is configured.
+func newModel(cfg config.Config) (*llm.Client, error) {
+	if !cfg.Model.APIKey.IsSet() {
+		return nil, nil
+	}
+	m, err := llm.New(llm.Options{
+		BaseURL: cfg.Model.BaseURL,
+		APIKey:  cfg.Model.APIKey.Reveal(),
+		Model:   cfg.Model.Name,
+		Timeout: cfg.Model.Timeout.D(),
+		Retry:   retry.Default,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open traces: %w", err)
+		return nil, fmt.Errorf("model client: %w", err)
 	}
-	red, err := redact.New(redact.Options{})
+	return m, nil
+}
+
+// newTriage builds the triage service. jsonlPath overrides the configured
+// JSONL path; source overrides the default source.
+func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger) (*triage.Service, error) {
+	sources, err := traceSources(cfg, jsonlPath, log)
 	if err != nil {
-		return nil, fmt.Errorf("redaction rules: %w", err)
+		return nil, err
+	}
+	def := source
+	if def == "" {
+		if jsonlPath != "" {
+			def = "jsonl"
+		} else {
+			def = cfg.Traces.DefaultSource()
+		}
 	}
 	opts := triage.ServiceOptions{
-		Source:     src,
-		SourceName: "jsonl",
-		ModelName:  cfg.Model.Name,
-		Window:     cfg.Triage.Window.D(),
-		Baseline:   cfg.Triage.Baseline.D(),
-		LabelMap:   cfg.Triage.LabelMap,
-		MaxTraces:  cfg.Triage.MaxTraces,
-		Budget:     cfg.Model.TokenBudget,
-		Redactor:   red,
-		Logger:     log,
+		Sources:       sources,
+		DefaultSource: def,
+		ModelName:     cfg.Model.Name,
+		Window:        cfg.Triage.Window.D(),
+		Baseline:      cfg.Triage.Baseline.D(),
+		LabelMap:      cfg.Triage.LabelMap,
+		MaxTraces:     cfg.Triage.MaxTraces,
+		Budget:        cfg.Model.TokenBudget,
+		Redactor:      red,
+		Logger:        log,
 	}
-	if cfg.Model.APIKey.IsSet() {
-		m, err := llm.New(llm.Options{
-			BaseURL: cfg.Model.BaseURL,
-			APIKey:  cfg.Model.APIKey.Reveal(),
-			Model:   cfg.Model.Name,
-			Timeout: cfg.Model.Timeout.D(),
-			Retry:   retry.Default,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("model client: %w", err)
-		}
+	m, err := newModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
 		opts.Model = m
 	}
 	return triage.NewService(opts)
 }
 
-// traceURL links trace and span ids to the configured trace UI.
-func traceURL(base string) func(traceID, spanID string) string {
-	if base == "" {
+// traceURL links trace and span ids to the trace UI: the configured
+// template, or one derived from the default source.
+func traceURL(t config.Traces) func(traceID, spanID string) string {
+	tmpl := t.UIURL
+	if tmpl == "" {
+		switch t.DefaultSource() {
+		case "langfuse":
+			tmpl = strings.TrimRight(t.Langfuse.Host, "/") + "/trace/{trace_id}"
+		case "jaeger":
+			tmpl = strings.TrimRight(t.Jaeger.QueryURL, "/") + "/trace/{trace_id}?uiFind={span_id}"
+		case "phoenix":
+			tmpl = strings.TrimRight(t.Phoenix.BaseURL, "/") + "/projects/" + url.PathEscape(t.Phoenix.Project) + "/traces/{trace_id}"
+		}
+	}
+	if tmpl == "" {
 		return nil
 	}
-	base = strings.TrimRight(base, "/")
 	return func(traceID, spanID string) string {
-		u := base + "/trace/" + url.PathEscape(traceID)
-		if spanID != "" {
-			u += "?uiFind=" + url.QueryEscape(spanID)
-		}
-		return u
+		return strings.NewReplacer("{trace_id}", url.PathEscape(traceID), "{span_id}", url.QueryEscape(spanID)).Replace(tmpl)
 	}
 }
 
@@ -126,5 +201,3 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Lo
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
-
-func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

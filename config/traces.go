@@ -1,0 +1,122 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Traces configures the trace sources. Several can be configured at once;
+// Default names the one used when a route names none.
+type Traces struct {
+	Default string `yaml:"default"`
+	// UIURL is a link template for traces in Slack, with {trace_id} and
+	// {span_id} placeholders; empty derives one from the default source.
+	UIURL    string   `yaml:"ui_url"`
+	JSONL    JSONL    `yaml:"jsonl"`
+	Langfuse Langfuse `yaml:"langfuse"`
+	Phoenix  Phoenix  `yaml:"phoenix"`
+	Jaeger   Jaeger   `yaml:"jaeger"`
+	Tempo    Tempo    `yaml:"tempo"`
+}
+
+// JSONL reads OTLP/JSON lines, Langfuse exports and OpenInference spans
+// from a file or a directory.
+type JSONL struct {
+	Path string `yaml:"path"`
+}
+
+// Langfuse is the Langfuse public API.
+type Langfuse struct {
+	Host      string `yaml:"host"`
+	PublicKey string `yaml:"public_key"`
+	SecretKey Secret `yaml:"secret_key"`
+}
+
+// Phoenix is Arize Phoenix's REST API.
+type Phoenix struct {
+	BaseURL string `yaml:"base_url"`
+	APIKey  Secret `yaml:"api_key"`
+	Project string `yaml:"project"`
+}
+
+// Jaeger is Jaeger's query API v3.
+type Jaeger struct {
+	QueryURL string `yaml:"query_url"`
+	Service  string `yaml:"service"` // searched when the alert names none
+}
+
+// Tempo is Grafana Tempo's HTTP API.
+type Tempo struct {
+	URL           string `yaml:"url"`
+	BearerToken   Secret `yaml:"bearer_token"`
+	BasicUser     string `yaml:"basic_user"`
+	BasicPassword Secret `yaml:"basic_password"`
+	OrgID         string `yaml:"org_id"`
+}
+
+// Configured lists the names of the trace sources that are set, sorted.
+func (t Traces) Configured() []string {
+	var names []string
+	if t.JSONL.Path != "" {
+		names = append(names, "jsonl")
+	}
+	if t.Langfuse.Host != "" {
+		names = append(names, "langfuse")
+	}
+	if t.Phoenix.BaseURL != "" {
+		names = append(names, "phoenix")
+	}
+	if t.Jaeger.QueryURL != "" {
+		names = append(names, "jaeger")
+	}
+	if t.Tempo.URL != "" {
+		names = append(names, "tempo")
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DefaultSource is the configured default, or the only configured source.
+func (t Traces) DefaultSource() string {
+	if t.Default != "" {
+		return t.Default
+	}
+	if names := t.Configured(); len(names) >= 1 {
+		return names[0]
+	}
+	return ""
+}
+
+func (t Traces) validate() []error {
+	var errs []error
+	if t.Langfuse.Host != "" {
+		checkURL(&errs, "traces.langfuse.host", t.Langfuse.Host)
+		if t.Langfuse.PublicKey == "" || !t.Langfuse.SecretKey.IsSet() {
+			errs = append(errs, errors.New("traces.langfuse: public_key and secret_key (LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY) are required with a host"))
+		}
+	}
+	if t.Phoenix.BaseURL != "" {
+		checkURL(&errs, "traces.phoenix.base_url", t.Phoenix.BaseURL)
+		if t.Phoenix.Project == "" {
+			errs = append(errs, errors.New("traces.phoenix.project: required (PHOENIX_PROJECT), the project name or id"))
+		}
+	}
+	if t.Jaeger.QueryURL != "" {
+		checkURL(&errs, "traces.jaeger.query_url", t.Jaeger.QueryURL)
+	}
+	if t.Tempo.URL != "" {
+		checkURL(&errs, "traces.tempo.url", t.Tempo.URL)
+	}
+	names := t.Configured()
+	if t.Default != "" {
+		found := false
+		for _, n := range names {
+			found = found || n == t.Default
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("traces.default: %q is not a configured trace source (configured: %v)", t.Default, names))
+		}
+	}
+	return errs
+}

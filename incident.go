@@ -38,6 +38,11 @@ type Incident struct {
 	Diagnosis  *Diagnosis     `json:"diagnosis,omitempty"`
 	Report     *Report        `json:"report,omitempty"`
 	Feedback   []Feedback     `json:"feedback,omitempty"`
+	// LeaseOwner holds the right, until LeaseUntil, to post the parent
+	// and run the triage, so concurrent deliveries of one group do not
+	// both post. The owner's job is retried if it dies; the lease expires.
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
 // Feedback is one engineer's verdict on a diagnosis.

@@ -40,8 +40,12 @@ type Options struct {
 	Store     Store     // required
 	Publisher Publisher // required
 	Triager   Triager   // required
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Lease is how long one job may hold an incident's posting and
+	// triage before another may take over; default 15m (longer than a
+	// job's timeout).
+	Lease  time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service handles alert jobs.
@@ -60,6 +64,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 15 * time.Minute
 	}
 	return &Service{opts: opts, log: opts.Logger.With("component", "incident")}, nil
 }
@@ -112,15 +119,17 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 	now := s.opts.Now().UTC()
 	alert := representative(job.Alerts)
 	inc, created, err := s.opts.Store.CreateIncident(ctx, oncall.Incident{
-		Key:       key,
-		Status:    oncall.IncidentOpen,
-		Alert:     alert,
-		Alerts:    job.Alerts,
-		Route:     job.Route,
-		Channel:   job.Channel,
-		OpenedAt:  now,
-		UpdatedAt: now,
-		Fires:     1,
+		Key:        key,
+		Status:     oncall.IncidentOpen,
+		Alert:      alert,
+		Alerts:     job.Alerts,
+		Route:      job.Route,
+		Channel:    job.Channel,
+		OpenedAt:   now,
+		UpdatedAt:  now,
+		Fires:      1,
+		LeaseOwner: job.ID,
+		LeaseUntil: now.Add(s.opts.Lease),
 	})
 	if err != nil {
 		return fmt.Errorf("claim incident: %w", err)
@@ -131,7 +140,22 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		if err != nil {
 			return err
 		}
+		if inc.ThreadTS != "" && !inc.TriagedAt.IsZero() && !refired {
+			log.Debug("nothing new for this incident")
+			return nil
+		}
+		var held bool
+		if inc, held, err = s.lease(ctx, key, job.ID, now); err != nil {
+			return err
+		}
+		if !held {
+			// Another delivery of this group is posting or triaging; its
+			// job is retried if it dies, so this one has nothing to do.
+			log.Info("incident is being handled by another job", "owner", inc.LeaseOwner)
+			return nil
+		}
 	}
+	defer s.release(key, job.ID)
 	if inc.ThreadTS == "" {
 		if inc, err = s.postParent(ctx, key, inc); err != nil {
 			return err
@@ -154,6 +178,41 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		return retry.Permanent(err)
 	}
 	return s.triage(ctx, log, key, inc, opts)
+}
+
+// lease takes the incident's work lease for job, unless another job holds
+// it and it has not expired.
+func (s *Service) lease(ctx context.Context, key, job string, now time.Time) (oncall.Incident, bool, error) {
+	held := false
+	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+		held = false
+		if inc.LeaseOwner != "" && inc.LeaseOwner != job && now.Before(inc.LeaseUntil) {
+			return nil
+		}
+		held = true
+		inc.LeaseOwner, inc.LeaseUntil = job, now.Add(s.opts.Lease)
+		return nil
+	})
+	if err != nil {
+		return inc, false, fmt.Errorf("lease incident: %w", err)
+	}
+	return inc, held, nil
+}
+
+// release gives the lease up once the job's work is done or failed; a
+// failed job takes it again on its retry.
+func (s *Service) release(key, job string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+		if inc.LeaseOwner == job {
+			inc.LeaseOwner, inc.LeaseUntil = "", time.Time{}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("release lease failed", "incident", key, "err", err)
+	}
 }
 
 // refresh records a notification for an incident that already exists: new

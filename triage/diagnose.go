@@ -78,7 +78,7 @@ func callUsage(u oncall.Usage) oncall.Usage {
 // answer is the model's JSON, decoded leniently: strings where the
 // schema has enums, so that a near miss can be mapped rather than
 // rejected.
-type answer struct {
+type modelAnswer struct {
 	Summary string `json:"summary"`
 	Causes  []struct {
 		Title      string `json:"title"`
@@ -120,7 +120,7 @@ func parseDiagnosis(content string) (*oncall.Diagnosis, error) {
 	if _, ok := probe["causes"]; !ok {
 		return nil, errors.New(`the answer has no "causes" array`)
 	}
-	var a answer
+	var a modelAnswer
 	if err := json.Unmarshal([]byte(raw), &a); err != nil {
 		return nil, fmt.Errorf("the answer does not match the schema: %v", err)
 	}
@@ -135,7 +135,7 @@ func parseDiagnosis(content string) (*oncall.Diagnosis, error) {
 		cause := oncall.Cause{
 			Title:      capText(c.Title, maxTitleLen),
 			Detail:     capText(c.Detail, maxTextLen),
-			Confidence: confidence(c.Confidence),
+			Confidence: parseConfidence(c.Confidence),
 			Evidence:   []oncall.Evidence{},
 		}
 		if cause.Title == "" {
@@ -167,7 +167,7 @@ func parseDiagnosis(content string) (*oncall.Diagnosis, error) {
 
 func capText(s string, n int) string { return capRunes(strings.TrimSpace(s), n) }
 
-func confidence(s string) oncall.Confidence {
+func parseConfidence(s string) oncall.Confidence {
 	switch c := oncall.Confidence(strings.ToLower(strings.TrimSpace(s))); c {
 	case oncall.ConfidenceHigh, oncall.ConfidenceMedium, oncall.ConfidenceLow:
 		return c
@@ -209,8 +209,8 @@ func fixType(s string) string {
 // Dropped counts the citations removed, plus one for each cause that came
 // without any.
 func ground(d *oncall.Diagnosis, rep oncall.Report, ev Evidence) {
-	traces := canonical(ev.TraceIDs)
-	spans := canonical(ev.SpanIDs)
+	traces := newIDSet(ev.TraceIDs)
+	spans := newIDSet(ev.SpanIDs)
 	top := map[string]bool{}
 	if len(rep.Clusters) > 0 {
 		for _, id := range rep.Clusters[0].TraceIDs {
@@ -273,7 +273,7 @@ type idSet struct {
 	fold  map[string]string
 }
 
-func canonical(ids map[string]bool) idSet {
+func newIDSet(ids map[string]bool) idSet {
 	s := idSet{exact: ids, fold: make(map[string]string, len(ids))}
 	for id := range ids {
 		s.fold[strings.ToLower(id)] = id

@@ -88,12 +88,12 @@ func offlineSummary(rep oncall.Report, causes []oncall.Cluster) string {
 	}
 	c := causes[0]
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s: %s in %d of %d incident traces (%s)", name, capText(c.Signature, maxTitleLen), c.Count, rep.TracesExamined, percent(c.Rate))
+	fmt.Fprintf(&sb, "%s: %s in %d of %d incident traces (%s)", name, capText(c.Signature, maxTitleLen), c.Count, rep.TracesExamined, percentText(c.Rate))
 	switch {
 	case c.New:
 		sb.WriteString(", absent from the baseline")
 	case rep.BaselineTraces > 0:
-		fmt.Fprintf(&sb, " against %s in the baseline", percent(c.BaselineRate))
+		fmt.Fprintf(&sb, " against %s in the baseline", percentText(c.BaselineRate))
 	}
 	sb.WriteString(".")
 	if len(causes) > 1 {
@@ -110,7 +110,7 @@ func offlineSummary(rep oncall.Report, causes []oncall.Cluster) string {
 // clusterFacts restates a cluster's numbers in a sentence.
 func clusterFacts(c oncall.Cluster) string {
 	s := fmt.Sprintf("%d incident traces (%s) against %d baseline traces (%s); change score %.2f.",
-		c.Count, percent(c.Rate), c.BaselineCount, percent(c.BaselineRate), c.Score)
+		c.Count, percentText(c.Rate), c.BaselineCount, percentText(c.BaselineRate), c.Score)
 	if c.Detail != "" {
 		s += " " + capText(c.Detail, maxTextLen/2) + "."
 	}

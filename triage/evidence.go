@@ -98,17 +98,17 @@ const (
 	numSections
 )
 
-// part is one unit of evidence with its renderings, largest first.
-type part struct {
+// evidencePart is one unit of evidence with its renderings, largest first.
+type evidencePart struct {
 	section, order int
 	mandatory      bool
-	variants       []func() variant
-	rendered       []*variant // cache
-	chosen         int        // index into variants; -1 when left out
-	omitted        string     // what Cut says when the part is left out
+	renderings     []func() rendering
+	rendered       []*rendering // cache
+	chosen         int          // index into renderings; -1 when left out
+	omitted        string       // what Cut says when the part is left out
 }
 
-type variant struct {
+type rendering struct {
 	text     string
 	tokens   int
 	traceIDs []string
@@ -116,12 +116,12 @@ type variant struct {
 	note     string // what Cut says when this rendering is used
 }
 
-func (p *part) variant(i int) *variant {
+func (p *evidencePart) rendering(i int) *rendering {
 	if p.rendered == nil {
-		p.rendered = make([]*variant, len(p.variants))
+		p.rendered = make([]*rendering, len(p.renderings))
 	}
 	if p.rendered[i] == nil {
-		v := p.variants[i]()
+		v := p.renderings[i]()
 		p.rendered[i] = &v
 	}
 	return p.rendered[i]
@@ -133,7 +133,7 @@ type evidenceBuilder struct {
 	count  TokenCounter
 	red    *redact.Session
 	budget int // tokens for the text
-	parts  []*part
+	parts  []*evidencePart
 }
 
 func (b *evidenceBuilder) build() Evidence {
@@ -160,7 +160,7 @@ func (b *evidenceBuilder) build() Evidence {
 			}
 			continue
 		}
-		v := p.variant(p.chosen)
+		v := p.rendering(p.chosen)
 		if v.note != "" {
 			cut = append(cut, v.note)
 		}
@@ -180,44 +180,46 @@ func (b *evidenceBuilder) build() Evidence {
 }
 
 // plan creates the parts and returns them in priority order.
-func (b *evidenceBuilder) plan() []*part {
-	add := func(p *part) *part {
+func (b *evidenceBuilder) plan() []*evidencePart {
+	add := func(p *evidencePart) *evidencePart {
 		p.chosen = -1
 		b.parts = append(b.parts, p)
 		return p
 	}
-	header := add(&part{section: secHeader, mandatory: true, variants: []func() variant{
-		func() variant { return b.headerVariant(true) },
-		func() variant { return b.headerVariant(false) },
+	header := add(&evidencePart{section: secHeader, mandatory: true, renderings: []func() rendering{
+		func() rendering { return b.headerVariant(true) },
+		func() rendering { return b.headerVariant(false) },
 	}})
-	var clusters []*part
+	var clusters []*evidencePart
 	cs := b.rep.Clusters
 	for i := 0; i < len(cs) && i < maxEvidenceClusters; i++ {
 		i := i
-		clusters = append(clusters, add(&part{
+		clusters = append(clusters, add(&evidencePart{
 			section: secClusters, order: i, mandatory: i == 0,
-			variants: []func() variant{
-				func() variant { return b.clusterVariant(i, true) },
-				func() variant { return b.clusterVariant(i, false) },
+			renderings: []func() rendering{
+				func() rendering { return b.clusterVariant(i, true) },
+				func() rendering { return b.clusterVariant(i, false) },
 			},
 		}))
 	}
 	if len(cs) == 0 {
-		clusters = append(clusters, add(&part{section: secClusters, mandatory: true, variants: []func() variant{
-			func() variant { return b.measure(variant{text: "No failure, latency or cost pattern stood out.\n"}) },
+		clusters = append(clusters, add(&evidencePart{section: secClusters, mandatory: true, renderings: []func() rendering{
+			func() rendering {
+				return b.measure(rendering{text: "No failure, latency or cost pattern stood out.\n"})
+			},
 		}}))
 	}
-	var suspects []*part
+	var suspects []*evidencePart
 	for i := 0; i < len(b.rep.Suspects) && i < maxEvidenceSuspects; i++ {
 		i := i
-		suspects = append(suspects, add(&part{
+		suspects = append(suspects, add(&evidencePart{
 			section: secSuspects, order: i,
-			variants: []func() variant{func() variant { return b.suspectVariant(i) }},
+			renderings: []func() rendering{func() rendering { return b.suspectVariant(i) }},
 		}))
 	}
 	traces := b.traceParts(add)
 
-	order := []*part{header}
+	order := []*evidencePart{header}
 	order = append(order, clusters[:min(len(clusters), evidenceEarlyRanks)]...)
 	order = append(order, suspects[:min(len(suspects), evidenceEarlyRanks)]...)
 	if len(traces) > 0 {
@@ -234,7 +236,7 @@ func (b *evidenceBuilder) plan() []*part {
 // selectParts fills the budget greedily in priority order, taking the
 // largest rendering of each part that fits. Mandatory parts go in even
 // when they do not fit, at their smallest.
-func (b *evidenceBuilder) selectParts(priority []*part) {
+func (b *evidenceBuilder) selectParts(priority []*evidencePart) {
 	left := b.budget
 	used := make([]bool, numSections)
 	for _, p := range priority {
@@ -242,17 +244,17 @@ func (b *evidenceBuilder) selectParts(priority []*part) {
 		if !used[p.section] {
 			frame = b.frameTokens(p.section)
 		}
-		for i := range p.variants {
-			if v := p.variant(i); v.tokens+frame <= left {
+		for i := range p.renderings {
+			if v := p.rendering(i); v.tokens+frame <= left {
 				p.chosen = i
 				break
 			}
 		}
 		if p.chosen < 0 && p.mandatory {
-			p.chosen = len(p.variants) - 1
+			p.chosen = len(p.renderings) - 1
 		}
 		if p.chosen >= 0 {
-			left -= p.variant(p.chosen).tokens + frame
+			left -= p.rendering(p.chosen).tokens + frame
 			used[p.section] = true
 		}
 	}
@@ -260,13 +262,13 @@ func (b *evidenceBuilder) selectParts(priority []*part) {
 
 // shed shrinks or drops the lowest-priority optional part chosen; false
 // when there is none.
-func (b *evidenceBuilder) shed(priority []*part) bool {
+func (b *evidenceBuilder) shed(priority []*evidencePart) bool {
 	for i := len(priority) - 1; i >= 0; i-- {
 		p := priority[i]
 		if p.chosen < 0 || p.mandatory {
 			continue
 		}
-		if p.chosen < len(p.variants)-1 {
+		if p.chosen < len(p.renderings)-1 {
 			p.chosen++
 		} else {
 			p.chosen = -1
@@ -316,7 +318,7 @@ func runeStart(s string, i int) int {
 func (b *evidenceBuilder) assemble() string {
 	var sb strings.Builder
 	for sec := 0; sec < numSections; sec++ {
-		var chosen []*part
+		var chosen []*evidencePart
 		for _, p := range b.parts {
 			if p.section == sec && p.chosen >= 0 {
 				chosen = append(chosen, p)
@@ -328,7 +330,7 @@ func (b *evidenceBuilder) assemble() string {
 		open, close := b.frame(sec)
 		sb.WriteString(open)
 		for _, p := range chosen {
-			sb.WriteString(p.variant(p.chosen).text)
+			sb.WriteString(p.rendering(p.chosen).text)
 		}
 		sb.WriteString(b.sectionFooter(sec, len(chosen)))
 		sb.WriteString(close)
@@ -388,7 +390,7 @@ func (b *evidenceBuilder) summaryCuts() []string {
 }
 
 // measure counts a rendering's tokens.
-func (b *evidenceBuilder) measure(v variant) variant {
+func (b *evidenceBuilder) measure(v rendering) rendering {
 	v.tokens = b.count.Count(v.text)
 	return v
 }

@@ -5,9 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
@@ -20,7 +17,7 @@ const (
 	maxMissingNotes = 5
 )
 
-func (b *evidenceBuilder) headerVariant(full bool) variant {
+func (b *evidenceBuilder) headerVariant(full bool) rendering {
 	rep, a := &b.rep, &b.rep.Alert
 	var sb strings.Builder
 	sb.WriteString("# Incident\n")
@@ -58,15 +55,15 @@ func (b *evidenceBuilder) headerVariant(full bool) variant {
 		fmt.Fprintf(&sb, "Labels: %s\n", strings.Join(labels, ", "))
 	}
 	if !rep.WindowStart.IsZero() || !rep.WindowEnd.IsZero() {
-		fmt.Fprintf(&sb, "Incident window: %s to %s (%s)", stamp(rep.WindowStart), stamp(rep.WindowEnd), rep.WindowEnd.Sub(rep.WindowStart))
+		fmt.Fprintf(&sb, "Incident window: %s to %s (%s)", isoStamp(rep.WindowStart), isoStamp(rep.WindowEnd), rep.WindowEnd.Sub(rep.WindowStart))
 		if !rep.BaselineStart.IsZero() {
-			fmt.Fprintf(&sb, "; baseline window from %s", stamp(rep.BaselineStart))
+			fmt.Fprintf(&sb, "; baseline window from %s", isoStamp(rep.BaselineStart))
 		}
 		sb.WriteString("\n")
 	}
 	fmt.Fprintf(&sb, "Traces examined: %d in the incident window, %d failing (%.2f failures/min); %d in the baseline window\n",
 		rep.TracesExamined, rep.FailingTraces, rep.FailuresPerMinute, rep.BaselineTraces)
-	v := variant{}
+	v := rendering{}
 	if rep.HealthyExample != "" {
 		fmt.Fprintf(&sb, "Healthy run for contrast: trace=%s\n", b.clean(rep.HealthyExample, maxNameLen))
 		v.traceIDs = append(v.traceIDs, rep.HealthyExample)
@@ -88,7 +85,7 @@ func (b *evidenceBuilder) headerVariant(full bool) variant {
 	return b.measure(v)
 }
 
-func (b *evidenceBuilder) clusterVariant(i int, full bool) variant {
+func (b *evidenceBuilder) clusterVariant(i int, full bool) rendering {
 	c := &b.rep.Clusters[i]
 	var sb strings.Builder
 	limit := maxFieldLen
@@ -97,16 +94,16 @@ func (b *evidenceBuilder) clusterVariant(i int, full bool) variant {
 	}
 	sig := b.clean(c.Signature, limit)
 	fmt.Fprintf(&sb, "%d. %s\n", i+1, sig)
-	fmt.Fprintf(&sb, "   incident: %d traces (%s)", c.Count, percent(c.Rate))
+	fmt.Fprintf(&sb, "   incident: %d traces (%s)", c.Count, percentText(c.Rate))
 	if b.rep.BaselineTraces > 0 || c.BaselineCount > 0 {
-		fmt.Fprintf(&sb, "; baseline: %d traces (%s)", c.BaselineCount, percent(c.BaselineRate))
+		fmt.Fprintf(&sb, "; baseline: %d traces (%s)", c.BaselineCount, percentText(c.BaselineRate))
 	}
 	if c.New {
 		sb.WriteString("; new")
 	}
 	fmt.Fprintf(&sb, "; score %.2f", c.Score)
 	if full && !c.FirstSeen.IsZero() {
-		fmt.Fprintf(&sb, "; first seen %s", stamp(c.FirstSeen))
+		fmt.Fprintf(&sb, "; first seen %s", isoStamp(c.FirstSeen))
 	}
 	sb.WriteString("\n")
 	if full {
@@ -124,7 +121,7 @@ func (b *evidenceBuilder) clusterVariant(i int, full bool) variant {
 	if full && c.Detail != "" {
 		fmt.Fprintf(&sb, "   detail: %s\n", b.clean(c.Detail, maxFieldLen))
 	}
-	v := variant{}
+	v := rendering{}
 	n := maxClusterExamples
 	if !full {
 		n = 1
@@ -150,7 +147,7 @@ func (b *evidenceBuilder) clusterVariant(i int, full bool) variant {
 	return b.measure(v)
 }
 
-func (b *evidenceBuilder) suspectVariant(i int) variant {
+func (b *evidenceBuilder) suspectVariant(i int) rendering {
 	s := &b.rep.Suspects[i]
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "- %s = %q: %d of %d failing runs, %d of %d healthy runs",
@@ -159,12 +156,12 @@ func (b *evidenceBuilder) suspectVariant(i int) variant {
 		fmt.Fprintf(&sb, "; healthy runs mostly had %q", b.clean(s.BaselineValue, maxNameLen))
 	}
 	sb.WriteString("\n")
-	return b.measure(variant{text: sb.String()})
+	return b.measure(rendering{text: sb.String()})
 }
 
 // traceParts creates a part for each representative trace: the first
 // example of the top clusters, then the healthy example.
-func (b *evidenceBuilder) traceParts(add func(*part) *part) []*part {
+func (b *evidenceBuilder) traceParts(add func(*evidencePart) *evidencePart) []*evidencePart {
 	type pick struct {
 		id, role string
 		focus    map[string]bool // spans the clusters point at
@@ -197,7 +194,7 @@ func (b *evidenceBuilder) traceParts(add func(*part) *part) []*part {
 			picks = append(picks, pick{id: h, role: "healthy run for contrast"})
 		}
 	}
-	var out []*part
+	var out []*evidencePart
 	for i, pk := range picks {
 		t := b.traces[pk.id]
 		if t == nil || len(t.Spans) == 0 {
@@ -207,10 +204,10 @@ func (b *evidenceBuilder) traceParts(add func(*part) *part) []*part {
 		if i > 0 {
 			sizes = sizes[1:]
 		}
-		p := &part{section: secTraces, order: i, omitted: fmt.Sprintf("trace %s (%s) left out", shortID(pk.id), pk.role)}
+		p := &evidencePart{section: secTraces, order: i, omitted: fmt.Sprintf("trace %s (%s) left out", shortID(pk.id), pk.role)}
 		var tree *evidenceTree // built once, for the first rendering asked for
 		for _, sz := range sizes {
-			p.variants = append(p.variants, func() variant {
+			p.renderings = append(p.renderings, func() rendering {
 				if tree == nil {
 					tree = newEvidenceTree(t)
 				}
@@ -228,10 +225,10 @@ type traceSize struct {
 	excerpt int // runes of each end of an input or output; 0 for none
 }
 
-func (b *evidenceBuilder) traceVariant(tree *evidenceTree, role string, focus map[string]bool, sz traceSize) variant {
+func (b *evidenceBuilder) traceVariant(tree *evidenceTree, role string, focus map[string]bool, sz traceSize) rendering {
 	t := tree.t
 	shown := tree.choose(focus, sz.spans)
-	v := variant{traceIDs: []string{t.TraceID}}
+	v := rendering{traceIDs: []string{t.TraceID}}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n## Trace %s: %s\n%s\n", b.clean(t.TraceID, maxNameLen), role, dataOpen)
 	status := "ok"
@@ -242,7 +239,7 @@ func (b *evidenceBuilder) traceVariant(tree *evidenceTree, role string, focus ma
 	if t.Service != "" {
 		fmt.Fprintf(&sb, " service %q", b.clean(t.Service, maxNameLen))
 	}
-	fmt.Fprintf(&sb, ", %d spans, %s, started %s, %s\n", len(t.Spans), duration(t.Duration()), stamp(t.Start), status)
+	fmt.Fprintf(&sb, ", %d spans, %s, started %s, %s\n", len(t.Spans), shortDuration(t.Duration()), isoStamp(t.Start), status)
 	tree.walk(shown, func(i, depth int) {
 		s := &t.Spans[i]
 		b.writeSpan(&sb, t, s, depth, focus[s.SpanID] || s.Failed(), sz.excerpt)
@@ -262,7 +259,7 @@ func (b *evidenceBuilder) traceVariant(tree *evidenceTree, role string, focus ma
 func (b *evidenceBuilder) writeSpan(sb *strings.Builder, t *oncall.Trace, s *oncall.Span, depth int, detailed bool, excerpt int) {
 	indent := strings.Repeat("  ", min(depth, 12))
 	fmt.Fprintf(sb, "%s- %s %q span=%s +%s %s", indent, spanKindName(s.Kind), b.clean(s.Name, maxNameLen),
-		b.clean(s.SpanID, 64), duration(s.Start.Sub(t.Start)), duration(s.Duration()))
+		b.clean(s.SpanID, 64), shortDuration(s.Start.Sub(t.Start)), shortDuration(s.Duration()))
 	switch s.Status {
 	case oncall.StatusError:
 		sb.WriteString(" ERROR")
@@ -385,135 +382,3 @@ func spanKindName(k oncall.SpanKind) string {
 	}
 	return string(k)
 }
-
-// redactWindow is how far past a cut the redactor reads, so that a secret
-// straddling the cut is still recognised whole.
-const redactWindow = 512
-
-// clean makes untrusted text safe to show: it reads at most what it needs
-// of a long text, redacts it, drops control and formatting characters,
-// collapses whitespace, defuses the data delimiters and caps the length.
-func (b *evidenceBuilder) clean(s string, max int) string {
-	if s == "" {
-		return ""
-	}
-	if len(s) > 4*max+redactWindow {
-		s = s[:runeStart(s, 4*max+redactWindow)]
-	}
-	return capRunes(flatten(b.red.String(s)), max)
-}
-
-// excerpt shows the start and the end of a payload, n runes each, and how
-// much was skipped between them. Each end is redacted with some context
-// before it is cut, so whole payloads are never read.
-func (b *evidenceBuilder) excerpt(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	if short := 2*n + 40; len(s) <= short || (len(s) <= 4*short && utf8.RuneCountInString(s) <= short) {
-		return b.clean(s, short)
-	}
-	headEnd := runeStart(s, min(len(s), 4*n+redactWindow))
-	tailStart := runeStart(s, max(0, len(s)-4*n-redactWindow))
-	head := capRunes(flatten(b.red.String(s[:headEnd])), n)
-	tail := lastRunes(flatten(b.red.String(s[tailStart:])), n)
-	return fmt.Sprintf("%s … [%d chars skipped] … %s", strings.TrimSuffix(head, "…"), utf8.RuneCountInString(s)-2*n, tail)
-}
-
-// flatten drops control and invisible formatting characters, turns
-// whitespace runs into one space and defuses delimiter look-alikes.
-func flatten(s string) string {
-	var sb strings.Builder
-	sb.Grow(len(s))
-	space := false
-	for _, r := range s {
-		switch {
-		case unicode.IsSpace(r):
-			space = true
-			continue
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
-			continue
-		}
-		if space && sb.Len() > 0 {
-			sb.WriteByte(' ')
-		}
-		space = false
-		sb.WriteRune(r)
-	}
-	return defuseDelimiters(sb.String())
-}
-
-// defuseDelimiters replaces the "<" of anything that reads as a
-// trace_data tag, so content cannot end its data block and speak as the
-// report.
-func defuseDelimiters(s string) string {
-	lower := strings.ToLower(s)
-	if !strings.Contains(lower, "trace_data") {
-		return s
-	}
-	b := []byte(s)
-	for off := 0; ; {
-		i := strings.Index(lower[off:], "trace_data")
-		if i < 0 {
-			break
-		}
-		at := off + i
-		j := at - 1
-		for j >= 0 && (b[j] == ' ' || b[j] == '/') {
-			j--
-		}
-		if j >= 0 && b[j] == '<' {
-			b[j] = '('
-		}
-		off = at + len("trace_data")
-	}
-	return string(b)
-}
-
-// capRunes cuts s to n runes, marking the cut.
-func capRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for k := 0; k < n; k++ {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return strings.TrimSpace(s[:i]) + "…"
-}
-
-// lastRunes keeps the last n runes of s.
-func lastRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := len(s)
-	for k := 0; k < n; k++ {
-		_, size := utf8.DecodeLastRuneInString(s[:i])
-		i -= size
-	}
-	return strings.TrimSpace(s[i:])
-}
-
-// duration prints a duration compactly: 850ms, 1.25s, 3m20s.
-func duration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0ms"
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
-	return d.Round(time.Second).String()
-}
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func percent(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }

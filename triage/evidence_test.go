@@ -3,6 +3,7 @@ package triage
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -271,4 +272,23 @@ func BenchmarkBuildEvidence(b *testing.B) {
 	for b.Loop() {
 		BuildEvidence(rep, traces, EvidenceOptions{Counter: counter, Redact: newSession(b)})
 	}
+}
+
+// delimiterLike is anything a model could read as a trace_data tag.
+var delimiterLike = regexp.MustCompile(`(?i)<[\s/]*trace_data`)
+
+func FuzzFlattenUntrusted(f *testing.F) {
+	f.Add("a </trace_data> b")
+	f.Add("<\u200btrace_data>")
+	f.Add("< /\tTRACE_DATA >")
+	f.Add("<<//trace_data")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := flattenUntrusted(s)
+		if delimiterLike.MatchString(out) {
+			t.Fatalf("delimiter survived: %q -> %q", s, out)
+		}
+		if strings.ContainsAny(out, "\n\r\t\x00") {
+			t.Fatalf("control characters survived: %q", out)
+		}
+	})
 }

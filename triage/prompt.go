@@ -14,7 +14,7 @@ const (
 	dataClose = "</trace_data>"
 )
 
-// systemPrompt frames the model's job. It is part of the product's
+// systemPrompt frames the model's job. It is evidencePart of the product's
 // behaviour: changes show up in testdata/diagnose/prompt.golden.
 const systemPrompt = `You are an SRE assistant. You diagnose incidents in production LLM agent systems for the on-call engineer, from an incident report built from the agents' traces.
 

@@ -73,6 +73,7 @@ type finding struct {
 	spanKind oncall.SpanKind
 	spanName string
 	toolName string
+	where    string // the meaningful span a plumbing origin belongs to, as "kind name"
 	what     string // normalised error or finding
 	spanID   string // the origin span
 	at       time.Time

@@ -31,6 +31,17 @@ type callCount struct {
 // blocks, and runs that ended on their step limit with an ok status.
 func (a *analysis) behaviourFindings(f *traceFacts) {
 	tr := &a.tree
+	if tr.root >= 0 {
+		r := &tr.spans[tr.root]
+		if out := strings.TrimSpace(r.Output); !r.Failed() && out != "" && len(out) <= maxLimitOutput && speaksOfStepLimit(out) {
+			what := a.normalize(headline(out))
+			name := displayName(r)
+			f.add(finding{
+				sig: signature(clusterMaxIterations, r.Kind, name, "", what), kind: clusterMaxIterations,
+				spanKind: r.Kind, spanName: name, what: what, spanID: r.SpanID, at: r.Start, repeats: 1,
+			})
+		}
+	}
 	a.loops(f)
 	for _, i := range tr.order {
 		s := &tr.spans[i]
@@ -46,23 +57,15 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 			})
 		}
 	}
-	if tr.root >= 0 {
-		r := &tr.spans[tr.root]
-		if out := strings.TrimSpace(r.Output); !r.Failed() && out != "" && len(out) <= maxLimitOutput && speaksOfStepLimit(out) {
-			what := a.normalize(headline(out))
-			name := displayName(r)
-			f.add(finding{
-				sig: signature(clusterMaxIterations, r.Kind, name, "", what), kind: clusterMaxIterations,
-				spanKind: r.Kind, spanName: name, what: what, spanID: r.SpanID, at: r.Start, repeats: 1,
-			})
-		}
-	}
 }
 
 // loops finds tools called with the same arguments loopCalls times or
 // more in the run. A loop whose last call is the run's last tool call in a
 // failed run is what stopped the run: it is reported as hitting the step
-// limit, and the root's own failure, which it explains, is dropped.
+// limit, and the root's own failure, which it explains, is dropped. When
+// the run already says it hit its step limit, the loop is how: the limit
+// finding names the looping tool (or the tool called most) instead of a
+// separate loop finding.
 func (a *analysis) loops(f *traceFacts) {
 	tr := &a.tree
 	clear(a.calls)
@@ -94,16 +97,25 @@ func (a *analysis) loops(f *traceFacts) {
 			found = append(found, k)
 		}
 	}
-	if len(found) == 0 {
+	slices.SortFunc(found, func(x, y callKey) int { return int(a.calls[x].first - a.calls[y].first) })
+	if limit := slices.IndexFunc(f.findings, func(x finding) bool { return x.kind == clusterMaxIterations }); limit >= 0 {
+		tool, n := "", 0
+		if len(found) > 0 {
+			tool, n = found[0].name, a.calls[found[0]].n
+		} else {
+			tool, n = a.mostCalledTool()
+		}
+		if n >= loopCalls && f.findings[limit].toolName == "" {
+			f.findings[limit].toolName = tool
+			f.findings[limit].repeats = n
+		}
 		return
 	}
-	slices.SortFunc(found, func(x, y callKey) int { return int(a.calls[x].first - a.calls[y].first) })
-	limitSaid := slices.ContainsFunc(f.findings, func(x finding) bool { return x.kind == clusterMaxIterations })
 	for _, k := range found {
 		c := a.calls[k]
 		s := &tr.spans[c.last]
 		kind, what := clusterLoop, "called again with identical arguments"
-		ends := f.rootFailed && c.last == lastTool && !limitSaid
+		ends := f.rootFailed && c.last == lastTool
 		if ends {
 			kind, what = clusterMaxIterations, "run ended repeating the same call"
 			a.dropRootError(f)
@@ -114,6 +126,32 @@ func (a *analysis) loops(f *traceFacts) {
 			spanID: s.SpanID, at: tr.spans[c.first].Start, repeats: c.n, endsRun: ends,
 		})
 	}
+}
+
+// mostCalledTool returns the tool the run called most, and how often,
+// whatever the arguments; ties go to the tool called first.
+func (a *analysis) mostCalledTool() (string, int) {
+	type tally struct {
+		n     int
+		first int32
+	}
+	byName := make(map[string]*tally)
+	for k, c := range a.calls {
+		t := byName[k.name]
+		if t == nil {
+			t = &tally{first: c.first}
+			byName[k.name] = t
+		}
+		t.n += c.n
+		t.first = min(t.first, c.first)
+	}
+	best, bestN, bestFirst := "", 0, int32(0)
+	for name, t := range byName {
+		if t.n > bestN || (t.n == bestN && t.first < bestFirst) {
+			best, bestN, bestFirst = name, t.n, t.first
+		}
+	}
+	return best, bestN
 }
 
 // dropRootError removes an error finding blamed on the root span alone.
@@ -153,14 +191,23 @@ func guardrailVerdict(s *oncall.Span) (string, bool) {
 }
 
 func verdictBlocks(key, value string) bool {
-	k, v := strings.ToLower(key), strings.ToLower(strings.TrimSpace(value))
-	switch v {
-	case "true", "1", "yes":
-		return containsAny(k, "block", "flag", "trigger", "tripwire", "violat", "reject", "denied", "intervened", "refus")
-	case "false", "0", "no":
-		return containsAny(k, "pass", "allow", "safe", "valid", "compliant")
+	words := strings.FieldsFunc(strings.ToLower(key), func(r rune) bool { return r < 'a' || r > 'z' })
+	has := func(set ...string) bool {
+		for _, w := range words {
+			if slices.Contains(set, w) {
+				return true
+			}
+		}
+		return false
 	}
-	return containsAny(k, "action", "decision", "outcome", "result", "verdict", "status") && blockingWord(v)
+	switch v := strings.ToLower(strings.TrimSpace(value)); v {
+	case "true", "1", "yes":
+		return has("block", "blocked", "flag", "flagged", "triggered", "tripwire", "violation", "violated", "rejected", "denied", "intervened", "refused")
+	case "false", "0", "no":
+		return has("pass", "passed", "allow", "allowed", "safe", "valid", "compliant")
+	default:
+		return has("action", "decision", "outcome", "result", "verdict", "status") && blockingWord(v)
+	}
 }
 
 func blockingWord(v string) bool {
@@ -168,15 +215,6 @@ func blockingWord(v string) bool {
 	case "block", "blocked", "flag", "flagged", "deny", "denied", "reject", "rejected", "fail", "failed",
 		"violation", "intervened", "refuse", "refused", "tripped", "triggered", "unsafe", "disallowed":
 		return true
-	}
-	return false
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, w := range subs {
-		if strings.Contains(s, w) {
-			return true
-		}
 	}
 	return false
 }

@@ -3,6 +3,7 @@ package triage
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,7 @@ func (a *analysis) errorFindings(f *traceFacts) {
 		}
 		f.add(finding{
 			sig:      signature(kind, s.Kind, name, where, what),
+			where:    where,
 			kind:     kind,
 			spanKind: s.Kind,
 			spanName: name,
@@ -72,7 +74,7 @@ type clusterAcc struct {
 	named    int // examples from traces the alert names, kept first
 	repeats  int // most repeats in one incident trace
 	handled  int // incident traces whose run still ended well
-	ordinal  int // first appearance, for a stable order before ranking
+	variants int // signatures merged into this cluster
 	firstSet bool
 }
 
@@ -95,27 +97,36 @@ func (acc *clusterAcc) example(traceID, spanID string, named bool, max int) {
 // failureClusters groups the findings of every trace by signature and
 // scores each against the baseline.
 func (a *analysis) failureClusters() []oncall.Cluster {
+	canon, variants := a.mergeVariants()
 	accs := make(map[string]*clusterAcc)
 	var order []*clusterAcc
+	var inTrace []*clusterAcc
 	for i := range a.facts {
 		f := &a.facts[i]
+		inTrace = inTrace[:0]
 		for k := range f.findings {
 			x := &f.findings[k]
-			acc := accs[x.sig]
+			rep := &canon[x.sig].f
+			x.sig = rep.sig // later steps know the finding by its cluster
+			acc := accs[rep.sig]
 			if acc == nil {
-				acc = &clusterAcc{ordinal: len(order), c: oncall.Cluster{
-					Signature: x.sig,
-					Kind:      x.kind,
-					SpanKind:  x.spanKind,
-					SpanName:  x.spanName,
-					ToolName:  x.toolName,
-					Error:     x.what,
+				acc = &clusterAcc{variants: variants[rep.sig], c: oncall.Cluster{
+					Signature: rep.sig,
+					Kind:      rep.kind,
+					SpanKind:  rep.spanKind,
+					SpanName:  rep.spanName,
+					ToolName:  rep.toolName,
+					Error:     rep.what,
 					TraceIDs:  []string{},
 					SpanIDs:   []string{},
 				}}
-				accs[x.sig] = acc
+				accs[rep.sig] = acc
 				order = append(order, acc)
 			}
+			if slices.Contains(inTrace, acc) {
+				continue // another variant of a failure this trace has
+			}
+			inTrace = append(inTrace, acc)
 			if !f.incident {
 				acc.c.BaselineCount++
 				continue
@@ -165,6 +176,9 @@ func failureDetail(kind string, acc *clusterAcc) string {
 	if acc.handled > 0 {
 		parts = append(parts, fmt.Sprintf("the run still ended well in %d of %d traces", acc.handled, acc.c.Count))
 	}
+	if acc.variants > 1 {
+		parts = append(parts, fmt.Sprintf("%d variants of the message", acc.variants))
+	}
 	return strings.Join(parts, "; ")
 }
 
@@ -191,18 +205,21 @@ func changeScore(ci, ni, cb, nb int) float64 {
 	if ni == 0 || ci == 0 {
 		return 0
 	}
-	p1 := float64(ci) / float64(ni)
-	l1 := wilsonLower(ci, ni)
-	d := l1
+	d := wilsonLower(ci, ni)
 	if nb > 0 {
-		p2 := float64(cb) / float64(nb)
-		u2 := wilsonUpper(cb, nb)
-		d = p1 - p2 - math.Hypot(p1-l1, u2-p2)
+		d = differenceLower(ci, ni, cb, nb)
 	}
 	if d > 0 {
 		return d * math.Log2(2+float64(ci))
 	}
 	return d
+}
+
+// differenceLower is the lower confidence bound of the difference between
+// the rates c1/n1 and c2/n2 (Newcombe's hybrid score interval).
+func differenceLower(c1, n1, c2, n2 int) float64 {
+	p1, p2 := float64(c1)/float64(n1), float64(c2)/float64(n2)
+	return p1 - p2 - math.Hypot(p1-wilsonLower(c1, n1), wilsonUpper(c2, n2)-p2)
 }
 
 func wilsonLower(c, n int) float64 {

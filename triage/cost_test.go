@@ -113,7 +113,7 @@ func TestCostComparesDollarsWhenKnown(t *testing.T) {
 	}
 	found := false
 	for _, s := range rep.Suspects {
-		found = found || (s.Attribute == "model" && s.Value == "o1-2024-12-17")
+		found = found || (s.Attribute == "gen_ai.request.model" && s.Value == "o1-2024-12-17")
 	}
 	if !found {
 		t.Errorf("suspects %+v, want the new model", rep.Suspects)

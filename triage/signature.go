@@ -158,31 +158,67 @@ func httpStatus(s *oncall.Span) int {
 	return 0
 }
 
-// headline picks the line of a multi-line message that names the error:
-// the first line that is not indented, or the last one when the first is
-// a header announcing a stack trace (it ends with a colon).
+// headline reduces a multi-line message to the part that names the
+// error. A stack trace (a first line ending in a colon followed by
+// indented frames) is read from its last line, which names the exception;
+// otherwise the lines are joined, leaving out stack frames, since
+// multi-line messages (validation errors, response bodies) carry their
+// point on later lines.
 func headline(msg string) string {
 	if strings.IndexByte(msg, '\n') < 0 {
 		return msg
 	}
-	var first, last string
-	for line := range strings.SplitSeq(msg, "\n") {
+	lines := strings.Split(msg, "\n")
+	var kept []string
+	var last string
+	for i, line := range lines {
 		line = strings.TrimRight(line, "\r ")
-		if line == "" || line[0] == ' ' || line[0] == '\t' {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" {
 			continue
 		}
-		if first == "" {
-			first = line
+		indented := line[0] == ' ' || line[0] == '\t'
+		if !indented {
+			last = trimmed
 		}
-		last = line
+		if len(kept) == 0 && strings.HasSuffix(trimmed, ":") && nextIndented(lines[i+1:]) {
+			return lastUnindented(lines[i+1:], trimmed)
+		}
+		if indented && isStackFrame(trimmed) {
+			continue
+		}
+		kept = append(kept, trimmed)
 	}
-	if strings.HasSuffix(first, ":") && last != "" {
+	if len(kept) == 0 {
 		return last
 	}
-	if first == "" {
-		return strings.TrimSpace(msg)
+	return strings.Join(kept, " ")
+}
+
+func nextIndented(lines []string) bool {
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			return l[0] == ' ' || l[0] == '\t'
+		}
 	}
-	return first
+	return false
+}
+
+func lastUnindented(lines []string, fallback string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimRight(lines[i], "\r ")
+		if l != "" && l[0] != ' ' && l[0] != '\t' {
+			return strings.TrimSpace(l)
+		}
+	}
+	return fallback
+}
+
+// isStackFrame reports whether an indented line is a frame of a stack
+// trace rather than part of the message.
+func isStackFrame(line string) bool {
+	return strings.HasPrefix(line, "at ") || strings.HasPrefix(line, "File \"") || strings.HasPrefix(line, "...") ||
+		(strings.HasPrefix(line, "/") && strings.Contains(line, ":"))
 }
 
 // speaksOfStepLimit reports whether a (normalised) message says a run was

@@ -67,12 +67,13 @@ func cutRunes(s string, max int) string {
 // a path, a timestamp) or split at '=' and ':' and then at any punctuation
 // into atoms that are classified on their own.
 type normalizer struct {
-	out          strings.Builder
-	space        bool   // a space is owed before the next output
-	lastHolder   string // the placeholder last written, if nothing followed it
-	prevWord     string // the last word atom written, lower-cased
-	secretNext   bool   // the next field is a credential
-	keepStatusOK bool   // the next number may be an HTTP status code
+	out        strings.Builder
+	space      bool   // a space is owed before the next output
+	lastHolder string // the placeholder last written, if nothing followed it
+	prevWord   string // the last word atom written, lower-cased
+	secretNext bool   // the next field is a credential
+	fields     int    // fields written so far
+	typeLead   bool   // the only field so far names an exception type ("ValueError:")
 }
 
 func (n *normalizer) text(s string) {
@@ -121,21 +122,37 @@ func (n *normalizer) field(s string, i, j int) int {
 		n.raw(tail)
 		return j
 	}
+	lead := n.fields == 0 || (n.fields == 1 && n.typeLead)
+	n.fields++
+	n.typeLead = false
 	if n.secretNext {
 		n.secretNext = false
 		n.holder("<secret>")
 		n.raw(tail)
 		return j
 	}
-	if isPlainNumber(core) && tail == "" {
-		if k, ok := durationUnitAfter(s, j); ok {
+	if isPlainNumber(core) && (tail == "" || tail == ":") {
+		if k, ok := durationUnitAfter(s, j); ok && tail == "" {
 			n.holder("<dur>")
 			return k
 		}
-		if len(core) == 3 && (core[0] == '4' || core[0] == '5') && statusPhraseAfter(s, j) {
+		// A status leading the message ("429 Too Many Requests",
+		// "RateLimitError: 429 ...") is what the message is about.
+		if len(core) == 3 && (core[0] == '4' || core[0] == '5') && (lead || statusPhraseAfter(s, j)) {
 			n.word(core)
+			n.raw(tail)
 			return j
 		}
+	}
+	if strings.HasPrefix(tail, ":") && n.fields == 1 {
+		if short, ok := shortTypeName(core); ok {
+			// A qualified exception type: its class names it.
+			n.word(short)
+			n.raw(tail)
+			n.typeLead = true
+			return j
+		}
+		n.typeLead = isIdentifier(core)
 	}
 	n.piece(core, 0, "")
 	n.raw(tail)
@@ -143,6 +160,39 @@ func (n *normalizer) field(s string, i, j int) int {
 		n.secretNext = true
 	}
 	return j
+}
+
+// shortTypeName returns the class of a qualified type name such as
+// "requests.exceptions.HTTPError", "System.Net.Http.HttpRequestException"
+// or "*json.SyntaxError".
+func shortTypeName(f string) (string, bool) {
+	f = strings.TrimPrefix(f, "*")
+	k := strings.LastIndexByte(f, '.')
+	if k <= 0 || k == len(f)-1 {
+		return "", false
+	}
+	for _, part := range strings.Split(f, ".") {
+		if !isIdentifier(part) {
+			return "", false
+		}
+	}
+	last := f[k+1:]
+	if last[0] < 'A' || last[0] > 'Z' {
+		return "", false
+	}
+	return last, true
+}
+
+func isIdentifier(s string) bool {
+	if s == "" || isDigit(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isLetter(s[i]) && !isDigit(s[i]) && s[i] != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // piece writes p, split first at '=' (level 0), then ':' (level 1), then
@@ -231,9 +281,8 @@ func (n *normalizer) atom(a string) {
 		n.out.WriteString("<n>")
 		n.lastHolder = ""
 	case len(a) >= 8 && digits >= 3,
-		len(a) >= 8 && digits >= 1 && meanRun(a) < 2.5,
-		len(a) >= 12 && meanRun(a) < 1.8,
-		len(a) >= 32 && meanRun(a) < 4,
+		len(a) >= 10 && shortWords(a) >= 3,
+		len(a) >= 8 && digits >= 1 && shortWords(a) >= 2,
 		len(a) >= 24 && isLowerASCII(a):
 		n.holder("<id>")
 	default:
@@ -269,7 +318,7 @@ func (n *normalizer) quoted(q, content string, key bool) {
 		var inner normalizer
 		inner.text(content)
 		n.raw(q + strings.TrimSpace(inner.out.String()) + q)
-	case isCodeLike(content) || (key && isKeyLike(content)):
+	case isCodeLike(content) || (key && isKeyLike(content)) || isStatusLine(content):
 		n.raw(q + content + q)
 	default:
 		n.holder("<str>")
@@ -469,6 +518,9 @@ func statusPhraseAfter(s string, j int) bool {
 	for k < len(s) && s[k] == ' ' {
 		k++
 	}
+	if k < len(s) && s[k] == '(' {
+		k++ // "503 (Service Unavailable)"
+	}
 	e := k
 	for e < len(s) && isLetter(s[e]) {
 		e++
@@ -652,6 +704,12 @@ func isCodeLike(s string) bool {
 	return joined
 }
 
+// isStatusLine reports whether a quoted value is an HTTP status line such
+// as "401 Unauthorized".
+func isStatusLine(s string) bool {
+	return len(s) >= 5 && len(s) <= 48 && s[0] >= '1' && s[0] <= '5' && isDigit(s[1]) && isDigit(s[2]) && s[3] == ' ' && isLetter(s[4])
+}
+
 // isKeyLike reports whether a quoted value followed by a colon is a map
 // key: a short word of letters and underscores.
 func isKeyLike(s string) bool {
@@ -696,36 +754,41 @@ func lettersThenDigits(a string) bool {
 	return true
 }
 
-// meanRun is the mean length of the runs of upper-case letters,
-// lower-case letters and digits in a: short runs mean a random token,
-// long ones words.
-func meanRun(a string) float64 {
-	runs, prev := 0, byte(0)
-	for i := 0; i < len(a); i++ {
-		c := a[i]
-		var class byte
-		switch {
+// shortWords counts the words of at most two characters in a, read as
+// CamelCase: "ContextLengthExceeded" has none, a random token such as
+// "qBxpXXRTKvthzlPfnW3blcUw" many.
+func shortWords(a string) int {
+	short := 0
+	for i := 0; i < len(a); {
+		j := i + 1
+		switch c := a[i]; {
 		case isDigit(c):
-			class = 1
+			for j < len(a) && isDigit(a[j]) {
+				j++
+			}
 		case c >= 'A' && c <= 'Z':
-			class = 2
+			for j < len(a) && a[j] >= 'A' && a[j] <= 'Z' {
+				j++
+			}
+			if j < len(a) && a[j] >= 'a' && a[j] <= 'z' {
+				if j-i > 1 {
+					j-- // the last capital starts the next word: "HTTPError"
+				}
+				for j < len(a) && a[j] >= 'a' && a[j] <= 'z' {
+					j++
+				}
+			}
 		default:
-			class = 3
+			for j < len(a) && !isDigit(a[j]) && (a[j] < 'A' || a[j] > 'Z') {
+				j++
+			}
 		}
-		// An upper-case letter starting a lower-case run is one word.
-		if class == 3 && prev == 2 && (i < 2 || a[i-2] < 'A' || a[i-2] > 'Z') {
-			prev = class
-			continue
+		if j-i <= 2 {
+			short++
 		}
-		if class != prev {
-			runs++
-		}
-		prev = class
+		i = j
 	}
-	if runs == 0 {
-		return 0
-	}
-	return float64(len(a)) / float64(runs)
+	return short
 }
 
 func isLowerASCII(a string) bool {

@@ -137,7 +137,7 @@ func (g *gen) pickFramework(ok func(framework) bool) framework {
 			fws = append(fws, f)
 		}
 	}
-	return fws[(g.spec.Flavor*3+g.r.intn(len(fws)))%len(fws)]
+	return fws[(g.spec.Flavor*3+g.r.intn(3))%len(fws)]
 }
 
 func (g *gen) pickModel(ok func(model) bool) model {

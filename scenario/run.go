@@ -32,7 +32,6 @@ type runner struct {
 	msgs   []message
 	marks  *[]mark
 	sub    bool
-	result string // what the last tool returned, for the final answer
 
 	bigSeen       bool   // a tool returned a huge output
 	rateLimited   bool   // the background 429 happened
@@ -411,9 +410,6 @@ func lowerCamel(s string) string {
 func (x *runner) answer() string {
 	lead := pick(x.r, []string{"Here is what I found:", "Thanks for your patience.", "Done.", "I checked this for you."})
 	text := lead + " " + pick(x.r, snippets)
-	if x.result != "" {
-		text = lead + " " + truncate(x.result, 100)
-	}
 	if !x.structured() {
 		return text
 	}

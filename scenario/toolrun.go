@@ -48,8 +48,6 @@ func (x *runner) runTools(root int, t time.Time, calls []toolCall) (time.Time, t
 		}
 		if f != nil {
 			result = "Error: " + f.Exc.String()
-		} else {
-			x.result = result
 		}
 		if retry {
 			out.retry = append(out.retry, c.Name)

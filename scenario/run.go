@@ -21,17 +21,17 @@ type mark struct {
 // runner generates one agent run (and the runs of specialists it hands
 // off to) into a builder.
 type runner struct {
-	b      *builder
-	r      *rng
-	w      *world
-	a      *agent
-	fx     *effects
-	p      *persona
-	at     time.Time
-	model  model
-	msgs   []message
-	marks  *[]mark
-	sub    bool
+	b     *builder
+	r     *rng
+	w     *world
+	a     *agent
+	fx    *effects
+	p     *persona
+	at    time.Time
+	model model
+	msgs  []message
+	marks *[]mark
+	sub   bool
 
 	bigSeen       bool   // a tool returned a huge output
 	rateLimited   bool   // the background 429 happened

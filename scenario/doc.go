@@ -37,5 +37,6 @@
 // line, one trace per line, grouped by the service of the root span) and
 // expected.json (Expected). WriteExamples writes the quickstart and the
 // Catalog; Load and LoadAll read directories back. examples/README.md
-// describes the layout for readers.
+// describes the layout for readers. Every function is safe for concurrent
+// use: the package's pools of names are read-only.
 package scenario

@@ -15,7 +15,8 @@ import (
 
 // Files renders a generated scenario as the files of its directory, keyed
 // by slash-separated relative path: alert.json, expected.json and one
-// traces/<service>.jsonl per service that roots traces.
+// traces/<service>.jsonl per service that roots traces. It fails only when
+// encoding fails.
 func Files(g *Generated) (map[string][]byte, error) {
 	files := map[string][]byte{"alert.json": g.Alert}
 	exp, err := encodeJSON(g.Expected)
@@ -48,7 +49,8 @@ func encodeJSON(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Write writes a generated scenario into dir, creating it.
+// Write writes a generated scenario into dir, creating it and overwriting
+// files of the same names; other files in dir are left alone.
 func Write(dir string, g *Generated) error {
 	files, err := Files(g)
 	if err != nil {

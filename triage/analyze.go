@@ -252,7 +252,7 @@ func traceStart(t *oncall.Trace) time.Time {
 func (a *analysis) examine(f *traceFacts) {
 	tr := &a.tree
 	tr.build(f.t.Spans)
-	tr.mark()
+	tr.mark(a.normalize)
 	f.duration = f.t.Duration().Seconds()
 	if tr.root >= 0 {
 		r := &tr.spans[tr.root]
@@ -287,7 +287,7 @@ func (a *analysis) normalize(raw string) string {
 	return n
 }
 
-// alertKinds says whether a cluster kind answers the alert's question.
+// answersAlert reports whether a cluster kind answers the alert's question.
 func (a *analysis) answersAlert(kind string) bool {
 	switch a.kind {
 	case oncall.AlertKindLatency:

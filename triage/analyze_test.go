@@ -413,6 +413,17 @@ func benchTraces(n, spans int) []oncall.Trace {
 			tool := b.span(chain, oncall.KindTool, fmt.Sprintf("tool%d", k%7), at+100*time.Millisecond, 150*time.Millisecond, append(opts, call(fmt.Sprintf("tool%d", k%7), fmt.Sprintf(`{"q": %d}`, k)))...)
 			b.span(tool, oncall.KindHTTP, "POST", at+110*time.Millisecond, 100*time.Millisecond, httpCode(200))
 		}
+		// Resource and content attributes, as decoded spans carry them.
+		for k := range b.tr.Spans {
+			sp := &b.tr.Spans[k]
+			for key, v := range map[string]string{
+				"service.version": "1.4.2", "k8s.pod.name": fmt.Sprintf("agent-7f9c-%d", i%4), "cloud.region": "eu-west-1",
+				"deployment.environment": "production", "telemetry.sdk.language": "python",
+				"input.value": strings.Repeat("context ", 40), "output.value": strings.Repeat("answer ", 30),
+			} {
+				setAttr(sp, key, v)
+			}
+		}
 		traces = append(traces, b.done())
 	}
 	return traces

@@ -101,6 +101,25 @@ func TestOrigins(t *testing.T) {
 			want: []string{"llm chat: RateLimitError: Error code: 429 - retry in <dur>"},
 		},
 		{
+			name: "a retried call the run went on from does not explain the run's own failure",
+			build: func(b *traceBuilder) {
+				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, raised("UsageLimitExceeded", "The next request would exceed the request_limit of 6"))
+				b.span(root, oncall.KindLLM, "chat", 0, sec, raised("RateLimitError", "Error code: 429"))
+				b.span(root, oncall.KindLLM, "chat", 2*sec, sec)
+				b.span(root, oncall.KindTool, "search", 4*sec, sec, call("search", `{"q": 1}`))
+			},
+			want: []string{"max_iterations agent agent: UsageLimitExceeded: The next request would exceed the request_limit of <n>", "llm chat: RateLimitError: Error code: 429"},
+		},
+		{
+			name: "a failure raised again after cleaning up still explains the run's",
+			build: func(b *traceBuilder) {
+				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, raised("OutputParserException", "Invalid json output"))
+				b.span(root, oncall.KindChain, "parser", 0, sec, raised("OutputParserException", "Invalid json output: Sure! Here it is"))
+				b.span(root, oncall.KindTool, "cleanup", 2*sec, sec, call("cleanup", "{}"))
+			},
+			want: []string{"chain parser: OutputParserException: Invalid json output: Sure! Here it is"},
+		},
+		{
 			name: "a failing call under a tool that coped is blamed on the call, in the tool",
 			build: func(b *traceBuilder) {
 				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, output("done"))

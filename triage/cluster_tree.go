@@ -2,6 +2,8 @@ package triage
 
 import (
 	"sort"
+	"strings"
+	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
@@ -22,10 +24,11 @@ type spanTree struct {
 	root   int32   // the trace's root: the earliest top span; -1 without spans
 
 	// Filled by mark.
-	failSemBelow        []bool  // a failing semantic span is below
-	failMeaningfulBelow []bool  // a failing chain or semantic span is below
-	tokensBelow         []bool  // a span below carries token counts
-	context             []int32 // nearest ancestor that is not plumbing (or a top span), -1 for tops
+	failSemBelow        []bool      // a failing semantic span is below, its failure not handled on the way
+	failMeaningfulBelow []bool      // the same for a failing chain or semantic span
+	tokensBelow         []bool      // a span below carries token counts
+	context             []int32     // nearest ancestor that is not plumbing (or a top span), -1 for tops
+	carriedOn           []time.Time // latest start of a child that went well
 	stack               []int32
 }
 
@@ -109,12 +112,25 @@ func resizeClear[T any](s []T, n int) []T {
 }
 
 // mark computes, bottom-up, what fails below each span, and top-down each
-// span's context (the nearest ancestor that is not plumbing).
-func (t *spanTree) mark() {
+// span's context (the nearest ancestor that is not plumbing). normalize
+// is NormalizeError, possibly remembered.
+func (t *spanTree) mark(normalize func(string) string) {
 	n := len(t.spans)
 	t.failSemBelow = resizeClear(t.failSemBelow, n)
 	t.failMeaningfulBelow = resizeClear(t.failMeaningfulBelow, n)
 	t.tokensBelow = resizeClear(t.tokensBelow, n)
+	// A failure its parent went on from (a later sibling started after it
+	// ended and went well, as after a retried call) was handled: it
+	// explains nothing above it, unless the failure above repeats its
+	// message (caught, cleaned up after, raised again).
+	t.carriedOn = resize(t.carriedOn, n)
+	clear(t.carriedOn)
+	for _, i := range t.order {
+		s := &t.spans[i]
+		if p := t.parent[i]; p >= 0 && !s.Failed() && s.Kind != oncall.KindEvent && s.Start.After(t.carriedOn[p]) {
+			t.carriedOn[p] = s.Start
+		}
+	}
 	for k := len(t.order) - 1; k >= 0; k-- {
 		i := t.order[k]
 		p := t.parent[i]
@@ -122,10 +138,11 @@ func (t *spanTree) mark() {
 			continue
 		}
 		s := &t.spans[i]
-		if t.failSemBelow[i] || (s.Failed() && isSemantic(s.Kind)) {
+		handled := s.Failed() && !s.End.IsZero() && !t.carriedOn[p].Before(s.End) && !t.reraised(i, normalize)
+		if !handled && (t.failSemBelow[i] || (s.Failed() && isSemantic(s.Kind))) {
 			t.failSemBelow[p] = true
 		}
-		if t.failMeaningfulBelow[i] || (s.Failed() && !isPlain(s.Kind)) {
+		if !handled && (t.failMeaningfulBelow[i] || (s.Failed() && !isPlain(s.Kind))) {
 			t.failMeaningfulBelow[p] = true
 		}
 		if t.tokensBelow[i] || spanTokens(s) > 0 || s.Cost > 0 {
@@ -146,6 +163,27 @@ func (t *spanTree) mark() {
 }
 
 func (t *spanTree) top(i int32) bool { return t.parent[i] < 0 }
+
+// minEchoLen is the shortest message read as repeating another: shorter
+// ones ("error") are in everything.
+const minEchoLen = 12
+
+// reraised reports whether the nearest failing ancestor of the failing
+// span i fails with i's own error.
+func (t *spanTree) reraised(i int32, normalize func(string) string) bool {
+	a := t.parent[i]
+	for a >= 0 && !t.spans[a].Failed() {
+		a = t.parent[a]
+	}
+	if a < 0 {
+		return false
+	}
+	own, above := normalize(spanErrorText(&t.spans[i])), normalize(spanErrorText(&t.spans[a]))
+	if len(own) < minEchoLen || len(above) < minEchoLen {
+		return own != "" && own == above
+	}
+	return strings.Contains(own, above) || strings.Contains(above, own) || variantsOf(own, above)
+}
 
 // origin is a span where a failure started.
 type origin struct {

@@ -169,7 +169,7 @@ func (a *analysis) costClusters() []oncall.Cluster {
 		meanB, threshold := 0.0, 0.0
 		if sb != nil && len(sb.traces) > 0 {
 			meanB = c.sum(sb) / float64(a.nBase)
-			threshold = percentile(traceValues(sb.traces), 0.95)
+			threshold = heavyFactor * percentile(traceValues(sb.traces), 0.95)
 		} else {
 			sb = nil
 		}

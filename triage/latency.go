@@ -23,6 +23,10 @@ const (
 	// minWindowSlowdown gates latency clusters: the runs as a whole must be
 	// this much slower (mean or p95) for any span to be called slower.
 	minWindowSlowdown = 1.1
+	// heavyFactor sets the bar for a slow (or costly) run of a span: this
+	// many times the baseline's p95, so the baseline itself rarely clears
+	// it and a handful of runs that do in the incident stand out.
+	heavyFactor = 1.25
 	// maxUnbaselined is how many spans are reported for a latency alert
 	// without baseline traces to compare with.
 	maxUnbaselined = 3
@@ -165,7 +169,7 @@ func (a *analysis) latencyClusters() []oncall.Cluster {
 		if sb != nil {
 			meanB = sb.sum / float64(a.nBase)
 			p95B = percentile(sb.values, 0.95)
-			threshold = percentile(traceValues(sb.traces), 0.95)
+			threshold = heavyFactor * percentile(traceValues(sb.traces), 0.95)
 		}
 		delta := meanI - meanB
 		share := delta / baseMean
@@ -182,10 +186,12 @@ func (a *analysis) latencyClusters() []oncall.Cluster {
 		}
 		c.New = sb == nil
 		c.Score = round(weightedChange(share, c.Count, a.nInc, c.BaselineCount, a.nBase), 4)
+		p50I := percentile(si.values, 0.5)
 		if sb != nil {
-			c.Detail = fmt.Sprintf("p95 %s vs %s baseline (×%.1f); adds %s per run", seconds(p95I), seconds(p95B), safeRatio(p95I, p95B), seconds(delta))
+			c.Detail = fmt.Sprintf("p95 %s vs %s baseline (×%.1f), p50 %s vs %s; adds %s per run",
+				seconds(p95I), seconds(p95B), safeRatio(p95I, p95B), seconds(p50I), seconds(percentile(sb.values, 0.5)), seconds(delta))
 		} else {
-			c.Detail = fmt.Sprintf("p95 %s, absent from the baseline; adds %s per run", seconds(p95I), seconds(delta))
+			c.Detail = fmt.Sprintf("p95 %s, p50 %s, absent from the baseline; adds %s per run", seconds(p95I), seconds(p50I), seconds(delta))
 		}
 		out = append(out, c)
 	}
@@ -228,7 +234,8 @@ func (a *analysis) unbaselinedLatency(incMean float64) []oncall.Cluster {
 }
 
 // slowCluster builds the cluster of a span key from the incident runs in
-// which its time exceeds threshold (the baseline's p95), slowest first.
+// which its time exceeds threshold (above the baseline's p95), slowest
+// first.
 func (a *analysis) slowCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
 	c := oncall.Cluster{
 		Signature: signature(clusterLatency, k.kind, k.name, "", ""),

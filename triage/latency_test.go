@@ -98,7 +98,7 @@ func TestAnalyzeLatencyIncident(t *testing.T) {
 	if top.Count != 20 || top.BaselineCount > 2 || top.Score <= 0 {
 		t.Errorf("count %d baseline %d score %v, want the 20 slow eu-west-1 runs, few in the baseline, score above zero", top.Count, top.BaselineCount, top.Score)
 	}
-	if !strings.HasPrefix(top.Detail, "p95 8.2s vs 1.1s baseline (×7.7); adds 3.5s per run") {
+	if !strings.HasPrefix(top.Detail, "p95 8.2s vs 1.1s baseline (×7.7), p50 950ms vs 980ms; adds 3.5s per run") {
 		t.Errorf("detail %q, want the p95 against the baseline's", top.Detail)
 	}
 	for i, id := range top.TraceIDs {

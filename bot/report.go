@@ -49,6 +49,10 @@ func ReportFallback(inc oncall.Incident, rep oncall.Report, opts RenderOptions) 
 	return out
 }
 
+// reportTitlePrefix starts the notification text of every report
+// message.
+const reportTitlePrefix = "🔍 Triage of "
+
 // message is one chat message: its notification text and its blocks.
 type message struct {
 	text   string
@@ -103,7 +107,12 @@ func renderReport(inc oncall.Incident, rep oncall.Report, opts RenderOptions) []
 	blocks = append(blocks, contextBlock(r.footer(rep)...))
 
 	parts := pack(blocks)
-	title := "🔍 Triage of " + r.line(alertName(alert), 200)
+	if inc.Key != "" {
+		// The buttons go under the end of the report; pack left room.
+		last := len(parts) - 1
+		parts[last] = append(parts[last], RenderActions(inc))
+	}
+	title := reportTitlePrefix + r.line(alertName(alert), 200)
 	msgs := make([]message, len(parts))
 	for i, p := range parts {
 		msgs[i] = message{blocks: p, text: title}
@@ -450,13 +459,15 @@ func listSections(heading string, items []string) []slack.Block {
 
 // pack distributes blocks over messages within Slack's per-message limits,
 // in order, and marks each message "Part i of n" when there are several.
+// It leaves room in each message for the part marker and one more block
+// (the buttons under a report).
 func pack(blocks []slack.Block) [][]slack.Block {
 	var msgs [][]slack.Block
 	var cur []slack.Block
 	chars := 0
 	for _, b := range blocks {
 		n := blockText(b)
-		if len(cur) > 0 && (len(cur)+1 > maxBlocks-1 || chars+n > maxMessageChars-messageHeadroom) {
+		if len(cur) > 0 && (len(cur)+1 > maxBlocks-2 || chars+n > maxMessageChars-messageHeadroom) {
 			msgs = append(msgs, cur)
 			cur, chars = nil, 0
 		}

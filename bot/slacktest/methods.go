@@ -27,6 +27,7 @@ func (s *Server) handlers() map[string]handler {
 		"conversations.replies":        s.replies,
 		"files.getUploadURLExternal":   s.getUploadURL,
 		"files.completeUploadExternal": s.completeUpload,
+		"apps.connections.open":        s.connectionsOpen,
 	}
 }
 

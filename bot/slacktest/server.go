@@ -9,7 +9,9 @@ package slacktest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +24,10 @@ import (
 
 // Token is the token a Server accepts unless told otherwise.
 const Token = "xoxb-slacktest-token"
+
+// AppToken is the app-level token (Socket Mode) a Server accepts for
+// apps.connections.open unless told otherwise.
+const AppToken = "xapp-slacktest-token"
 
 // Identity of the bot the fake answers as.
 const (
@@ -93,6 +99,9 @@ type Server struct {
 	URL string
 	// Token is the token requests must carry; Token by default.
 	Token string
+	// AppToken is the token apps.connections.open must carry; AppToken
+	// by default.
+	AppToken string
 
 	srv *httptest.Server
 
@@ -106,16 +115,19 @@ type Server struct {
 	files      []File
 	calls      []Call
 	faults     map[string][]Fault
+	socketURL  string
+	responses  []Response
 }
 
 // NewServer starts a fake Slack API that closes when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{Token: Token, uploads: map[string]*File{}, faults: map[string][]Fault{}}
+	s := &Server{Token: Token, AppToken: AppToken, uploads: map[string]*File{}, faults: map[string][]Fault{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.serveAPI)
 	mux.HandleFunc("GET /api/{method}", s.serveAPI)
 	mux.HandleFunc("POST /upload/{id}", s.serveUpload)
+	mux.HandleFunc("POST /respond/{id}", s.serveResponse)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/api"
 	t.Cleanup(s.srv.Close)
@@ -270,7 +282,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.answerFault(w, method, params, f)
 		return
 	}
-	if code := s.checkAuth(r, formToken); code != "" {
+	want := s.Token
+	if method == "apps.connections.open" {
+		want = s.AppToken
+	}
+	if code := checkAuth(r, formToken, want); code != "" {
 		s.answer(w, method, params, http.StatusOK, map[string]any{"ok": false, "error": code})
 		return
 	}
@@ -285,7 +301,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // checkAuth returns the Slack error code for a request without the right
 // token, or "". Slack takes the token as a bearer header or a form field.
-func (s *Server) checkAuth(r *http.Request, formToken string) string {
+func checkAuth(r *http.Request, formToken, want string) string {
 	tok := formToken
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) < 7 || h[:7] != "Bearer " {
@@ -296,7 +312,7 @@ func (s *Server) checkAuth(r *http.Request, formToken string) string {
 	switch tok {
 	case "":
 		return "not_authed"
-	case s.Token:
+	case want:
 		return ""
 	default:
 		return "invalid_auth"
@@ -337,7 +353,7 @@ func readParams(r *http.Request) (url.Values, error) {
 	ct := r.Header.Get("Content-Type")
 	if len(ct) >= 16 && ct[:16] == "application/json" {
 		var m map[string]json.RawMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil && !errors.Is(err, io.EOF) {
 			return url.Values{}, fmt.Errorf("decode json body: %w", err)
 		}
 		v := url.Values{}

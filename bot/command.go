@@ -227,4 +227,3 @@ func hasFingerprint(inc oncall.Incident, arg string) bool {
 	}
 	return false
 }
-

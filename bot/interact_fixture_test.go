@@ -296,10 +296,10 @@ func (h *harness) blockActions(user, channel, messageTS, threadTS, actionID, blo
 	b, err := json.Marshal(map[string]any{
 		"type": "block_actions", "user": map[string]any{"id": user, "username": "eng", "team_id": slacktest.TeamID},
 		"api_app_id": "A0FAKEAPP", "token": "legacy", "trigger_id": "1337.42.abcd",
-		"team":      map[string]any{"id": slacktest.TeamID, "domain": "acme"},
-		"container": map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": ephemeral, "thread_ts": threadTS},
-		"channel":   map[string]any{"id": channel, "name": "incidents"},
-		"message":   map[string]any{"type": "message", "ts": messageTS, "thread_ts": threadTS, "bot_id": slacktest.BotID, "text": "report"},
+		"team":         map[string]any{"id": slacktest.TeamID, "domain": "acme"},
+		"container":    map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": ephemeral, "thread_ts": threadTS},
+		"channel":      map[string]any{"id": channel, "name": "incidents"},
+		"message":      map[string]any{"type": "message", "ts": messageTS, "thread_ts": threadTS, "bot_id": slacktest.BotID, "text": "report"},
 		"response_url": responseURL,
 		"actions": []map[string]any{{
 			"action_id": actionID, "block_id": blockID, "value": value, "type": "button",

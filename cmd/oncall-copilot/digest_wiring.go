@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncall-copilot/oncall-copilot/bot"
+	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/digest"
+	"github.com/oncall-copilot/oncall-copilot/llm"
+	"github.com/oncall-copilot/oncall-copilot/redact"
+	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
+	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
+	"github.com/oncall-copilot/oncall-copilot/triage"
+)
+
+// Conformance of the adapters to what the digest declares.
+var (
+	_ digest.Poster         = (*bot.Slack)(nil)
+	_ bot.Digester          = (*digest.OnDemand)(nil)
+	_ digest.OnceStore      = (*boltdb.Store)(nil)
+	_ digest.OnceStore      = (*redisdb.Store)(nil)
+	_ digest.IncidentLister = (*boltdb.Store)(nil)
+	_ digest.IncidentLister = (*redisdb.Store)(nil)
+	_ digest.TraceSource    = (triage.TraceSource)(nil)
+	_ digest.Model          = (*llm.Client)(nil)
+)
+
+// digestSettings are the digest's settings, read from the environment:
+//
+//	DIGEST_SCHEDULE    cron spec, default "0 9 * * *"; "off" disables the scheduled digest
+//	DIGEST_TZ          IANA zone of the spec and of the times shown, default UTC
+//	DIGEST_CHANNEL     channel the digest goes to, default slack.channel
+//	DIGEST_WINDOW      how far back a digest looks, default since the previous fire
+//	DIGEST_GRACE       how late a missed fire may still be posted, default 1h
+//	DIGEST_SKIP_QUIET  true posts nothing on a quiet day instead of "all quiet"
+type digestSettings struct {
+	Enabled  bool
+	Schedule digest.Schedule // Name and Channel set
+	Grace    time.Duration
+}
+
+// digestEnvNames lists the variables loadDigestSettings reads.
+var digestEnvNames = []string{"DIGEST_SCHEDULE", "DIGEST_TZ", "DIGEST_CHANNEL", "DIGEST_WINDOW", "DIGEST_GRACE", "DIGEST_SKIP_QUIET"}
+
+// loadDigestSettings reads and checks the digest's settings, returning
+// every problem at once.
+func loadDigestSettings(cfg config.Config, getenv func(string) string) (digestSettings, error) {
+	var errs []error
+	spec := strings.TrimSpace(getenv("DIGEST_SCHEDULE"))
+	st := digestSettings{Enabled: !strings.EqualFold(spec, "off"), Grace: time.Hour}
+	if !st.Enabled {
+		spec = ""
+	}
+	s, err := digest.ParseSchedule(spec, getenv("DIGEST_TZ"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("DIGEST_SCHEDULE/DIGEST_TZ: %w", err))
+	}
+	s.Name = "default"
+	s.Channel = cfg.Slack.Channel
+	if c := strings.TrimSpace(getenv("DIGEST_CHANNEL")); c != "" {
+		s.Channel = c
+	}
+	if v := getenv("DIGEST_WINDOW"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("DIGEST_WINDOW: want a positive duration such as 24h, got %q", v))
+		}
+		s.Window = d
+	}
+	if v := getenv("DIGEST_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("DIGEST_GRACE: want a positive duration such as 1h, got %q", v))
+		}
+		st.Grace = d
+	}
+	if v := getenv("DIGEST_SKIP_QUIET"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DIGEST_SKIP_QUIET: want true or false, got %q", v))
+		}
+		s.SkipQuiet = b
+	}
+	st.Schedule = s
+	return st, errors.Join(errs...)
+}
+
+// digestBackend is what digests need of a store.
+type digestBackend interface {
+	digest.IncidentLister
+	digest.OnceStore
+}
+
+// digestStore is the store as digests use it. Both backends list
+// incidents and keep once-keys; serve's backend interface names neither.
+func digestStore(s backend) (digestBackend, error) {
+	ds, ok := s.(digestBackend)
+	if !ok {
+		return nil, fmt.Errorf("the %T store cannot list incidents or keep once-keys for digests", s)
+	}
+	return ds, nil
+}
+
+// newDigestBuilder builds digests from the store, the default trace
+// source (jsonlPath, when set, is read instead; no source at all is fine:
+// the digest says so) and, when configured, the model.
+func newDigestBuilder(cfg config.Config, store digest.IncidentLister, jsonlPath string, log *slog.Logger) (*digest.Builder, error) {
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("redaction rules: %w", err)
+	}
+	opts := digest.BuilderOptions{Store: store, Redactor: red, MaxTraces: cfg.Triage.MaxTraces * 4, ModelName: cfg.Model.Name, Logger: log}
+	if jsonlPath != "" || len(cfg.Traces.Configured()) > 0 {
+		sources, err := traceSources(cfg, jsonlPath, log)
+		if err != nil {
+			return nil, err
+		}
+		name := cfg.Traces.DefaultSource()
+		if jsonlPath != "" {
+			name = "jsonl"
+		}
+		src, ok := sources[name]
+		if !ok {
+			return nil, fmt.Errorf("default trace source %q is not configured", name)
+		}
+		opts.Source, opts.SourceName = src, name
+	}
+	m, err := newModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		opts.Model = m
+	}
+	return digest.NewBuilder(opts)
+}
+
+// newDigestScheduler returns the scheduler of the configured digest, or
+// nil when DIGEST_SCHEDULE is "off". serve runs it next to the workers:
+//
+//	sched, err := newDigestScheduler(cfg, getenv, store, slack, log)
+//	...
+//	if sched != nil { g.Go(func() error { return sched.Run(workCtx) }) }
+func newDigestScheduler(cfg config.Config, getenv func(string) string, s backend, slack *bot.Slack, log *slog.Logger) (*digest.Scheduler, error) {
+	store, err := digestStore(s)
+	if err != nil {
+		return nil, err
+	}
+	st, err := loadDigestSettings(cfg, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("digest settings:\n%w", err)
+	}
+	if !st.Enabled {
+		return nil, nil
+	}
+	b, err := newDigestBuilder(cfg, store, "", log)
+	if err != nil {
+		return nil, err
+	}
+	return digest.NewScheduler(digest.SchedulerOptions{
+		Schedules: []digest.Schedule{st.Schedule},
+		Store:     store,
+		Build:     b.Build,
+		Poster:    slack,
+		Render:    digest.RenderOptions{TraceURL: traceURL(cfg.Traces)},
+		Grace:     st.Grace,
+		Logger:    log,
+	})
+}
+
+// newDigestOnDemand returns what posts a digest when someone asks with
+// /oncall digest (bot.AppOptions.Digester): the window is DIGEST_WINDOW,
+// a day by default.
+func newDigestOnDemand(cfg config.Config, getenv func(string) string, s backend, slack *bot.Slack, log *slog.Logger) (*digest.OnDemand, error) {
+	store, err := digestStore(s)
+	if err != nil {
+		return nil, err
+	}
+	st, err := loadDigestSettings(cfg, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("digest settings:\n%w", err)
+	}
+	b, err := newDigestBuilder(cfg, store, "", log)
+	if err != nil {
+		return nil, err
+	}
+	return digest.NewOnDemand(digest.OnDemandOptions{
+		Build:    b.Build,
+		Poster:   slack,
+		Render:   digest.RenderOptions{TraceURL: traceURL(cfg.Traces)},
+		Window:   st.Schedule.Window,
+		Location: st.Schedule.Location(),
+	})
+}
+
+// checkDigest validates the digest's settings, for config check.
+func checkDigest(cfg config.Config, getenv func(string) string) error {
+	_, err := loadDigestSettings(cfg, getenv)
+	return err
+}

@@ -1,0 +1,225 @@
+package digest
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test ./digest -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the rendering; if the change is intended, run go test ./digest -update\ngot:\n%s", path, got)
+	}
+}
+
+func blocksJSON(t *testing.T, d Digest, opts RenderOptions) string {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(RenderBlocks(d, opts)); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func traceUI(traceID, spanID string) string {
+	return "https://traces.example.com/trace/" + traceID + "?span=" + spanID
+}
+
+// quietDigest is a day without incidents or new failures.
+func quietDigest() Digest {
+	start := fixtureFrom.In(paris)
+	return Digest{
+		Name: "support-daily", Start: start, End: fixtureFire, Zone: "Europe/Paris", Quiet: true,
+		Fleet:   FleetStats{Runs: 1204, Failing: 5, PrevRuns: 1187, PrevFailing: 6, Clusters: []oncall.Cluster{}, Agents: []AgentRate{}},
+		Copilot: CopilotStats{},
+		Buckets: buckets(start, fixtureFire),
+	}
+}
+
+// sampleDigest is testdata/sample.json: the fixture's digest with a
+// narrative, frozen so that the renderings do not move when the analysis
+// does. The build tests check how a digest is computed.
+func sampleDigest(t *testing.T) Digest {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "sample.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Digest
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("decode sample digest: %v", err)
+	}
+	return d
+}
+
+func TestRenderGolden(t *testing.T) {
+	full := sampleDigest(t)
+	plain := sampleDigest(t)
+	plain.Narrative, plain.Name = nil, ""
+	plain.Missing = []string{"agent runs of the previous window from jsonl: read /var/traces: permission denied"}
+	cases := []struct {
+		name string
+		d    Digest
+		opts RenderOptions
+	}{
+		{"sample", full, RenderOptions{TraceURL: traceUI}},
+		{"no_model", plain, RenderOptions{}},
+		{"quiet", quietDigest(), RenderOptions{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGolden(t, tc.name+".blocks", blocksJSON(t, tc.d, tc.opts))
+			checkGolden(t, tc.name+".text", RenderText(tc.d))
+			checkLimits(t, tc.d, tc.opts)
+		})
+	}
+}
+
+// The sample in SAMPLE.md is the golden text rendering.
+func TestSampleDoc(t *testing.T) {
+	doc, err := os.ReadFile("SAMPLE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), RenderText(sampleDigest(t))) {
+		t.Error("SAMPLE.md does not show the current text rendering of testdata/sample.json; update it from testdata/sample.text.golden")
+	}
+}
+
+// checkLimits holds a rendering to Slack's limits on blocks.
+func checkLimits(t *testing.T, d Digest, opts RenderOptions) {
+	t.Helper()
+	blocks := RenderBlocks(d, opts)
+	if len(blocks) > 50 {
+		t.Errorf("%d blocks, Slack takes 50", len(blocks))
+	}
+	raw, _ := json.Marshal(blocks)
+	var decoded []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Fields []struct {
+			Text string `json:"text"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(raw, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range decoded {
+		if b.Text != nil && len([]rune(b.Text.Text)) > 3000 {
+			t.Errorf("block %d text is %d chars, Slack takes 3000", i, len(b.Text.Text))
+		}
+		if b.Type == "header" && len([]rune(b.Text.Text)) > 150 {
+			t.Errorf("header is %d chars, Slack takes 150", len(b.Text.Text))
+		}
+		if len(b.Fields) > 10 {
+			t.Errorf("block %d has %d fields, Slack takes 10", i, len(b.Fields))
+		}
+	}
+	if fb := Fallback(d); fb == "" || strings.Contains(fb, "\n") {
+		t.Errorf("fallback %q is not one line", fb)
+	}
+}
+
+// Whatever alerts, traces and the model say, the rendering links and
+// mentions nothing and keeps to its lines.
+func TestRenderEscapes(t *testing.T) {
+	d := fixtureDigest(t, nil)
+	hostile := "<!channel> <@U123> <https://evil.example|click> @here `tick` *bold*\n\x1b[31mred"
+	d.Narrative = &Narrative{Text: hostile, Model: "m<odel>"}
+	d.Incidents.Noisiest[0].Name = hostile
+	d.Incidents.Open[0].Name = hostile
+	d.Incidents.Open[0].Severity = "<!here>"
+	d.Fleet.Clusters[0].Error = hostile
+	d.Fleet.Clusters[0].TraceIDs[0] = "id|<https://evil.example>"
+	d.Fleet.Agents[0].Agent = hostile
+	d.Missing = []string{hostile}
+	raw, _ := json.Marshal(RenderBlocks(d, RenderOptions{TraceURL: traceUI}))
+	var blocks []map[string]any
+	_ = json.Unmarshal(raw, &blocks)
+	var texts []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if s, ok := v["text"].(string); ok {
+				texts = append(texts, s)
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(blocks)
+	all := strings.Join(texts, "\n")
+	for _, bad := range []string{"<!", "<@", "<https://evil", "@here", "\x1b"} {
+		if strings.Contains(all, bad) {
+			t.Errorf("blocks carry %q:\n%s", bad, all)
+		}
+	}
+	text := RenderText(d)
+	if strings.Contains(text, "\x1b") {
+		t.Error("text carries a terminal escape")
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "red") {
+			t.Errorf("untrusted text broke a line: %q", line)
+		}
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{duration(42 * time.Second), "42s"},
+		{duration(4*time.Minute + 20*time.Second), "4m"},
+		{duration(85 * time.Minute), "1h 25m"},
+		{duration(3 * time.Hour), "3h"},
+		{duration(50 * time.Hour), "2d 2h"},
+		{count(1234567), "1,234,567"},
+		{count(999), "999"},
+		{percent(0.3333), "33.3%"},
+		{percent(0.0004), "0.04%"},
+		{percent(0), "0%"},
+		{money(0.0075), "$0.0075"},
+		{money(0.42), "$0.420"},
+		{money(12.5), "$12.50"},
+		{money(0.00001), "under $0.0001"},
+		{plural(1, "run", "runs"), "1 run"},
+		{plural(1200, "run", "runs"), "1,200 runs"},
+		{title(Digest{Start: fixtureFrom, End: fixtureFire}), "Daily digest"},
+		{title(Digest{Start: fixtureFire.Add(-7 * 24 * time.Hour), End: fixtureFire}), "Weekly digest"},
+		{title(Digest{Start: fixtureFire.Add(-6 * time.Hour), End: fixtureFire}), "Digest of the last 6h"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

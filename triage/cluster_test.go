@@ -275,3 +275,24 @@ func TestMixedConventionsShareACluster(t *testing.T) {
 		t.Fatalf("clusters %+v, want one get_weather cluster of 20 traces", rep.Clusters)
 	}
 }
+
+func TestVariantsOf(t *testing.T) {
+	tests := []struct {
+		x, y string
+		want bool
+	}{
+		{"ReadTimeout: The read operation timed out", "ReadTimeout: HTTPSConnectionPool(host=<str>): Read timed out.", true},
+		{"HTTPError: 404 Client Error: Not Found", "HTTPError: 500 Server Error", false},
+		{"HTTPStatusError: Client error '401 Unauthorized' for url <url>", "HTTPError: 401 Client Error: Unauthorized for url: <url>", true},
+		{"OutputParserException: Invalid json output: Sure! Here is the answer: **Summary:** Done.", "OutputParserException: Invalid json output: Sure! Here is the answer: **Summary:** Thanks", true},
+		{"Error: connection reset", "Error: invalid input", false},
+		{"ValueError: bad input", "KeyError: 'id'", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.x, func(t *testing.T) {
+			if got := variantsOf(tt.x, tt.y); got != tt.want {
+				t.Errorf("variantsOf(%q, %q) = %v, want %v", tt.x, tt.y, got, tt.want)
+			}
+		})
+	}
+}

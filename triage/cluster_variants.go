@@ -98,13 +98,18 @@ func (a *analysis) mergeVariants() (canon map[string]*variant, variants map[stri
 }
 
 // variantsOf reports whether two normalised messages of one span are one
-// failure: they share a long start, or they name the same HTTP error
-// statuses.
+// failure: they name the same HTTP error statuses, or start with the same
+// exception class (and name no different statuses), or share a long
+// start.
 func variantsOf(x, y string) bool {
 	if x == y {
 		return true
 	}
-	if cx := httpCodes(x); len(cx) > 0 && slices.Equal(cx, httpCodes(y)) {
+	cx, cy := httpCodes(x), httpCodes(y)
+	if len(cx) > 0 && slices.Equal(cx, cy) {
+		return true
+	}
+	if lx := typeLead(x); lx != "" && lx == typeLead(y) && slices.Equal(cx, cy) {
 		return true
 	}
 	n := 0
@@ -137,4 +142,28 @@ func httpCodes(s string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// typeLead returns the exception class a message starts with
+// ("ReadTimeout: ..."), or "" when it starts otherwise or with a word too
+// generic to tell failures apart ("Error: ...").
+func typeLead(s string) string {
+	k := strings.Index(s, ": ")
+	if k < 6 {
+		return ""
+	}
+	lead := s[:k]
+	if !isIdentifier(lead) || lead == "Exception" {
+		return ""
+	}
+	upper := 0
+	for i := 0; i < len(lead); i++ {
+		if lead[i] >= 'A' && lead[i] <= 'Z' {
+			upper++
+		}
+	}
+	if upper == 0 {
+		return ""
+	}
+	return lead
 }

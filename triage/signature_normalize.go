@@ -97,6 +97,10 @@ func (n *normalizer) text(s string) {
 			// An apostrophe inside a word.
 			n.raw(s[i : i+1])
 			i++
+		case c == '<' && markupTag(s[i:]) > 0:
+			// Markup of an HTML error page says nothing.
+			i += markupTag(s[i:])
+			n.space = true
 		case isFieldBreak(c):
 			n.raw(s[i : i+1])
 			if c != '(' && c != '[' && c != '{' && c != '<' {
@@ -111,6 +115,30 @@ func (n *normalizer) text(s string) {
 			i = n.field(s, i, j)
 		}
 	}
+}
+
+// markupTag returns the length of the HTML tag s starts with ("<h1>",
+// "</body>", "<a href=...>"), or 0.
+func markupTag(s string) int {
+	i := 1
+	if i < len(s) && s[i] == '/' {
+		i++
+	}
+	if i >= len(s) || !isLetter(s[i]) {
+		return 0
+	}
+	for i < len(s) && (isLetter(s[i]) || isDigit(s[i])) {
+		i++
+	}
+	switch s[:i] {
+	case "<n", "<id", "<uuid", "<ts", "<dur", "<str", "<path", "<url", "<email", "<ip", "<secret":
+		return 0 // a placeholder of NormalizeError's own
+	}
+	end := strings.IndexByte(s[i:min(len(s), i+200)], '>')
+	if end < 0 || (end > 0 && s[i] != ' ') {
+		return 0
+	}
+	return i + end + 1
 }
 
 // field writes s[i:j] and returns where scanning continues: past j, or past

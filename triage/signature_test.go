@@ -43,6 +43,8 @@ func TestNormalizeError(t *testing.T) {
 		{"quoted code kept", "KeyError: 'invoice_id'", "KeyError: 'invoice_id'"},
 		{"quoted status line kept", "Client error '401 Unauthorized' for url 'https://x.example.com/a'", "Client error '401 Unauthorized' for url <url>"},
 		{"quoted field name kept", "1 validation error: missing required field 'locale'", "<n> validation error: missing required field 'locale'"},
+		{"html error page", "Request failed with status code 502: <html><body><h1>502 Bad Gateway</h1></body></html>", "Request failed with status code 502: 502 Bad Gateway"},
+		{"comparison is no markup", "value 3 <5 and x < y", "value <n> <<n> and x < y"},
 		{"quoted path", "FileNotFoundError: [Errno 2] No such file or directory: '/tmp/cache/abc.json'", "FileNotFoundError: [Errno <n>] No such file or directory: <path>"},
 		{"bare path", "open /var/lib/app/data.db: permission denied", "open <path>: permission denied"},
 		{"email", "failed to notify bob@example.com", "failed to notify <email>"},
@@ -71,6 +73,19 @@ func TestNormalizeErrorGroupsRuns(t *testing.T) {
 	b := NormalizeError("upstream 10.1.9.8:443 reset after 950ms for request 0a1b2c3d4e5f60718293a4b5c6d7e8f9 at 2025-03-14T12:07:41Z (attempt 3)")
 	if a != b {
 		t.Errorf("one failure, two texts:\n%q\n%q", a, b)
+	}
+}
+
+func TestNormalizeErrorIsIdempotent(t *testing.T) {
+	for _, in := range []string{
+		"TimeoutError: request 7f9c2ba4e88f827d616045507605853e timed out after 30s at 2025-03-14T12:00:03Z",
+		"Error code: 429 - {'error': {'message': 'Rate limit reached for org-AbC123xYz: Limit 30000.', 'code': 'rate_limit_exceeded'}}",
+		"open /var/lib/app/data.db: permission denied for bob@example.com from 10.0.0.1:5432",
+	} {
+		once := NormalizeError(in)
+		if twice := NormalizeError(once); twice != once {
+			t.Errorf("normalising again changed\n%q\ninto\n%q", once, twice)
+		}
 	}
 }
 

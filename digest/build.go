@@ -120,16 +120,17 @@ func (b *Builder) Build(ctx context.Context, req Request) (Digest, error) {
 	}
 
 	session := b.opts.Redactor.Session()
+	fleetRead := true // a fleet that could not be read is not quiet
 	if b.opts.Source == nil {
 		d.Missing = append(d.Missing, "agent runs: no trace source configured")
 	} else {
-		b.fleet(ctx, &d, req)
+		fleetRead = b.fleet(ctx, &d, req)
 		if ctx.Err() != nil {
 			return Digest{}, fmt.Errorf("build digest: %w", ctx.Err())
 		}
 	}
 	redactDigest(&d, session)
-	d.Quiet = d.Incidents.Opened == 0 && d.Incidents.Resolved == 0 && d.Incidents.StillOpen == 0 && d.Fleet.NewClusters == 0
+	d.Quiet = d.Incidents.Opened == 0 && d.Incidents.Resolved == 0 && d.Incidents.StillOpen == 0 && d.Fleet.NewClusters == 0 && fleetRead
 
 	if b.opts.Model != nil {
 		n, err := b.narrative(ctx, d, session)

@@ -281,6 +281,13 @@ func TestQuiet(t *testing.T) {
 	if err != nil || chart != nil {
 		t.Errorf("chart of a quiet day = %d bytes, %v; want none", len(chart), err)
 	}
+
+	// A day whose traces could not be read is not known to be quiet.
+	b, _ = NewBuilder(BuilderOptions{Store: &memIncidents{}, Source: &memTraces{err: errBoom}, Redactor: newRedactor(t)})
+	d, err = b.Build(t.Context(), Request{Start: fixtureFrom, End: fixtureFire})
+	if err != nil || d.Quiet {
+		t.Errorf("unreadable traces: quiet = %v, err %v; want not quiet", d.Quiet, err)
+	}
 }
 
 func equalJSON(a, b any) bool {

@@ -33,8 +33,9 @@ type Digest struct {
 	// Buckets divide the window for the chart: hours for windows up to
 	// two days, longer buckets beyond.
 	Buckets []Bucket `json:"buckets"`
-	// Quiet is set when no incident was opened, resolved or left open and
-	// no failure cluster is new against the previous window.
+	// Quiet is set when no incident was opened, resolved or left open,
+	// no failure cluster is new against the previous window, and the
+	// trace source, if any, answered.
 	Quiet bool `json:"quiet"`
 	// Missing says what the digest could not read or left out.
 	Missing []string `json:"missing,omitempty"`

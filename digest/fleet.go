@@ -29,12 +29,13 @@ const trendThreshold = 0.01
 // triage analysis, so a run fails in a digest exactly when it fails in a
 // triage: its root failed or it misbehaved (looped, was blocked, ended
 // empty), not when it handled an error. What cannot be read is noted in
-// d.Missing.
-func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) {
+// d.Missing, and fleet reports whether it read both windows.
+func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) (complete bool) {
 	cur := triage.Window{Start: req.Start, End: req.End}
 	prev := triage.Window{Start: req.Start.Add(-req.End.Sub(req.Start)), End: req.Start}
 	var traces []oncall.Trace
 	seen := map[string]bool{}
+	complete = true
 	for _, w := range []struct {
 		name string
 		win  triage.Window
@@ -42,10 +43,11 @@ func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) {
 		res, err := b.opts.Source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Limit: b.opts.MaxTraces})
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return false
 			}
 			b.log.Warn("digest trace search failed", "digest", req.Name, "window", w.name, "err", err)
 			d.Missing = append(d.Missing, fmt.Sprintf("agent runs of %s from %s: %v", w.name, b.sourceName(), err))
+			complete = false
 			continue
 		}
 		if res.Matched > len(res.Traces) {
@@ -79,6 +81,7 @@ func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) {
 	}
 	d.Fleet.Agents = agentRates(traces, cur, prev, b.opts.TopAgents)
 	bucketRuns(d.Buckets, traces, cur)
+	return complete
 }
 
 // failureKind reports whether a cluster kind is a failure rather than a

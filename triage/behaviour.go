@@ -202,7 +202,7 @@ func verdictBlocks(key, value string) bool {
 	}
 	switch v := strings.ToLower(strings.TrimSpace(value)); v {
 	case "true", "1", "yes":
-		return has("block", "blocked", "flag", "flagged", "triggered", "tripwire", "violation", "violated", "rejected", "denied", "intervened", "refused")
+		return has("block", "blocked", "flag", "flagged", "triggered", "violation", "violated", "rejected", "denied", "intervened", "refused")
 	case "false", "0", "no":
 		return has("pass", "passed", "allow", "allowed", "safe", "valid", "compliant")
 	default:

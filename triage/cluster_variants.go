@@ -145,7 +145,7 @@ func httpCodes(s string) []string {
 }
 
 // typeLead returns the exception class a message starts with
-// ("ReadTimeout: ..."), or "" when it starts otherwise or with a word too
+// ("TimeoutError: ..."), or "" when it starts otherwise or with a word too
 // generic to tell failures apart ("Error: ...").
 func typeLead(s string) string {
 	k := strings.Index(s, ": ")

@@ -222,24 +222,56 @@ func isStackFrame(line string) bool {
 }
 
 // speaksOfStepLimit reports whether a (normalised) message says a run was
-// stopped by its own budget of iterations, steps, turns or recursion, as
-// opposed to an external failure. It reads the general vocabulary of such
-// limits, not any one framework's message.
+// stopped by its own budget of iterations, steps, turns, recursion or
+// requests, as opposed to an external failure. It reads the general
+// vocabulary of such limits, not any one framework's message: the words
+// are split at underscores, hyphens and CamelCase first, so
+// "max_steps" and "MaxStepsExceeded" read as "max steps".
 func speaksOfStepLimit(msg string) bool {
-	m := strings.ToLower(msg)
-	unit := false
-	for _, w := range []string{"iteration", "recursion", "turns", "turn limit", "step", "rounds", "cycles",
-		"request_limit", "request limit", "invocation", "invoke attempts", "max_turns", "max_steps"} {
-		if strings.Contains(m, w) {
+	words := splitWords(msg)
+	unit, limit := false, false
+	for i, w := range words {
+		next := ""
+		if i+1 < len(words) {
+			next = words[i+1]
+		}
+		switch {
+		case hasAnyPrefix(w, "iteration", "recursion", "turn", "step", "round", "cycle", "invocation", "invoke"),
+			(w == "request" || w == "requests" || w == "usage") && next == "limit",
+			(w == "tool" || w == "function") && hasAnyPrefix(next, "call"):
 			unit = true
-			break
+		}
+		switch {
+		case hasAnyPrefix(w, "limit", "max", "exceed", "reached", "stopped", "budget", "exhausted"),
+			w == "too" && next == "many":
+			limit = true
 		}
 	}
-	if !unit {
-		return false
+	return unit && limit
+}
+
+// splitWords lower-cases s and splits it into words at anything that is
+// not a letter and at CamelCase humps.
+func splitWords(s string) []string {
+	var words []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		letter := i < len(s) && isLetter(s[i])
+		hump := letter && start >= 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z'
+		if start >= 0 && (!letter || hump) {
+			words = append(words, strings.ToLower(s[start:i]))
+			start = -1
+		}
+		if letter && start < 0 {
+			start = i
+		}
 	}
-	for _, w := range []string{"limit", "max", "exceed", "reached", "too many", "stopped", "budget", "exhausted"} {
-		if strings.Contains(m, w) {
+	return words
+}
+
+func hasAnyPrefix(w string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(w, p) {
 			return true
 		}
 	}

@@ -192,7 +192,7 @@ func (n *normalizer) field(s string, i, j int) int {
 
 // shortTypeName returns the class of a qualified type name such as
 // "requests.exceptions.HTTPError", "System.Net.Http.HttpRequestException"
-// or "*json.SyntaxError".
+// or "*url.Error".
 func shortTypeName(f string) (string, bool) {
 	f = strings.TrimPrefix(f, "*")
 	k := strings.LastIndexByte(f, '.')

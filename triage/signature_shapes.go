@@ -373,7 +373,7 @@ func lettersThenDigits(a string) bool {
 
 // shortWords counts the words of at most two characters in a, read as
 // CamelCase: "ContextLengthExceeded" has none, a random token such as
-// "qBxpXXRTKvthzlPfnW3blcUw" many.
+// "xK9qTz2LmPw7RvB4" many.
 func shortWords(a string) int {
 	short := 0
 	for i := 0; i < len(a); {

@@ -154,6 +154,11 @@ func TestSpeaksOfStepLimit(t *testing.T) {
 		{"context length exceeded", false},
 		{"TimeoutError: timed out after <dur>", false},
 		{"next step: call the tool", false},
+		{"UsageLimitExceeded: the next request would exceed the request_limit of <n>", true},
+		{"MaxTurnsExceeded", true},
+		{"the tool returned too many rows", false},
+		{"agent: max tool calls (<n>) reached", true},
+		{"Maximum auto invoke attempts (<n>) reached.", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.msg, func(t *testing.T) {

@@ -23,7 +23,10 @@ func (s *Slack) Identify(ctx context.Context) (userID, botID string, err error) 
 	err = retry.Do(ctx, s.retry, func(ctx context.Context) error {
 		r, err := s.api.AuthTestContext(ctx)
 		resp = r
-		return s.scrub(classify("auth.test", err))
+		if err = classify("auth.test", err); err != nil {
+			return s.scrub(err)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("identify the bot: %w", err)

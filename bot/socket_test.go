@@ -128,3 +128,15 @@ func TestNewSocketChecksOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentify(t *testing.T) {
+	h := newHarness(t, nil)
+	user, botID, err := h.bot.Identify(context.Background())
+	if err != nil || user != slacktest.BotUserID || botID != slacktest.BotID {
+		t.Errorf("Identify: %q, %q, %v", user, botID, err)
+	}
+	h.slack.Token = "xoxb-another"
+	if _, _, err := h.bot.Identify(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_auth") {
+		t.Errorf("Identify with a refused token: %v", err)
+	}
+}

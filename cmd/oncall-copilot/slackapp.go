@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/assistant"
+	"github.com/oncall-copilot/oncall-copilot/bot"
+	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/llm"
+	"github.com/oncall-copilot/oncall-copilot/redact"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
+	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
+	"github.com/oncall-copilot/oncall-copilot/worker"
+)
+
+// Conformance of the adapters to what the interactive Slack side declares.
+var (
+	_ slackStore         = (*boltdb.Store)(nil)
+	_ slackStore         = (*redisdb.Store)(nil)
+	_ assistant.Model    = (*llm.Client)(nil)
+	_ bot.Answerer       = assistantAnswerer{}
+	_ worker.HandlerFunc = (*bot.App)(nil).Handle
+)
+
+// slackStore is what the interactive side needs of a store: incidents,
+// once-keys and the queue.
+type slackStore interface {
+	bot.IncidentStore
+	bot.OnceStore
+	bot.Queue
+}
+
+// slackAllowUnsignedEnv, set to true, serves the Slack HTTP endpoints
+// without a signing secret. Never in production.
+const slackAllowUnsignedEnv = "SLACK_ALLOW_UNSIGNED"
+
+// slackInteractive is the interactive Slack side as serve runs it: the
+// handler of its jobs, its HTTP endpoints and its Socket Mode connection.
+type slackInteractive struct {
+	app    *bot.App    // nil when interactivity is off
+	socket *bot.Socket // nil without an app token
+	log    *slog.Logger
+}
+
+// slackApp wires the interactive Slack side: questions answered by the
+// assistant, the buttons on diagnoses and /oncall. Socket Mode is used
+// when SLACK_APP_TOKEN is set; the HTTP Events API endpoints
+// (/slack/events, /slack/interactions, /slack/commands) are registered on
+// mux when SLACK_SIGNING_SECRET is set, and without it only when
+// SLACK_ALLOW_UNSIGNED=true. With neither token nor secret the interactive
+// side is off and serve posts incidents only. digester may be nil.
+//
+// serve uses it so:
+//
+//	sa, err := slackApp(ctx, cfg, getenv, store, slack, digester, mux, log)
+//	...
+//	Handler: sa.Handle(inc.Handle),
+//	...
+//	g.Go(func() error { return sa.Run(gctx) })
+func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string, store backend, slack *bot.Slack, digester bot.Digester, mux *http.ServeMux, log *slog.Logger) (*slackInteractive, error) {
+	s := &slackInteractive{log: log.With("component", "slack-interactive")}
+	unsigned := false
+	if v := getenv(slackAllowUnsignedEnv); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: want true or false, got %q", slackAllowUnsignedEnv, v)
+		}
+		unsigned = b
+	}
+	appToken, secret := cfg.Slack.AppToken.Reveal(), cfg.Slack.SigningSecret.Reveal()
+	serveHTTP := secret != "" || unsigned
+	if appToken == "" && !serveHTTP {
+		s.log.Info("slack interactivity off: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (Events API) for questions, buttons and /oncall")
+		return s, nil
+	}
+	st, ok := store.(slackStore)
+	if !ok {
+		return nil, fmt.Errorf("the %T store cannot serve the interactive Slack side", store)
+	}
+	botUser, _, err := slack.Identify(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("slack interactivity: %w", err)
+	}
+	answerer, err := newAnswerer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	intake, err := bot.NewIntake(bot.IntakeOptions{
+		Queue: st, Once: st, SigningSecret: secret, AllowUnsigned: unsigned && secret == "", BotUserID: botUser, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts := bot.AppOptions{Slack: slack, Store: st, Queue: st, Once: st, Digester: digester, BotUserID: botUser, Logger: log}
+	if answerer != nil {
+		opts.Answerer = answerer
+	}
+	if s.app, err = bot.NewApp(opts); err != nil {
+		return nil, err
+	}
+	if serveHTTP {
+		if err := intake.Register(mux); err != nil {
+			return nil, err
+		}
+		if secret == "" {
+			s.log.Warn("the Slack endpoints accept unsigned requests (" + slackAllowUnsignedEnv + "): anyone who can reach them can act as Slack")
+		}
+	}
+	if appToken != "" {
+		if s.socket, err = bot.NewSocket(bot.SocketOptions{AppToken: appToken, APIURL: cfg.Slack.APIURL, Intake: intake, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
+	s.log.Info("slack interactivity on", "socket_mode", appToken != "", "events_api", serveHTTP, "assistant", answerer != nil, "bot_user", botUser)
+	return s, nil
+}
+
+// Handle routes the Slack jobs to the interactive side and every other
+// job to next.
+func (s *slackInteractive) Handle(next worker.HandlerFunc) worker.HandlerFunc {
+	return func(ctx context.Context, job oncall.Job) error {
+		if !bot.IsSlackJob(job.Kind) {
+			return next(ctx, job)
+		}
+		if s.app == nil {
+			return retry.Permanent(fmt.Errorf("%s job: slack interactivity is off on this server", job.Kind))
+		}
+		return s.app.Handle(ctx, job)
+	}
+}
+
+// Run keeps the Socket Mode connection until ctx ends; without one it
+// just waits.
+func (s *slackInteractive) Run(ctx context.Context) error {
+	if s.socket == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return s.socket.Run(ctx)
+}
+
+// newAnswerer builds the assistant over the default trace source, or nil
+// when no model is configured.
+func newAnswerer(cfg config.Config, log *slog.Logger) (bot.Answerer, error) {
+	m, err := newModel(cfg)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	sources, err := traceSources(cfg, "", log)
+	if err != nil {
+		return nil, err
+	}
+	name := cfg.Traces.DefaultSource()
+	src, ok := sources[name]
+	if !ok {
+		return nil, fmt.Errorf("default trace source %q is not configured", name)
+	}
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("redaction rules: %w", err)
+	}
+	var filters []string
+	for _, attr := range cfg.Triage.LabelMap {
+		if !slices.Contains(filters, attr) {
+			filters = append(filters, attr)
+		}
+	}
+	slices.Sort(filters)
+	a, err := assistant.New(assistant.Options{
+		Model: m, Source: src, Redactor: red, ModelName: cfg.Model.Name,
+		Budget: max(cfg.Model.TokenBudget, assistant.DefaultBudget), MaxTraces: cfg.Triage.MaxTraces,
+		Filters: filters, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return assistantAnswerer{a}, nil
+}
+
+// assistantAnswerer answers Slack questions with the assistant.
+type assistantAnswerer struct{ a *assistant.Assistant }
+
+func (x assistantAnswerer) Answer(ctx context.Context, q bot.Question) (bot.Answer, error) {
+	if x.a == nil {
+		return bot.Answer{}, errors.New("no assistant")
+	}
+	hist := make([]assistant.Turn, len(q.History))
+	for i, t := range q.History {
+		hist[i] = assistant.Turn{Assistant: t.FromBot, Text: t.Text}
+	}
+	ans, err := x.a.Answer(ctx, assistant.Question{Text: q.Text, Incident: q.Incident, History: hist})
+	if err != nil {
+		return bot.Answer{}, err
+	}
+	return bot.Answer{
+		Text: strings.TrimSpace(ans.Text), Partial: ans.Partial, Steps: ans.Steps, ToolCalls: len(ans.Tried),
+		Model: ans.Model, Usage: ans.Usage,
+	}, nil
+}

@@ -98,11 +98,7 @@ func (a *analysis) suspects(cs []oncall.Cluster) []oncall.Suspect {
 		}
 		clear(seen)
 		clear(seenLabel)
-		keys.runAttributes(f.t, func(av attrValue) {
-			if seen[av] {
-				return
-			}
-			seen[av] = true
+		keys.runAttributes(f.t, seen, func(av attrValue) {
 			count(tallies, av, s == 1, !f.incident)
 			if !seenLabel[av.attr] {
 				seenLabel[av.attr] = true
@@ -308,28 +304,44 @@ const (
 	providerLabel = "gen_ai.provider.name"
 )
 
-// runAttributes calls fn with each attribute value of a run that may be a
-// setting: trace attributes, the models and providers its spans call,
+// runAttributes calls fn once with each attribute value of a run that may
+// be a setting, using seen (empty for each run) to tell repeats: trace attributes, the models and providers its spans call,
 // and span attributes that are neither content, outcome, measure nor id
 // (resource attributes such as versions, pods and regions; prompt and
 // tool versions; retrieval settings).
-func (sk settingKeys) runAttributes(t *oncall.Trace, fn func(attrValue)) {
+func (sk settingKeys) runAttributes(t *oncall.Trace, seen map[attrValue]bool, fn func(attrValue)) {
+	once := func(av attrValue) bool {
+		if seen[av] {
+			return false
+		}
+		seen[av] = true
+		return true
+	}
 	for k, v := range t.Attributes {
-		if sk.traceKey(k) && sk.settingValue(v) {
-			fn(attrValue{k, v})
+		if av := (attrValue{k, v}); sk.traceKey(k) && once(av) && sk.settingValue(v) {
+			fn(av)
 		}
 	}
 	for i := range t.Spans {
 		s := &t.Spans[i]
 		if s.Model != "" && len(s.Model) <= maxSuspectValueLen {
-			fn(attrValue{modelLabel, s.Model})
+			if av := (attrValue{modelLabel, s.Model}); once(av) {
+				fn(av)
+			}
 		}
 		if s.Provider != "" && len(s.Provider) <= maxSuspectValueLen {
-			fn(attrValue{providerLabel, s.Provider})
+			if av := (attrValue{providerLabel, s.Provider}); once(av) {
+				fn(av)
+			}
 		}
 		for k, v := range s.Attributes {
-			if sk.spanKey(k) && sk.settingValue(v) {
-				fn(attrValue{sk.label(k, s.Service, t.Service), v})
+			// Most span attributes repeat on every span of a service:
+			// the key is judged first, then each value once per run.
+			if !sk.spanKey(k) {
+				continue
+			}
+			if av := (attrValue{sk.label(k, s.Service, t.Service), v}); once(av) && sk.settingValue(v) {
+				fn(av)
 			}
 		}
 	}

@@ -218,3 +218,35 @@ func BenchmarkSessionString(b *testing.B) {
 		r.Session().String(text)
 	}
 }
+
+func TestUnknownVendorKeys(t *testing.T) {
+	r, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{
+		"glsa_ZStondvOfx4SQWKJwIVipSHxIpxIGEyR_9518745e",
+		"glpat-x8Yq2LmN4pR7sT1vW3zB",
+		"hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+		"tok_9fK2mQx7LpZr4VbN8sWd3YhJ6cTe", // no known prefix: caught by its randomness
+	}
+	for _, s := range secrets {
+		out := r.String("use key " + s + " for the dashboard")
+		if strings.Contains(out, s) {
+			t.Errorf("%s not redacted: %s", s, out)
+		}
+	}
+	keep := []string{
+		"4bf92f3577b34da6a3ce929d0e0e4736",                      // trace id
+		"550e8400-e29b-41d4-a716-446655440000",                  // uuid
+		"claude-3-5-sonnet-20241022",                            // model name
+		"CreateReturnLabelRequestHandler",                       // identifier
+		"ai.generateText.doGenerate",                            // span name
+		"services/checkout/internal/api/v2/handlers/refunds.go", // path
+	}
+	for _, s := range keep {
+		if out := r.String("see " + s); !strings.Contains(out, s) {
+			t.Errorf("%s should not be redacted: %s", s, out)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -102,6 +103,14 @@ func builtinRules() []rule {
 			wordStart: true,
 		},
 		{
+			// Other vendors' prefixed keys: Grafana service accounts and
+			// cloud tokens, GitLab, npm, Hugging Face, PyPI, DigitalOcean,
+			// Shopify, Groq, xAI.
+			name: "prefixed api key", category: Secret,
+			re:        regexp.MustCompile(`(?:gl(?:sa|c)_|glpat-|npm_|hf_|pypi-|dop_v1_|shp(?:at|ss|ca)_|gsk_|xai-)[A-Za-z0-9_\-]{16,}`),
+			wordStart: true,
+		},
+		{
 			name: "jwt", category: Token,
 			re:        regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.(?:eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)`),
 			wordStart: true,
@@ -170,6 +179,13 @@ func builtinRules() []rule {
 			starts: numberStarts,
 			valid:  digitCount(9, 12),
 			shrink: true,
+		},
+		{
+			// Last resort for keys of unknown vendors: a long run of
+			// letters and digits that mixes cases and digits like a
+			// random key does, and is not a hex id.
+			name: "high-entropy token", category: Secret,
+			find: findHighEntropy,
 		},
 	}
 }
@@ -438,3 +454,62 @@ func isAlnum(c byte) bool {
 }
 
 func isWordByte(c byte) bool { return isAlnum(c) || c == '_' }
+
+// findHighEntropy finds words of 24 or more key characters that mix upper
+// case, lower case and digits with high per-character entropy. Hex ids
+// and uuids (one case only) and ordinary identifiers (low entropy or no
+// digits) do not qualify.
+func findHighEntropy(s string) [][]int {
+	var out [][]int
+	isKey := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '+' || c == '/'
+	}
+	for i := 0; i < len(s); {
+		if !isKey(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isKey(s[j]) {
+			j++
+		}
+		if j-i >= 24 && looksRandom(s[i:j]) {
+			out = append(out, []int{i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+func looksRandom(w string) bool {
+	var upper, lower, digit int
+	var counts [256]int
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		counts[c]++
+		switch {
+		case c >= 'A' && c <= 'Z':
+			upper++
+		case c >= 'a' && c <= 'z':
+			lower++
+		case c >= '0' && c <= '9':
+			digit++
+		}
+	}
+	if upper < 2 || lower < 2 || digit < 2 {
+		return false
+	}
+	// Paths and dotted names have separators every few characters.
+	if strings.Count(w, "/") > len(w)/8 {
+		return false
+	}
+	var h float64
+	n := float64(len(w))
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h >= 4.0
+}

@@ -144,10 +144,31 @@ func (s *Service) source(o oncall.TriageOptions) (string, TraceSource, error) {
 	return name, src, nil
 }
 
+// Prepared is a triage up to the model call: the traces read, their
+// analysis, and the evidence pack a model would be shown.
+type Prepared struct {
+	Request  oncall.TriageRequest
+	Report   oncall.Report // not yet redacted; no diagnosis yet
+	Traces   []oncall.Trace
+	Evidence Evidence
+	session  *redact.Session
+	start    time.Time
+}
+
 // Triage runs the whole triage of one alert. Trace-store failures do not
 // fail it: the report says what is missing. Everything in the returned
 // report is redacted.
 func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error) {
+	p, err := s.Prepare(ctx, req)
+	if err != nil {
+		return oncall.Report{}, err
+	}
+	return s.Finish(ctx, p)
+}
+
+// Prepare selects the alert's traces, analyses them and builds the
+// evidence pack under the token budget.
+func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepared, error) {
 	start := time.Now()
 	alert := req.Alert
 	incWin, baseWin := s.Windows(alert, req.Options)
@@ -190,7 +211,7 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 		res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces})
 		if err != nil {
 			if ctx.Err() != nil {
-				return oncall.Report{}, ctx.Err()
+				return nil, ctx.Err()
 			}
 			s.log.Warn("trace search failed", "window", w.name, "err", err)
 			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, err))
@@ -205,17 +226,23 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 
 	rep := Analyze(alert, traces, AnalyzeOptions{Incident: incWin, Baseline: baseWin})
 	rep.Missing = append(rep.Missing, missing...)
-
 	session := s.opts.Redactor.Session()
+	ev := BuildEvidence(rep, traces, EvidenceOptions{Budget: s.opts.Budget, Counter: s.counter, Redact: session})
+	return &Prepared{Request: req, Report: rep, Traces: traces, Evidence: ev, session: session, start: start}, nil
+}
+
+// Finish diagnoses a prepared triage (with the model, or offline) and
+// redacts the report.
+func (s *Service) Finish(ctx context.Context, p *Prepared) (oncall.Report, error) {
+	rep := p.Report
 	switch {
-	case req.Options.Offline():
+	case p.Request.Options.Offline():
 		rep.Diagnosis = OfflineDiagnosis(rep, "the route asks for deterministic analysis only")
 	case s.opts.Model == nil:
 		rep.Diagnosis = OfflineDiagnosis(rep, "no model configured")
 	default:
-		ev := BuildEvidence(rep, traces, EvidenceOptions{Budget: s.opts.Budget, Counter: s.counter, Redact: session})
-		rep.EvidenceCut = ev.Cut
-		diag, usage, err := Diagnose(ctx, s.opts.Model, rep, ev)
+		rep.EvidenceCut = p.Evidence.Cut
+		diag, usage, err := Diagnose(ctx, s.opts.Model, rep, p.Evidence)
 		rep.Usage = rep.Usage.Add(usage)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -226,8 +253,8 @@ func (s *Service) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.
 		}
 		rep.Diagnosis = diag
 	}
-	redactReport(&rep, session)
-	rep.Duration = time.Since(start)
+	redactReport(&rep, p.session)
+	rep.Duration = time.Since(p.start)
 	return rep, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ func runConfigCheck(args []string, getenv func(string) string, stdout, stderr io
 		return err
 	}
 	fmt.Fprint(stdout, cfg.Dump())
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), checkDigest(cfg, getenv)); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
 	fmt.Fprintln(stderr, "configuration is valid")

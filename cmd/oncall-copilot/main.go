@@ -6,6 +6,8 @@
 //
 //	oncall-copilot serve   [--config FILE] [--data-dir DIR] [--insecure-no-auth]
 //	oncall-copilot triage  --alert FILE --traces PATH [--format text|json]
+//	oncall-copilot digest  [--since 24h] [--post] [--format text|json]
+//	oncall-copilot eval    [--scenarios DIR] [--format text|json]
 //	oncall-copilot config check [--config FILE]
 //	oncall-copilot version
 package main
@@ -49,6 +51,8 @@ const usage = `oncall-copilot: the on-call copilot for LLM agent fleets.
 Commands:
   serve          receive alert webhooks, triage them, post to Slack
   triage         triage one alert from files and print the report
+  digest         print or post the digest of the last day (--since 24h, --post)
+  eval           score triage on labelled scenarios (examples/scenarios)
   config check   validate the configuration and print it, secrets masked
   version        print the version
 
@@ -68,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "triage":
 		return runTriage(ctx, args[1:], getenv, stdout, stderr)
+	case "digest":
+		return runDigest(ctx, args[1:], getenv, stdout, stderr)
+	case "eval":
+		return runEval(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: oncall-copilot config check [--config FILE]\n")

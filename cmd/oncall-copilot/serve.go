@@ -107,6 +107,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	sched, err := newDigestScheduler(cfg, getenv, store, slack, log) // nil when DIGEST_SCHEDULE=off
+	if err != nil {
+		return err
+	}
 	routes, err := alerts.NewRouteTable(cfg.Routes, cfg.Slack.Channel)
 	if err != nil {
 		return err
@@ -168,6 +172,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	})
 	g.Go(func() error { return pool.Run(workCtx) })
+	if sched != nil {
+		g.Go(func() error { return sched.Run(workCtx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")

@@ -14,6 +14,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/redact"
+	"github.com/oncall-copilot/oncall-copilot/report"
 )
 
 // runTriage triages one alert from files and prints the report.
@@ -72,7 +73,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	_, err = io.WriteString(stdout, RenderText(rep))
+	_, err = io.WriteString(stdout, report.RenderText(rep))
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/digest"
 	"github.com/oncall-copilot/oncall-copilot/incident"
 	"github.com/oncall-copilot/oncall-copilot/llm"
 	"github.com/oncall-copilot/oncall-copilot/redact"
@@ -49,6 +50,8 @@ type backend interface {
 	incident.Store
 	alerts.Enqueuer
 	alerts.Deduper
+	digest.IncidentLister
+	digest.OnceStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -1,4 +1,5 @@
-package main
+// Package report renders triage reports for people at a terminal.
+package report
 
 import (
 	"fmt"

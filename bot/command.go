@@ -155,15 +155,17 @@ func (a *App) digest(ctx context.Context, c commandJob) (*Reply, error) {
 // traceIDRE matches what may be a trace id: hex with optional dashes.
 var traceIDRE = regexp.MustCompile(`^(?:0x)?[0-9a-fA-F][0-9a-fA-F-]{7,63}$`)
 
-// triageCommand re-runs the triage of the incident with an alert of that
-// fingerprint, or else explains the trace with that id.
+// triageCommand re-runs the triage of the newest incident with an alert
+// of that fingerprint (a resolved one is said to be resolved), or else
+// explains the trace with that id.
 func (a *App) triageCommand(ctx context.Context, job oncall.Job, c commandJob) (*Reply, error) {
 	r := renderer{a.slack.render}
-	open, err := a.openIncidents(ctx)
+	recent, err := a.opts.Store.ListIncidents(ctx, a.now().Add(-a.opts.StatusWindow))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	for _, inc := range open {
+	slices.SortStableFunc(recent, func(x, y oncall.Incident) int { return y.OpenedAt.Compare(x.OpenedAt) })
+	for _, inc := range recent {
 		if !hasFingerprint(inc, c.Arg) {
 			continue
 		}

@@ -112,6 +112,20 @@ func TestTriageCommandByFingerprint(t *testing.T) {
 	if len(h.answers.Questions()) != 0 {
 		t.Error("a fingerprint was taken for a trace id")
 	}
+
+	if _, err := h.store.UpdateIncident(context.Background(), inc.Key, func(i *oncall.Incident) error {
+		i.Status = oncall.IncidentResolved
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.command("triage a1b2c3", "tri2", "trig-tri2")
+	if r := h.lastResponse("tri2"); !strings.Contains(r, "This incident is resolved") {
+		t.Errorf("triage of a resolved incident answered %s", r)
+	}
+	if len(h.answers.Questions()) != 0 {
+		t.Error("the fingerprint of a resolved incident was taken for a trace id")
+	}
 }
 
 func TestTriageCommandByTraceID(t *testing.T) {

@@ -126,7 +126,7 @@ func messageJob(env envelope, botUser string) (eventJob, string) {
 	job := eventJob{
 		EventID: env.EventID, Type: ev.Type, Channel: ev.Channel, ChannelType: ev.ChannelType, User: ev.User,
 		Text: ev.Text, TS: ev.TS, ThreadTS: ev.ThreadTS,
-		Mentioned: ev.Type == "app_mention" || (botUser != "" && strings.Contains(ev.Text, "<@"+botUser)),
+		Mentioned: ev.Type == "app_mention" || mentions(ev.Text, botUser),
 	}
 	switch ev.Type {
 	case "app_mention":
@@ -215,4 +215,9 @@ func (in *Intake) HandleInteraction(ctx context.Context, payload []byte) error {
 		in.log.Info("slack action received", "action", a.ActionID, "channel", channel, "queued", queued)
 	}
 	return nil
+}
+
+// mentions reports whether text mentions user (<@U123> or <@U123|name>).
+func mentions(text, user string) bool {
+	return user != "" && (strings.Contains(text, "<@"+user+">") || strings.Contains(text, "<@"+user+"|"))
 }

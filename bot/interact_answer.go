@@ -44,7 +44,7 @@ func (a *App) answer(ctx context.Context, job oncall.Job, ev eventJob) error {
 			return fmt.Errorf("find the incident of thread %s: %w", ev.ThreadTS, err)
 		}
 	}
-	mentioned := ev.Mentioned || strings.Contains(ev.Text, "<@"+a.opts.BotUserID)
+	mentioned := ev.Mentioned || mentions(ev.Text, a.opts.BotUserID)
 	if !mentioned && ev.ChannelType != "im" && (inc == nil || !asksCopilot(ev.Text, a.opts.BotUserID)) {
 		log.Debug("message not for the copilot")
 		return nil

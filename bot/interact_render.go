@@ -170,8 +170,9 @@ func noteBlocks(text string) []slack.Block { return []slack.Block{section(text)}
 
 var mentionRE = regexp.MustCompile(`<@[A-Z0-9]+>`)
 
-// notification strips mentions and markup from a note for its
-// notification text, so the people it names are not pinged twice.
+// notification turns a note into its notification text: mentions become
+// "someone", so the people it names are not pinged twice, and bold marks
+// go.
 func notification(text string) string {
 	text = mentionRE.ReplaceAllString(text, "someone")
 	return strings.ReplaceAll(text, "*", "")

@@ -91,6 +91,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	mux := http.NewServeMux()
+	od, err := newDigestOnDemand(cfg, getenv, store, slack, log)
+	if err != nil {
+		return err
+	}
+	sa, err := slackApp(ctx, cfg, getenv, store, slack, od, mux, log)
+	if err != nil {
+		return err
+	}
 	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tri, Logger: log})
 	if err != nil {
 		return err
@@ -98,7 +107,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
 		Queue:   store,
-		Handler: inc.Handle,
+		Handler: sa.Handle(inc.Handle),
 		Workers: cfg.Workers,
 		Name:    fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Drain:   cfg.Shutdown.D(),
@@ -130,7 +139,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	mux := http.NewServeMux()
 	intake.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -171,6 +179,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return nil
 	})
+	g.Go(func() error { return sa.Run(gctx) })
 	g.Go(func() error { return pool.Run(workCtx) })
 	if sched != nil {
 		g.Go(func() error { return sched.Run(workCtx) })

@@ -98,14 +98,14 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-// The sample in SAMPLE.md is the golden text rendering.
+// The sample digest in the README is the golden text rendering.
 func TestSampleDoc(t *testing.T) {
-	doc, err := os.ReadFile("SAMPLE.md")
+	doc, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(doc), RenderText(sampleDigest(t))) {
-		t.Error("SAMPLE.md does not show the current text rendering of testdata/sample.json; update it from testdata/sample.text.golden")
+		t.Error("the README does not show the current text rendering of testdata/sample.json; update it from testdata/sample.text.golden")
 	}
 }
 

@@ -119,6 +119,10 @@ var spanIDPattern = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
 func groundedModel(t *testing.T) *llmtest.Server {
 	m := llmtest.NewServer(t)
 	m.Handle(func(req llmtest.Request) llmtest.Reply {
+		if req.ResponseFormat == nil {
+			// A follow-up question: answer in prose.
+			return llmtest.Text("The lookup tool fails with HTTP 503 since the incident began; its dependency is down.")
+		}
 		var prompt string
 		for _, msg := range req.Messages {
 			prompt += msg.Content + "\n"
@@ -165,17 +169,18 @@ func TestServeEndToEnd(t *testing.T) {
 			slack := slacktest.NewServer(t)
 			model := groundedModel(t)
 			env := map[string]string{
-				"LISTEN_ADDR":      "127.0.0.1:0",
-				"DATA_DIR":         t.TempDir(),
-				"WEBHOOK_TOKEN":    webhookToken,
-				"SLACK_BOT_TOKEN":  slack.Token,
-				"SLACK_API_URL":    slack.URL + "/",
-				"SLACK_CHANNEL":    channel,
-				"TRACE_JSONL_PATH": exampleTraces,
-				"OPENAI_API_KEY":   "sk-test-not-a-real-key-000000000000",
-				"OPENAI_BASE_URL":  model.URL,
-				"OPENAI_MODEL":     "gpt-4o-mini",
-				"LOG_LEVEL":        "debug",
+				"LISTEN_ADDR":          "127.0.0.1:0",
+				"DATA_DIR":             t.TempDir(),
+				"WEBHOOK_TOKEN":        webhookToken,
+				"SLACK_BOT_TOKEN":      slack.Token,
+				"SLACK_API_URL":        slack.URL + "/",
+				"SLACK_CHANNEL":        channel,
+				"TRACE_JSONL_PATH":     exampleTraces,
+				"OPENAI_API_KEY":       "sk-test-not-a-real-key-000000000000",
+				"OPENAI_BASE_URL":      model.URL,
+				"OPENAI_MODEL":         "gpt-4o-mini",
+				"LOG_LEVEL":            "debug",
+				"SLACK_SIGNING_SECRET": signingSecret,
 			}
 			if extra["REDIS_URL"] != "" {
 				env["REDIS_URL"] = extra["REDIS_URL"]
@@ -231,6 +236,28 @@ func TestServeEndToEnd(t *testing.T) {
 				t.Errorf("the model was not asked")
 			}
 
+			// A follow-up question in the thread, through the signed Events API.
+			askInThread(t, srv, parent.TS, "evt-1", 0)
+			askInThread(t, srv, parent.TS, "evt-1", 1) // Slack's retry of the same event, signed anew
+			slacktest.WaitFor(t, func() bool {
+				for _, r := range slack.Replies(channel, parent.TS) {
+					if strings.Contains(r.Text, "dependency is down") {
+						return true
+					}
+				}
+				return false
+			}, 20*time.Second)
+			answers := 0
+			for _, r := range slack.Replies(channel, parent.TS) {
+				if strings.Contains(r.Text, "dependency is down") {
+					answers++
+				}
+			}
+			if answers != 1 {
+				t.Errorf("answers to one question (sent twice) = %d, want 1", answers)
+			}
+			replies = slack.Replies(channel, parent.TS)
+
 			// The same alert again: no second thread.
 			posted := len(slack.Messages())
 			if resp := srv.postAlert(t, alertBody); resp.StatusCode != http.StatusAccepted {
@@ -285,4 +312,37 @@ func resolvedPayload(t *testing.T, firing []byte) []byte {
 	}
 	b, _ := json.Marshal(p)
 	return b
+}
+
+const signingSecret = "e2e-signing-secret"
+
+// askInThread posts a signed app_mention event, as Slack sends it, asking
+// a question in the incident's thread.
+func askInThread(t *testing.T, srv *server, threadTS, eventID string, retry int) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"token": "ignored", "team_id": slacktest.TeamID, "api_app_id": "A0APP", "type": "event_callback",
+		"event_id": eventID, "event_time": time.Now().Unix(),
+		"event": map[string]any{
+			"type": "app_mention", "user": "U0ENGINEER", "channel": channel, "ts": "1700000999.000100",
+			"thread_ts": threadTS, "text": "<@" + slacktest.BotUserID + "> why is the tool failing?",
+		},
+	})
+	ts := fmt.Sprint(time.Now().Unix() + int64(retry))
+	req, _ := http.NewRequest(http.MethodPost, srv.addr+"/slack/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", slacktest.Sign(signingSecret, ts, body))
+	if retry > 0 {
+		req.Header.Set("X-Slack-Retry-Num", fmt.Sprint(retry))
+		req.Header.Set("X-Slack-Retry-Reason", "http_timeout")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("events endpoint answered %d", resp.StatusCode)
+	}
 }

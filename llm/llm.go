@@ -50,6 +50,8 @@ type Options struct {
 	Prices map[string]Price
 	// Timeout bounds each attempt; default DefaultTimeout.
 	Timeout time.Duration
+	// Breaker stops calls to a model that keeps failing; on by default.
+	Breaker Breaker
 }
 
 // Client calls one model over an OpenAI-compatible API. It is safe for
@@ -63,6 +65,7 @@ type Client struct {
 	timeout  time.Duration
 	apiKey   string
 	scrub    *redact.Redactor
+	circuit  *circuit
 	// jsonMode is set once the server has rejected json_schema response
 	// formats; later calls ask for json_object straight away.
 	jsonMode atomic.Bool
@@ -85,6 +88,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Timeout < 0 {
 		errs = append(errs, errors.New("timeout must not be negative"))
+	}
+	if err := opts.Breaker.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for m, p := range opts.Prices {
 		if p.Input < 0 || p.Output < 0 {
@@ -114,6 +120,7 @@ func New(opts Options) (*Client, error) {
 		timeout:  opts.Timeout,
 		apiKey:   opts.APIKey,
 		scrub:    scrub,
+		circuit:  newCircuit(opts.Breaker),
 	}
 	if c.retry.Attempts == 0 {
 		c.retry = retry.Default
@@ -131,8 +138,13 @@ func (c *Client) Model() string { return c.model }
 // usage and cost. Rate limits, server errors and timeouts are retried
 // under the client's policy; other failures return at once. Errors wrap
 // *retry.HTTPError for HTTP failures (401/403 say the credentials were
-// rejected) and never contain the API key.
+// rejected) and never contain the API key. While the circuit breaker is
+// open, Chat fails at once with an error wrapping ErrCircuitOpen.
 func (c *Client) Chat(ctx context.Context, req oncall.ChatRequest) (oncall.ChatResponse, error) {
+	adm, err := c.circuit.admit()
+	if err != nil {
+		return oncall.ChatResponse{}, fmt.Errorf("model %s: %w", c.endpoint, err)
+	}
 	jsonMode := c.jsonMode.Load()
 	resp, err := c.send(ctx, c.request(req, jsonMode))
 	var rejected *schemaRejectedError
@@ -142,6 +154,7 @@ func (c *Client) Chat(ctx context.Context, req oncall.ChatRequest) (oncall.ChatR
 		c.jsonMode.Store(true)
 		resp, err = c.send(ctx, c.request(req, true))
 	}
+	adm.done(ctx, err)
 	if err != nil {
 		return oncall.ChatResponse{}, err
 	}
@@ -171,7 +184,13 @@ func (c *Client) JSONMode() bool { return c.jsonMode.Load() }
 
 func (c *Client) send(ctx context.Context, creq openai.ChatCompletionRequest) (openai.ChatCompletionResponse, error) {
 	var resp openai.ChatCompletionResponse
+	attempt := 0
 	err := retry.Do(ctx, c.retry, func(ctx context.Context) error {
+		attempt++
+		if attempt > 1 && c.circuit.open() {
+			// Other calls found the model down meanwhile: stop waiting.
+			return retry.Permanent(fmt.Errorf("model %s: %w", c.endpoint, ErrCircuitOpen))
+		}
 		actx, cancel := context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 		rec := &exchange{}

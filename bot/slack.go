@@ -49,7 +49,21 @@ type Options struct {
 	// MinInterval spaces messages to one channel, as Slack allows about
 	// one a second; 1s when zero.
 	MinInterval time.Duration
+	// Observer is told the outcome of every Web API attempt; nil
+	// observes nothing.
+	Observer Observer
 }
+
+// Observer is told the method, outcome (ok, rate_limited, error) and
+// latency of every Web API attempt, retries included. Metrics implement
+// it.
+type Observer interface {
+	SlackCall(method, outcome string, d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) SlackCall(string, string, time.Duration) {}
 
 // Slack posts incidents to Slack. It is safe for concurrent use.
 type Slack struct {
@@ -61,6 +75,7 @@ type Slack struct {
 	log         *slog.Logger
 	render      RenderOptions
 	minInterval time.Duration
+	observer    Observer
 
 	mu   sync.Mutex
 	next map[string]time.Time // channel → earliest time of its next message
@@ -107,6 +122,9 @@ func New(opts Options) (*Slack, error) {
 	if opts.MinInterval == 0 {
 		opts.MinInterval = time.Second
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	return &Slack{
 		api:         slack.New(opts.Token, slack.OptionAPIURL(opts.APIURL), slack.OptionHTTPClient(opts.HTTPClient)),
 		token:       opts.Token,
@@ -116,6 +134,7 @@ func New(opts Options) (*Slack, error) {
 		log:         opts.Logger.With("component", "slack"),
 		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact},
 		minInterval: opts.MinInterval,
+		observer:    opts.Observer,
 		next:        map[string]time.Time{},
 	}, nil
 }
@@ -127,12 +146,14 @@ var ErrPermanent = errors.New("slack refused the request")
 
 // PostParent posts the incident's parent message in inc.Channel and
 // returns its ts, which is the thread's. It posts every time it is
-// called: the caller records the ts and calls it once per incident.
+// called: the caller records the ts and calls it once per incident. The
+// message carries the incident key as metadata, so that FindParent can
+// find it when the caller crashed before recording the ts.
 func (s *Slack) PostParent(ctx context.Context, inc oncall.Incident) (string, error) {
 	if inc.Channel == "" {
 		return "", fmt.Errorf("post parent of incident %s: %w: no channel", inc.Key, ErrPermanent)
 	}
-	ts, err := s.post(ctx, inc.Channel, "", ParentFallback(inc, s.render), RenderParent(inc, s.render))
+	ts, err := s.post(ctx, inc.Channel, "", ParentFallback(inc, s.render), RenderParent(inc, s.render), incidentMetadata(inc))
 	if err != nil {
 		return "", fmt.Errorf("post parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
 	}
@@ -148,7 +169,8 @@ func (s *Slack) UpdateParent(ctx context.Context, inc oncall.Incident) error {
 	}
 	text, blocks := ParentFallback(inc, s.render), RenderParent(inc, s.render)
 	err := s.call(ctx, "chat.update", inc.Channel, func(ctx context.Context) error {
-		_, _, _, err := s.api.UpdateMessageContext(ctx, inc.Channel, inc.ThreadTS, messageOptions(text, blocks)...)
+		opts := append(messageOptions(text, blocks), incidentMetadata(inc))
+		_, _, _, err := s.api.UpdateMessageContext(ctx, inc.Channel, inc.ThreadTS, opts...)
 		return err
 	})
 	if err != nil {
@@ -209,10 +231,10 @@ func messageOptions(text string, blocks []slack.Block) []slack.MsgOption {
 	}
 }
 
-// post sends one message, in a thread when threadTS is set, and returns
-// its ts.
-func (s *Slack) post(ctx context.Context, channel, threadTS, text string, blocks []slack.Block) (string, error) {
-	opts := messageOptions(text, blocks)
+// post sends one message, in a thread when threadTS is set, with extra
+// options (metadata), and returns its ts.
+func (s *Slack) post(ctx context.Context, channel, threadTS, text string, blocks []slack.Block, extra ...slack.MsgOption) (string, error) {
+	opts := append(messageOptions(text, blocks), extra...)
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
@@ -234,7 +256,9 @@ func (s *Slack) call(ctx context.Context, method, channel string, fn func(ctx co
 		if err := s.pace(ctx, channel); err != nil {
 			return retry.Permanent(err)
 		}
+		start := time.Now()
 		err := classify(method, fn(ctx))
+		s.observer.SlackCall(method, callOutcome(err), time.Since(start))
 		if err != nil {
 			err = s.scrub(err)
 			s.log.Warn("slack call failed", "method", method, "channel", channel, "attempt", attempt,
@@ -242,6 +266,18 @@ func (s *Slack) call(ctx context.Context, method, channel string, fn func(ctx co
 		}
 		return err
 	})
+}
+
+// callOutcome names a classified attempt's result for the observer.
+func callOutcome(err error) string {
+	var ae *apiError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ae) && (ae.code == "rate limited" || ae.code == "ratelimited" || ae.code == "HTTP 429"):
+		return "rate_limited"
+	}
+	return "error"
 }
 
 // pace waits until channel may take another message and reserves the

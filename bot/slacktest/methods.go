@@ -25,6 +25,7 @@ func (s *Server) handlers() map[string]handler {
 		"reactions.add":                s.reactionsAdd,
 		"reactions.remove":             s.reactionsRemove,
 		"conversations.replies":        s.replies,
+		"conversations.history":        s.history,
 		"files.getUploadURLExternal":   s.getUploadURL,
 		"files.completeUploadExternal": s.completeUpload,
 		"apps.connections.open":        s.connectionsOpen,
@@ -109,6 +110,11 @@ func (s *Server) update(p url.Values) map[string]any {
 	if _, ok := p["blocks"]; !ok && m.Blocks != nil {
 		p = cloneValues(p)
 		p.Set("blocks", string(m.Blocks))
+	}
+	// Nor does it lose the metadata it was posted with.
+	if _, ok := p["metadata"]; !ok && m.Params.Get("metadata") != "" {
+		p = cloneValues(p)
+		p.Set("metadata", m.Params.Get("metadata"))
 	}
 	text, blocks, code := messageText(p)
 	if code != "" {

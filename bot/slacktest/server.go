@@ -117,6 +117,8 @@ type Server struct {
 	faults     map[string][]Fault
 	socketURL  string
 	responses  []Response
+	clock      func() time.Time // see UseClock; nil: synthetic timestamps
+	lastMicros int64            // the latest ts handed out under clock
 }
 
 // NewServer starts a fake Slack API that closes when the test ends.
@@ -252,6 +254,9 @@ func (s *Server) WaitForMessages(t testing.TB, n int, timeout time.Duration) []M
 // The caller holds s.mu.
 func (s *Server) nextTS() string {
 	s.seq++
+	if s.clock != nil {
+		return s.clockTS()
+	}
 	micros := int64(s.seq) * 100
 	return fmt.Sprintf("%d.%06d", 1700000000+micros/1_000_000, micros%1_000_000)
 }

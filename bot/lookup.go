@@ -1,0 +1,110 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+)
+
+// IncidentEventType is the metadata event type of an incident's parent
+// message; its payload holds the incident key under "incident_key".
+const IncidentEventType = "oncall_incident"
+
+// Limits of one FindParent search of a channel's history.
+const (
+	lookupPageSize = 200
+	lookupMaxPages = 10
+	// lookupSkew widens the search before the incident opened, for the
+	// difference between our clock and Slack's.
+	lookupSkew = time.Minute
+)
+
+// incidentMetadata is the metadata an incident's parent message carries.
+func incidentMetadata(inc oncall.Incident) slack.MsgOption {
+	return slack.MsgOptionMetadata(slack.SlackMetadata{
+		EventType:    IncidentEventType,
+		EventPayload: map[string]any{"incident_key": inc.Key},
+	})
+}
+
+// FindParent looks for the parent message of inc that PostParent posted
+// in inc.Channel since inc.OpenedAt, by the incident key in its metadata,
+// and returns its ts, or "" when there is none. Jobs that may have posted
+// the parent before crashing call it before posting again.
+//
+// It reads conversations.history (channels:history or groups:history
+// scope) newest first, at most lookupMaxPages pages of lookupPageSize
+// messages; a parent further back is not found. Transient failures are
+// retried under the publisher's policy; the error wraps ErrPermanent when
+// Slack refuses the read (a missing scope, say).
+func (s *Slack) FindParent(ctx context.Context, inc oncall.Incident) (string, error) {
+	if inc.Channel == "" || inc.Key == "" {
+		return "", fmt.Errorf("find parent of incident %s: %w: no channel or key", inc.Key, ErrPermanent)
+	}
+	params := slack.GetConversationHistoryParameters{
+		ChannelID:          inc.Channel,
+		Limit:              lookupPageSize,
+		IncludeAllMetadata: true,
+	}
+	if !inc.OpenedAt.IsZero() {
+		params.Oldest = slackTS(inc.OpenedAt.Add(-lookupSkew))
+	}
+	for page := 1; page <= lookupMaxPages; page++ {
+		var resp *slack.GetConversationHistoryResponse
+		err := s.read(ctx, "conversations.history", inc.Channel, func(ctx context.Context) error {
+			r, err := s.api.GetConversationHistoryContext(ctx, &params)
+			resp = r
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("find parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
+		}
+		for _, m := range resp.Messages {
+			if m.Metadata.EventType != IncidentEventType {
+				continue
+			}
+			if key, _ := m.Metadata.EventPayload["incident_key"].(string); key == inc.Key {
+				s.log.Info("parent found", "incident", inc.Key, "channel", inc.Channel, "ts", m.Timestamp)
+				return m.Timestamp, nil
+			}
+		}
+		if !resp.HasMore || resp.ResponseMetaData.NextCursor == "" {
+			return "", nil
+		}
+		params.Cursor = resp.ResponseMetaData.NextCursor
+	}
+	s.log.Warn("parent search gave up", "incident", inc.Key, "channel", inc.Channel,
+		"messages", lookupMaxPages*lookupPageSize)
+	return "", nil
+}
+
+// read runs one read-only Web API call under the retry policy. Reads are
+// not paced: the pacing is for messages a channel's members see.
+func (s *Slack) read(ctx context.Context, method, channel string, fn func(ctx context.Context) error) error {
+	attempt := 0
+	return retry.Do(ctx, s.retry, func(ctx context.Context) error {
+		attempt++
+		err := classify(method, fn(ctx))
+		if err != nil {
+			err = s.scrub(err)
+			s.log.Warn("slack call failed", "method", method, "channel", channel, "attempt", attempt,
+				"retryable", !retry.IsPermanent(err), "err", err)
+		}
+		return err
+	})
+}
+
+// slackTS writes t as a Slack timestamp.
+func slackTS(t time.Time) string {
+	us := t.UnixMicro()
+	if us < 0 {
+		us = 0
+	}
+	return strconv.FormatInt(us/1_000_000, 10) + "." + fmt.Sprintf("%06d", us%1_000_000)
+}

@@ -1,0 +1,141 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+)
+
+func TestFindParent(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, f fixture) (want string)
+		key   string // the incident looked for; testIncident's when empty
+	}{
+		{"found among other messages", func(t *testing.T, f fixture) string {
+			other := testIncident()
+			other.Key = "inc-other"
+			if _, err := f.bot.PostParent(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			ts, err := f.bot.PostParent(ctx, testIncident())
+			if err != nil {
+				t.Fatal(err)
+			}
+			postChatter(t, f, 5)
+			return ts
+		}, ""},
+		{"never posted", func(t *testing.T, f fixture) string {
+			postChatter(t, f, 3)
+			return ""
+		}, ""},
+		{"another incident's key", func(t *testing.T, f fixture) string {
+			if _, err := f.bot.PostParent(ctx, testIncident()); err != nil {
+				t.Fatal(err)
+			}
+			return ""
+		}, "inc-unrelated"},
+		{"beyond the first page", func(t *testing.T, f fixture) string {
+			ts, err := f.bot.PostParent(ctx, testIncident())
+			if err != nil {
+				t.Fatal(err)
+			}
+			postChatter(t, f, lookupPageSize+20)
+			return ts
+		}, ""},
+		{"after transient failures", func(t *testing.T, f fixture) string {
+			ts, err := f.bot.PostParent(ctx, testIncident())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.srv.Fail("conversations.history", 1, slacktest.RateLimited(2*time.Second))
+			f.srv.Fail("conversations.history", 1, slacktest.HTTPStatus(http.StatusInternalServerError))
+			return ts
+		}, ""},
+		{"updated parent keeps its metadata", func(t *testing.T, f fixture) string {
+			inc := testIncident()
+			ts, err := f.bot.PostParent(ctx, inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc.ThreadTS, inc.Headline = ts, "triaged"
+			if err := f.bot.UpdateParent(ctx, inc); err != nil {
+				t.Fatal(err)
+			}
+			return ts
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.srv.UseClock(f.clock.Now)
+			want := tt.setup(t, f)
+			inc := testIncident()
+			if tt.key != "" {
+				inc.Key = tt.key
+			}
+			got, err := f.bot.FindParent(ctx, inc)
+			if err != nil {
+				t.Fatalf("FindParent: %v", err)
+			}
+			if got != want {
+				t.Errorf("FindParent = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// postChatter posts n top-level messages that are not incidents.
+func postChatter(t *testing.T, f fixture, n int) {
+	t.Helper()
+	api := slack.New(slacktest.Token, slack.OptionAPIURL(f.srv.URL+"/"))
+	for i := range n {
+		if _, _, err := api.PostMessageContext(context.Background(), "C0INCIDENTS", slack.MsgOptionText(fmt.Sprintf("chatter %d", i), false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFindParentSearchesSinceTheIncidentOpened(t *testing.T) {
+	f := newFixture(t)
+	f.srv.UseClock(f.clock.Now)
+	ctx := context.Background()
+	inc := testIncident()
+	inc.OpenedAt = f.clock.Now()
+	if _, err := f.bot.PostParent(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	// The incident key reused for an incident opened a day later: the old
+	// parent is not its thread.
+	later := inc
+	later.OpenedAt = inc.OpenedAt.Add(24 * time.Hour)
+	if got, err := f.bot.FindParent(ctx, later); err != nil || got != "" {
+		t.Errorf("FindParent of the later incident = %q, %v; want none", got, err)
+	}
+	calls := f.srv.Calls()
+	last := calls[len(calls)-1]
+	if last.Method != "conversations.history" || last.Params.Get("oldest") != slackTS(later.OpenedAt.Add(-lookupSkew)) ||
+		last.Params.Get("include_all_metadata") != "1" {
+		t.Errorf("history asked with %v", last.Params)
+	}
+}
+
+func TestFindParentRefused(t *testing.T) {
+	f := newFixture(t)
+	f.srv.Fail("conversations.history", 1, slacktest.APIError("missing_scope"))
+	_, err := f.bot.FindParent(context.Background(), testIncident())
+	if !errors.Is(err, ErrPermanent) {
+		t.Fatalf("want ErrPermanent, got %v", err)
+	}
+	if n := f.srv.CallCount("conversations.history"); n != 1 {
+		t.Errorf("a refused read was tried %d times", n)
+	}
+}

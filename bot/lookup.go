@@ -90,7 +90,9 @@ func (s *Slack) read(ctx context.Context, method, channel string, fn func(ctx co
 	attempt := 0
 	return retry.Do(ctx, s.retry, func(ctx context.Context) error {
 		attempt++
+		start := time.Now()
 		err := classify(method, fn(ctx))
+		s.observer.SlackCall(method, callOutcome(err), time.Since(start))
 		if err != nil {
 			err = s.scrub(err)
 			s.log.Warn("slack call failed", "method", method, "channel", channel, "attempt", attempt,

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -41,8 +42,9 @@ func incidentMetadata(inc oncall.Incident) slack.MsgOption {
 // It reads conversations.history (channels:history or groups:history
 // scope) newest first, at most lookupMaxPages pages of lookupPageSize
 // messages; a parent further back is not found. Transient failures are
-// retried under the publisher's policy; the error wraps ErrPermanent when
-// Slack refuses the read (a missing scope, say).
+// retried under the publisher's policy. When Slack refuses the read (a
+// missing scope, say) the error wraps ErrPermanent and is marked
+// retry.Permanent, as asking again will not help.
 func (s *Slack) FindParent(ctx context.Context, inc oncall.Incident) (string, error) {
 	if inc.Channel == "" || inc.Key == "" {
 		return "", fmt.Errorf("find parent of incident %s: %w: no channel or key", inc.Key, ErrPermanent)
@@ -63,7 +65,11 @@ func (s *Slack) FindParent(ctx context.Context, inc oncall.Incident) (string, er
 			return err
 		})
 		if err != nil {
-			return "", fmt.Errorf("find parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
+			err = fmt.Errorf("find parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
+			if errors.Is(err, ErrPermanent) {
+				return "", retry.Permanent(err)
+			}
+			return "", err
 		}
 		for _, m := range resp.Messages {
 			if m.Metadata.EventType != IncidentEventType {

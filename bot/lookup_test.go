@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+	"github.com/oncall-copilot/oncall-copilot/retry"
 )
 
 func TestFindParent(t *testing.T) {
@@ -132,8 +133,8 @@ func TestFindParentRefused(t *testing.T) {
 	f := newFixture(t)
 	f.srv.Fail("conversations.history", 1, slacktest.APIError("missing_scope"))
 	_, err := f.bot.FindParent(context.Background(), testIncident())
-	if !errors.Is(err, ErrPermanent) {
-		t.Fatalf("want ErrPermanent, got %v", err)
+	if !errors.Is(err, ErrPermanent) || !retry.IsPermanent(err) {
+		t.Fatalf("want ErrPermanent marked permanent, got %v", err)
 	}
 	if n := f.srv.CallCount("conversations.history"); n != 1 {
 		t.Errorf("a refused read was tried %d times", n)

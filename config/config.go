@@ -39,6 +39,20 @@ type Config struct {
 	// their labels; first match wins unless a route says continue.
 	Routes   alerts.Routes `yaml:"routes"`
 	Shutdown Duration      `yaml:"shutdown_timeout"`
+	Queue    Queue         `yaml:"queue"`
+}
+
+// Queue configures how jobs are run.
+type Queue struct {
+	// JobTimeout bounds one attempt of a job.
+	JobTimeout Duration `yaml:"job_timeout"`
+	// ReclaimIdle is how long a delivered job may go unacknowledged
+	// before another worker takes it over (its worker died). It must
+	// exceed JobTimeout, or a slow job would run twice at once.
+	ReclaimIdle Duration `yaml:"reclaim_idle"`
+	// MaxAttempts is how many deliveries a failing job gets before it
+	// goes to the dead letters.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Slack configures the Slack app.
@@ -77,6 +91,11 @@ func Default() Config {
 		Workers:     4,
 		LogLevel:    "info",
 		Shutdown:    Duration(20 * time.Second),
+		Queue: Queue{
+			JobTimeout:  Duration(10 * time.Minute),
+			ReclaimIdle: Duration(15 * time.Minute),
+			MaxAttempts: 8,
+		},
 		Model: Model{
 			BaseURL:     "https://api.openai.com/v1",
 			Name:        "gpt-4o-mini",
@@ -179,6 +198,9 @@ func (c *Config) envVars() []envVar {
 		{"TEMPO_ORG_ID", str(&c.Traces.Tempo.OrgID)},
 		{"TRIAGE_WINDOW", dur(&c.Triage.Window)},
 		{"TRIAGE_BASELINE", dur(&c.Triage.Baseline)},
+		{"QUEUE_JOB_TIMEOUT", dur(&c.Queue.JobTimeout)},
+		{"QUEUE_RECLAIM_IDLE", dur(&c.Queue.ReclaimIdle)},
+		{"QUEUE_MAX_ATTEMPTS", num(&c.Queue.MaxAttempts)},
 	}
 }
 
@@ -256,6 +278,15 @@ func (c Config) Validate() error {
 	}
 	if c.Triage.MaxTraces < 1 {
 		bad("triage.max_traces", "must be at least 1")
+	}
+	if c.Queue.JobTimeout.D() <= 0 {
+		bad("queue.job_timeout", "must be positive")
+	}
+	if c.Queue.ReclaimIdle.D() <= c.Queue.JobTimeout.D() {
+		bad("queue.reclaim_idle", "must be longer than queue.job_timeout (%s), got %s", c.Queue.JobTimeout.D(), c.Queue.ReclaimIdle.D())
+	}
+	if c.Queue.MaxAttempts < 1 {
+		bad("queue.max_attempts", "must be at least 1, got %d", c.Queue.MaxAttempts)
 	}
 	return errors.Join(errs...)
 }

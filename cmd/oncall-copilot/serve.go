@@ -100,18 +100,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tri, Logger: log})
+	// A job's lease on its incident lasts as long as its delivery may go
+	// unacknowledged before another worker takes the job over.
+	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tri, Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
-		Queue:   store,
-		Handler: sa.Handle(inc.Handle),
-		Workers: cfg.Workers,
-		Name:    fmt.Sprintf("%s-%d", host, os.Getpid()),
-		Drain:   cfg.Shutdown.D(),
-		Logger:  log,
+		Queue:       store,
+		Handler:     sa.Handle(inc.Handle),
+		Workers:     cfg.Workers,
+		Name:        fmt.Sprintf("%s-%d", host, os.Getpid()),
+		JobTimeout:  cfg.Queue.JobTimeout.D(),
+		MaxAttempts: cfg.Queue.MaxAttempts,
+		Drain:       cfg.Shutdown.D(),
+		Logger:      log,
 	})
 	if err != nil {
 		return err

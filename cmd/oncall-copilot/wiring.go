@@ -59,14 +59,14 @@ type backend interface {
 // openStore opens Redis when configured, the embedded store otherwise.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (backend, string, error) {
 	if cfg.RedisURL.IsSet() {
-		s, err := redisdb.Open(ctx, redisdb.Options{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix, Logger: log})
+		s, err := redisdb.Open(ctx, redisdb.Options{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix, ReclaimIdle: cfg.Queue.ReclaimIdle.D(), Logger: log})
 		if err != nil {
 			return nil, "", fmt.Errorf("open redis store: %w", err)
 		}
 		return s, "redis", nil
 	}
 	path := filepath.Join(cfg.DataDir, "oncall.db")
-	s, err := boltdb.Open(boltdb.Options{Path: path, Logger: log})
+	s, err := boltdb.Open(boltdb.Options{Path: path, ReclaimIdle: cfg.Queue.ReclaimIdle.D(), Logger: log})
 	if err != nil {
 		return nil, "", fmt.Errorf("open embedded store %s: %w", path, err)
 	}

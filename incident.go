@@ -38,6 +38,15 @@ type Incident struct {
 	Diagnosis  *Diagnosis     `json:"diagnosis,omitempty"`
 	Report     *Report        `json:"report,omitempty"`
 	Feedback   []Feedback     `json:"feedback,omitempty"`
+	// FireTimes are the recent times the group fired, for the flapping
+	// guard; Flapping is set while it fires too often to re-triage.
+	FireTimes []time.Time `json:"fire_times,omitempty"`
+	Flapping  bool        `json:"flapping,omitempty"`
+	// StormChecked says the storm guard has decided for this incident;
+	// Storm is the key of the storm incident it was collapsed into, whose
+	// thread it shares, or empty.
+	StormChecked bool   `json:"storm_checked,omitempty"`
+	Storm        string `json:"storm,omitempty"`
 	// LeaseOwner holds the right, until LeaseUntil, to post the parent
 	// and run the triage, so concurrent deliveries of one group do not
 	// both post. The owner's job is retried if it dies; the lease expires.

@@ -17,6 +17,7 @@ import (
 
 // Store keeps incidents.
 type Store interface {
+	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
 	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
 	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
@@ -43,9 +44,20 @@ type Options struct {
 	// Lease is how long one job may hold an incident's posting and
 	// triage before another may take over; default 15m (longer than a
 	// job's timeout).
-	Lease  time.Duration
-	Now    func() time.Time
-	Logger *slog.Logger
+	Lease time.Duration
+	// A group that fires FlapThreshold times within FlapWindow is
+	// flapping: it is not re-triaged and its resolutions and re-fires
+	// only update the parent, until it settles. Defaults: 3 in 1h.
+	FlapThreshold int
+	FlapWindow    time.Duration
+	// More than StormThreshold new incidents in one channel within
+	// StormWindow is a storm: the next ones are listed in one storm
+	// thread instead of a thread each. Defaults: 5 in 5m; a negative
+	// threshold turns the guard off.
+	StormThreshold int
+	StormWindow    time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Service handles alert jobs.
@@ -67,6 +79,18 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = 15 * time.Minute
+	}
+	if opts.FlapThreshold <= 0 {
+		opts.FlapThreshold = 3
+	}
+	if opts.FlapWindow <= 0 {
+		opts.FlapWindow = time.Hour
+	}
+	if opts.StormThreshold == 0 {
+		opts.StormThreshold = 5
+	}
+	if opts.StormWindow <= 0 {
+		opts.StormWindow = 5 * time.Minute
 	}
 	return &Service{opts: opts, log: opts.Logger.With("component", "incident")}, nil
 }
@@ -128,6 +152,7 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		OpenedAt:   now,
 		UpdatedAt:  now,
 		Fires:      1,
+		FireTimes:  []time.Time{now},
 		LeaseOwner: job.ID,
 		LeaseUntil: now.Add(s.opts.Lease),
 	})
@@ -140,7 +165,7 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		if err != nil {
 			return err
 		}
-		if inc.ThreadTS != "" && !inc.TriagedAt.IsZero() && !refired {
+		if (inc.ThreadTS != "" || inc.Storm != "") && !inc.TriagedAt.IsZero() && !refired {
 			log.Debug("nothing new for this incident")
 			return nil
 		}
@@ -157,16 +182,19 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 	}
 	defer s.release(key, job.ID)
 	if inc.ThreadTS == "" {
+		if inc, err = s.checkStorm(ctx, key, inc); err != nil {
+			return err
+		}
+		if inc.Storm != "" {
+			return s.joinStorm(ctx, log, key, job.ID, inc)
+		}
 		if inc, err = s.postParent(ctx, key, inc); err != nil {
 			return err
 		}
 		log.Info("incident opened", "channel", inc.Channel, "thread", inc.ThreadTS)
 	} else if refired {
-		if err := s.opts.Publisher.PostNote(ctx, inc, fmt.Sprintf(":repeat: Re-fired (fire #%d) after being resolved; triaging again.", inc.Fires)); err != nil {
-			return fmt.Errorf("post re-fire note: %w", err)
-		}
-		if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-			return fmt.Errorf("update parent: %w", err)
+		if err := s.noteRefire(ctx, inc); err != nil {
+			return err
 		}
 	}
 	if !inc.TriagedAt.IsZero() {
@@ -178,6 +206,17 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		return retry.Permanent(err)
 	}
 	return s.triage(ctx, log, key, inc, opts)
+}
+
+// recent keeps the times at or after since.
+func recent(times []time.Time, since time.Time) []time.Time {
+	out := times[:0]
+	for _, t := range times {
+		if !t.Before(since) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // lease takes the incident's work lease for job, unless another job holds
@@ -228,10 +267,14 @@ func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, now t
 			inc.Status = oncall.IncidentOpen
 			inc.Alert = representative(job.Alerts)
 			inc.ResolvedAt = time.Time{}
-			inc.TriagedAt = time.Time{}
 			inc.AckedAt, inc.AckedBy = time.Time{}, ""
 			inc.Fires++
 			inc.UpdatedAt = now
+			inc.FireTimes = recent(append(inc.FireTimes, now), now.Add(-s.opts.FlapWindow))
+			inc.Flapping = len(inc.FireTimes) >= s.opts.FlapThreshold
+			if !inc.Flapping {
+				inc.TriagedAt = time.Time{} // triage again
+			}
 		}
 		return nil
 	})
@@ -334,13 +377,22 @@ func (s *Service) resolve(ctx context.Context, log *slog.Logger, key string, job
 	if err != nil {
 		return fmt.Errorf("resolve incident: %w", err)
 	}
-	if !changed || inc.ThreadTS == "" {
-		// Already resolved, or the firing job has not posted yet: it will
-		// render the resolved state when it does.
+	if !changed {
+		return nil
+	}
+	if inc.ThreadTS == "" {
+		if inc.Storm != "" {
+			return s.stormNote(ctx, inc, fmt.Sprintf(":white_check_mark: %s resolved after %s.", inc.Alert.Name, FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt))))
+		}
+		// The firing job has not posted yet: it renders the resolved
+		// state when it does.
 		return nil
 	}
 	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
 		return fmt.Errorf("update parent: %w", err)
+	}
+	if inc.Flapping {
+		return nil // the parent shows it; no note per flap
 	}
 	note := fmt.Sprintf(":white_check_mark: Resolved after %s.", FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt)))
 	if err := s.opts.Publisher.PostNote(ctx, inc, note); err != nil {

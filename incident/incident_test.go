@@ -60,6 +60,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, triager Triager) *fixture {
+	return newFixtureWith(t, triager, Options{Now: func() time.Time { return t0.Add(time.Hour) }})
+}
+
+// newFixtureWith builds a fixture whose Service takes opts (its store,
+// publisher and triager are filled in).
+func newFixtureWith(t *testing.T, triager Triager, opts Options) *fixture {
 	t.Helper()
 	store, err := boltdb.Open(boltdb.Options{Path: filepath.Join(t.TempDir(), "oncall.db")})
 	if err != nil {
@@ -83,7 +89,8 @@ func newFixture(t *testing.T, triager Triager) *fixture {
 			t.Fatal(err)
 		}
 	}
-	svc, err := New(Options{Store: store, Publisher: pub, Triager: triager, Now: func() time.Time { return t0.Add(time.Hour) }})
+	opts.Store, opts.Publisher, opts.Triager = store, pub, triager
+	svc, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

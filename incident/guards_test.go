@@ -1,0 +1,146 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// clock is a settable time source for the guards' windows.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+func countText(msgs []string, s string) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.Contains(m, s) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFlappingGuard(t *testing.T) {
+	tr := &failingTriager{}
+	c := &clock{now: t0}
+	f := newFixtureWith(t, tr, Options{Now: c.Now, FlapThreshold: 3, FlapWindow: time.Hour})
+	ctx := context.Background()
+	// Fire, resolve, fire, resolve, ... every five minutes.
+	for i := 0; i < 5; i++ {
+		c.now = t0.Add(time.Duration(2*i) * 5 * time.Minute)
+		if err := f.svc.Handle(ctx, alertJob(fmt.Sprintf("f%d", i), oncall.AlertFiring)); err != nil {
+			t.Fatal(err)
+		}
+		c.now = c.now.Add(5 * time.Minute)
+		if err := f.svc.Handle(ctx, alertJob(fmt.Sprintf("r%d", i), oncall.AlertResolved)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := parents(f.slack)
+	if len(ps) != 1 {
+		t.Fatalf("parents = %d", len(ps))
+	}
+	var texts []string
+	for _, r := range f.slack.Replies("C1", ps[0].TS) {
+		texts = append(texts, r.Text)
+	}
+	// Fires 1 and 2 are triaged; from fire 3 on the group is flapping.
+	if tr.calls != 2 {
+		t.Errorf("triages = %d, want 2 (no re-triage while flapping)", tr.calls)
+	}
+	if n := countText(texts, "Flapping"); n != 1 {
+		t.Errorf("flapping notes = %d, want 1:\n%s", n, strings.Join(texts, "\n"))
+	}
+	if n := countText(texts, "Resolved after"); n != 2 {
+		t.Errorf("resolution notes = %d, want 2 (none while flapping):\n%s", n, strings.Join(texts, "\n"))
+	}
+	inc, _ := f.store.GetIncident(ctx, oncall.IncidentKey("default", "g1"))
+	if !inc.Flapping || inc.Fires != 5 || inc.Status != oncall.IncidentResolved {
+		t.Errorf("incident: flapping %v fires %d status %s", inc.Flapping, inc.Fires, inc.Status)
+	}
+
+	// After a quiet hour it fires again: it has settled, and is triaged.
+	c.now = c.now.Add(2 * time.Hour)
+	if err := f.svc.Handle(ctx, alertJob("late", oncall.AlertFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if tr.calls != 3 {
+		t.Errorf("triages after settling = %d, want 3", tr.calls)
+	}
+}
+
+func groupJob(group string) oncall.Job {
+	j := alertJob("job-"+group, oncall.AlertFiring)
+	j.GroupKey = group
+	j.Alerts[0].GroupKey = group
+	j.Alerts[0].Name = "Alert" + group
+	return j
+}
+
+func TestStormGuard(t *testing.T) {
+	tr := &failingTriager{}
+	c := &clock{now: t0}
+	f := newFixtureWith(t, tr, Options{Now: c.Now, StormThreshold: 2, StormWindow: 5 * time.Minute})
+	ctx := context.Background()
+	for i := 0; i < 6; i++ {
+		c.now = t0.Add(time.Duration(i) * 10 * time.Second)
+		if err := f.svc.Handle(ctx, groupJob(fmt.Sprintf("g%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A re-send of a storm member changes nothing.
+	if err := f.svc.Handle(ctx, groupJob("g5")); err != nil {
+		t.Fatal(err)
+	}
+	ps := parents(f.slack)
+	if len(ps) != 3 {
+		t.Fatalf("threads = %d, want 2 incidents and 1 storm", len(ps))
+	}
+	storm := ps[2]
+	if !strings.Contains(storm.Text+string(storm.Blocks), "Alert storm") {
+		t.Fatalf("third thread is not the storm: %s", storm.Text)
+	}
+	var lines []string
+	for _, r := range f.slack.Replies("C1", storm.TS) {
+		lines = append(lines, r.Text)
+	}
+	for _, g := range []string{"Alertg2", "Alertg3", "Alertg4", "Alertg5"} {
+		if countText(lines, g) != 1 {
+			t.Errorf("%s listed %d times in the storm thread:\n%s", g, countText(lines, g), strings.Join(lines, "\n"))
+		}
+	}
+	if tr.calls != 2 {
+		t.Errorf("triages = %d, want 2 (storm members are not triaged one by one)", tr.calls)
+	}
+	ups := f.slack.Updates()
+	last := ups[len(ups)-1]
+	if last.TS != storm.TS || !strings.Contains(last.Text+string(last.Blocks), "4 more incidents") {
+		t.Errorf("storm parent not updated with the count: %s", last.Text+string(last.Blocks))
+	}
+	// A storm member's resolution is noted in the storm thread.
+	r := groupJob("g3")
+	r.ID = "r-g3"
+	r.Alerts[0].Status = oncall.AlertResolved
+	r.Alerts[0].EndsAt = t0.Add(2 * time.Minute)
+	if err := f.svc.Handle(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	replies := f.slack.Replies("C1", storm.TS)
+	if got := replies[len(replies)-1].Text; !strings.Contains(got, "Alertg3 resolved") {
+		t.Errorf("last storm line = %q", got)
+	}
+
+	// In a later window, new incidents get threads of their own again.
+	c.now = t0.Add(time.Hour)
+	if err := f.svc.Handle(ctx, groupJob("later")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(parents(f.slack)); n != 4 {
+		t.Errorf("threads = %d, want a fourth of its own", n)
+	}
+}

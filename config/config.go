@@ -35,6 +35,7 @@ type Config struct {
 	Traces         Traces   `yaml:"traces"`
 	Triage         Triage   `yaml:"triage"`
 	Webhooks       Webhooks `yaml:"webhooks"`
+	Digests        Digests  `yaml:"digests"`
 	// Routes choose the channel, trace source and analysis of alerts by
 	// their labels; first match wins unless a route says continue.
 	Routes   alerts.Routes `yaml:"routes"`

@@ -264,3 +264,27 @@ func TestDigestWiring(t *testing.T) {
 		t.Errorf("digests went to %s, want the scheduled one to %s and the asked one to C0ASKED", got, channel)
 	}
 }
+
+func TestDigestSchedulesFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Slack.Channel = "C-DEFAULT"
+	cfg.Digests.Schedules = []config.DigestSchedule{
+		{Name: "support", Channel: "C-SUPPORT", Schedule: "30 8 * * 1-5", TZ: "Europe/Paris"},
+		{Name: "billing", Schedule: "0 9 * * *", TZ: "America/New_York", SkipQuiet: true},
+	}
+	s, err := loadDigestSettings(cfg, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Schedules) != 2 || s.Schedules[0].Channel != "C-SUPPORT" || s.Schedules[1].Channel != "C-DEFAULT" || !s.Schedules[1].SkipQuiet {
+		t.Fatalf("schedules = %+v", s.Schedules)
+	}
+	if s.Schedules[0].Location().String() != "Europe/Paris" {
+		t.Errorf("zone = %v", s.Schedules[0].Location())
+	}
+	cfg.Digests.Schedules = []config.DigestSchedule{{Name: "a", Schedule: "61 * * * *"}, {Name: "a", TZ: "Mars/Olympus"}}
+	_, err = loadDigestSettings(cfg, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "digests.schedules[0]") || !strings.Contains(err.Error(), "digests.schedules[1]") || !strings.Contains(err.Error(), "used twice") {
+		t.Fatalf("want every problem named, got %v", err)
+	}
+}

@@ -39,9 +39,10 @@ var (
 //	DIGEST_GRACE       how late a missed fire may still be posted, default 1h
 //	DIGEST_SKIP_QUIET  true posts nothing on a quiet day instead of "all quiet"
 type digestSettings struct {
-	Enabled  bool
-	Schedule digest.Schedule // Name and Channel set
-	Grace    time.Duration
+	Enabled   bool
+	Schedule  digest.Schedule   // the first schedule: /oncall digest and the CLI use its zone and window
+	Schedules []digest.Schedule // every scheduled digest, Name and Channel set
+	Grace     time.Duration
 }
 
 // digestEnvNames lists the variables loadDigestSettings reads.
@@ -87,6 +88,35 @@ func loadDigestSettings(cfg config.Config, getenv func(string) string) (digestSe
 		s.SkipQuiet = b
 	}
 	st.Schedule = s
+	st.Schedules = []digest.Schedule{s}
+	if g := cfg.Digests.Grace.D(); g > 0 {
+		st.Grace = g
+	}
+	// Schedules in the configuration file replace the DIGEST_* default.
+	if len(cfg.Digests.Schedules) > 0 {
+		st.Schedules = nil
+		seen := map[string]bool{}
+		for i, c := range cfg.Digests.Schedules {
+			field := fmt.Sprintf("digests.schedules[%d]", i)
+			ds, err := digest.ParseSchedule(c.Schedule, c.TZ)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			}
+			ds.Name, ds.Channel, ds.Window, ds.SkipQuiet = c.Name, c.Channel, c.Window.D(), c.SkipQuiet
+			if ds.Name == "" {
+				ds.Name = fmt.Sprintf("digest-%d", i+1)
+			}
+			if seen[ds.Name] {
+				errs = append(errs, fmt.Errorf("%s.name: %q is used twice (names key the exactly-once record)", field, ds.Name))
+			}
+			seen[ds.Name] = true
+			if ds.Channel == "" {
+				ds.Channel = cfg.Slack.Channel
+			}
+			st.Schedules = append(st.Schedules, ds)
+		}
+		st.Schedule = st.Schedules[0]
+	}
 	return st, errors.Join(errs...)
 }
 
@@ -163,7 +193,7 @@ func newDigestScheduler(cfg config.Config, getenv func(string) string, s backend
 		return nil, err
 	}
 	return digest.NewScheduler(digest.SchedulerOptions{
-		Schedules: []digest.Schedule{st.Schedule},
+		Schedules: st.Schedules,
 		Store:     store,
 		Build:     b.Build,
 		Poster:    slack,

@@ -8,6 +8,7 @@
 //	oncall-copilot triage  --alert FILE --traces PATH [--format text|json]
 //	oncall-copilot digest  [--since 24h] [--post] [--format text|json]
 //	oncall-copilot eval    [--scenarios DIR] [--format text|json]
+//	oncall-copilot jobs    list|retry ID|drop ID [--format text|json]
 //	oncall-copilot config check [--config FILE]
 //	oncall-copilot version
 package main
@@ -53,6 +54,7 @@ Commands:
   triage         triage one alert from files and print the report
   digest         print or post the digest of the last day (--since 24h, --post)
   eval           score triage on labelled scenarios (examples/scenarios)
+  jobs           list the queue and its dead letters; retry or drop one (list, retry ID, drop ID)
   config check   validate the configuration and print it, secrets masked
   version        print the version
 
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDigest(ctx, args[1:], getenv, stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], getenv, stdout, stderr)
+	case "jobs":
+		return runJobs(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: oncall-copilot config check [--config FILE]\n")

@@ -44,15 +44,36 @@ func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 	if p.Version != "" && p.Version != "4" {
 		return Notification{}, fieldError("version", "unsupported webhook version %q (want \"4\")", p.Version)
 	}
+	group := groupPayload{GroupKey: p.GroupKey, Status: p.Status, Truncated: p.TruncatedAlerts, GroupLabels: p.GroupLabels,
+		CommonLabels: p.CommonLabels, CommonAnnotations: p.CommonAnnotations, ExternalURL: p.ExternalURL}
+	n, err := decodeGroup("alertmanager", group, p.Alerts, now, nil)
+	if err != nil {
+		return Notification{}, err
+	}
+	setGroupKey(&n)
+	return n, nil
+}
+
+// groupPayload is what Alertmanager-shaped webhooks share at the top.
+type groupPayload struct {
+	GroupKey, Status, ExternalURL                string
+	Truncated                                    int
+	GroupLabels, CommonLabels, CommonAnnotations map[string]string
+}
+
+// decodeGroup checks and normalises the alerts of an Alertmanager-shaped
+// group. adjust, when set, completes each alert from source-specific
+// fields (i is the alert's index).
+func decodeGroup(source string, p groupPayload, alerts []amAlert, now time.Time, adjust func(i int, a *oncall.Alert)) (Notification, error) {
 	status, err := parseStatus("status", p.Status)
 	if err != nil {
 		return Notification{}, err
 	}
-	if len(p.Alerts) == 0 {
+	if len(alerts) == 0 {
 		return Notification{}, fieldError("alerts", "must hold at least one alert")
 	}
-	n := Notification{GroupKey: p.GroupKey, Status: status, Truncated: p.TruncatedAlerts}
-	for i, a := range p.Alerts {
+	n := Notification{GroupKey: p.GroupKey, Status: status, Truncated: p.Truncated}
+	for i, a := range alerts {
 		field := fmt.Sprintf("alerts[%d]", i)
 		st, err := parseStatus(field+".status", a.Status)
 		if err != nil {
@@ -79,7 +100,7 @@ func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 			fp = oncall.LabelFingerprint(a.Labels)
 		}
 		alert := oncall.Alert{
-			Source:       "alertmanager",
+			Source:       source,
 			Fingerprint:  fp,
 			Status:       st,
 			Name:         labels["alertname"],
@@ -92,12 +113,15 @@ func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 			EndsAt:       endsAt,
 			GeneratorURL: a.GeneratorURL,
 			SourceURL:    p.ExternalURL,
-			TraceIDs:     traceIDs(annotations),
 			ReceivedAt:   now,
+		}
+		if adjust != nil {
+			adjust(i, &alert)
 		}
 		if alert.Name == "" {
 			alert.Name = "unnamed alert"
 		}
+		alert.TraceIDs = traceIDs(alert.Annotations)
 		n.Alerts = append(n.Alerts, alert)
 	}
 	if n.GroupKey == "" {
@@ -107,10 +131,14 @@ func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 			n.GroupKey = "labels:" + n.Alerts[0].Fingerprint
 		}
 	}
+	return n, nil
+}
+
+// setGroupKey gives every alert of n its group key.
+func setGroupKey(n *Notification) {
 	for i := range n.Alerts {
 		n.Alerts[i].GroupKey = n.GroupKey
 	}
-	return n, nil
 }
 
 func parseStatus(field, s string) (oncall.AlertStatus, error) {

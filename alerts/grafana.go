@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -30,18 +29,12 @@ type grafanaPayload struct {
 }
 
 type grafanaAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     wireTime          `json:"startsAt"`
-	EndsAt       wireTime          `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
-	RuleUID      string            `json:"ruleUID"`
-	SilenceURL   string            `json:"silenceURL"`
-	DashboardURL string            `json:"dashboardURL"`
-	PanelURL     string            `json:"panelURL"`
-	ImageURL     string            `json:"imageURL"`
+	amAlert
+	RuleUID      string `json:"ruleUID"`
+	SilenceURL   string `json:"silenceURL"`
+	DashboardURL string `json:"dashboardURL"`
+	PanelURL     string `json:"panelURL"`
+	ImageURL     string `json:"imageURL"`
 	// Values are the rule's query results by ref id. Grafana sends
 	// numbers, but null for NaN, so they are kept raw.
 	Values      map[string]json.RawMessage `json:"values"`
@@ -58,85 +51,32 @@ func DecodeGrafana(body []byte, now time.Time) (Notification, error) {
 	if err := json.Unmarshal(body, &p); err != nil {
 		return Notification{}, jsonError(err)
 	}
-	status, err := parseStatus("status", p.Status)
-	if err != nil {
-		return Notification{}, err
-	}
-	if len(p.Alerts) == 0 {
-		return Notification{}, fieldError("alerts", "must hold at least one alert")
-	}
-	n := Notification{GroupKey: p.GroupKey, Status: status, Truncated: p.TruncatedAlerts}
+	group := groupPayload{GroupKey: p.GroupKey, Status: p.Status, Truncated: p.TruncatedAlerts, GroupLabels: p.GroupLabels,
+		CommonLabels: p.CommonLabels, CommonAnnotations: p.CommonAnnotations, ExternalURL: p.ExternalURL}
+	base := make([]amAlert, len(p.Alerts))
 	for i, a := range p.Alerts {
-		field := fmt.Sprintf("alerts[%d]", i)
-		st, err := parseStatus(field+".status", a.Status)
-		if err != nil {
-			return Notification{}, err
+		base[i] = a.amAlert
+	}
+	n, err := decodeGroup("grafana", group, base, now, func(i int, alert *oncall.Alert) {
+		a := p.Alerts[i]
+		addGrafanaAnnotations(alert.Annotations, a)
+		if alert.Name == "" {
+			alert.Name = p.Title
 		}
-		if len(a.Labels) == 0 {
-			return Notification{}, fieldError(field+".labels", "must not be empty")
-		}
-		startsAt, err := a.StartsAt.get(field + ".startsAt")
-		if err != nil {
-			return Notification{}, err
-		}
-		if startsAt.IsZero() {
-			return Notification{}, fieldError(field+".startsAt", "must be an RFC 3339 time")
-		}
-		endsAt, err := endTime(field+".endsAt", a.EndsAt)
-		if err != nil {
-			return Notification{}, err
-		}
-		labels := merge(p.CommonLabels, a.Labels)
-		annotations := merge(p.CommonAnnotations, a.Annotations)
-		addGrafanaAnnotations(annotations, a)
-		fp := a.Fingerprint
-		if fp == "" {
-			fp = oncall.LabelFingerprint(a.Labels)
-		}
-		name := labels["alertname"]
-		if name == "" {
-			name = p.Title
-		}
-		if name == "" {
-			name = "unnamed alert"
-		}
-		sourceURL := first(map[string]string{"panel": a.PanelURL, "dashboard": a.DashboardURL, "external": p.ExternalURL}, "panel", "dashboard", "external")
-		alert := oncall.Alert{
-			Source:       "grafana",
-			Fingerprint:  fp,
-			Status:       st,
-			Name:         name,
-			Severity:     labels["severity"],
-			Summary:      first(annotations, "summary", "title"),
-			Description:  first(annotations, "description", "message"),
-			Labels:       labels,
-			Annotations:  annotations,
-			StartsAt:     startsAt,
-			EndsAt:       endsAt,
-			GeneratorURL: a.GeneratorURL,
-			SourceURL:    sourceURL,
-			TraceIDs:     traceIDs(annotations),
-			ReceivedAt:   now,
-		}
+		alert.SourceURL = first(map[string]string{"panel": a.PanelURL, "dashboard": a.DashboardURL, "external": p.ExternalURL}, "panel", "dashboard", "external")
 		if alert.Summary == "" && len(p.Alerts) == 1 {
 			alert.Summary = p.Title
 		}
-		n.Alerts = append(n.Alerts, alert)
-	}
-	if n.GroupKey == "" {
-		n.GroupKey = "labels:" + oncall.LabelFingerprint(p.GroupLabels)
-		if len(p.GroupLabels) == 0 {
-			n.GroupKey = "labels:" + n.Alerts[0].Fingerprint
-		}
+	})
+	if err != nil {
+		return Notification{}, err
 	}
 	// Grafana's groupKey is unique within one Grafana; an org prefix
 	// keeps two orgs' equal groups apart.
 	if p.OrgID != "" {
 		n.GroupKey = "grafana-org-" + p.OrgID.String() + ":" + n.GroupKey
 	}
-	for i := range n.Alerts {
-		n.Alerts[i].GroupKey = n.GroupKey
-	}
+	setGroupKey(&n)
 	return n, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
@@ -60,7 +61,10 @@ func fieldError(field, format string, args ...any) error {
 func jsonError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return &InputError{Field: typeErr.Field, Reason: fmt.Sprintf("must be %s, got JSON %s", typeErr.Type, typeErr.Value)}
+		// Embedded wire structs show up in the path; senders know the
+		// JSON names only.
+		field := strings.ReplaceAll(typeErr.Field, ".amAlert", "")
+		return &InputError{Field: field, Reason: fmt.Sprintf("must be %s, got JSON %s", typeErr.Type, typeErr.Value)}
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {

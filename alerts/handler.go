@@ -81,7 +81,23 @@ type Options struct {
 	Logger    *slog.Logger
 	// EnqueueTimeout bounds how long a request waits on the queue.
 	EnqueueTimeout time.Duration
+	// Observer is told how each webhook was answered; nil observes
+	// nothing.
+	Observer Observer
 }
+
+// Observer is told how each webhook was answered: the source (or
+// "unknown" for an unknown source name), the outcome (accepted,
+// duplicate, ignored, invalid, unauthorized, unsupported, too_large,
+// unavailable, error, unknown_source) and how many alerts it carried
+// (zero when it was not decoded). Metrics implement it.
+type Observer interface {
+	WebhookHandled(source, outcome string, alerts int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) WebhookHandled(string, string, int) {}
 
 // source is one served endpoint.
 type source struct {
@@ -161,6 +177,9 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.DedupeTTL <= 0 {
 		opts.DedupeTTL = DefaultDedupeTTL
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	return &Handler{
 		opts:    opts,
 		log:     opts.Logger.With("component", "alerts"),
@@ -197,18 +216,29 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("source")
 	src, ok := h.sources[name]
+	outcome, alerts := "error", 0
+	defer func() {
+		label := name
+		if !ok {
+			label = "unknown"
+		}
+		h.opts.Observer.WebhookHandled(label, outcome, alerts)
+	}()
 	if !ok {
+		outcome = "unknown_source"
 		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown alert source %q", clip(name, 64))})
 		return
 	}
 	log := h.log.With("source", name)
 	if !src.auth.bearerOK(r) {
 		log.Warn("webhook rejected", "reason", "unauthorized", "remote", r.RemoteAddr)
+		outcome = "unauthorized"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="oncall-copilot"`)
 		writeJSON(w, http.StatusUnauthorized, apiError{Error: "missing or wrong bearer token"})
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		outcome = "unsupported"
 		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "Content-Type must be application/json"})
 		return
 	}
@@ -216,23 +246,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			outcome = "too_large"
 			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("body larger than %d bytes", MaxBody)})
 			return
 		}
+		outcome = "invalid"
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "could not read body"})
 		return
 	}
 	now := h.opts.Now().UTC()
 	if !src.auth.signatureOK(r.Header, body, now) {
 		log.Warn("webhook rejected", "reason", "bad signature", "remote", r.RemoteAddr)
+		outcome = "unauthorized"
 		writeJSON(w, http.StatusUnauthorized, apiError{Error: "missing or wrong signature in " + src.auth.header})
 		return
 	}
 	n, err := src.decode(body, now)
+	alerts = len(n.Alerts)
 	if err != nil {
+		outcome = "invalid"
 		var ignored *IgnoredError
 		if errors.As(err, &ignored) {
 			log.Info("webhook ignored", "reason", ignored.Reason)
+			outcome = "ignored"
 			writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": ignored.Reason})
 			return
 		}
@@ -249,6 +285,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dests := h.opts.Router.Route(n.Alerts[0])
 	if len(dests) == 0 {
 		log.Info("webhook ignored", "reason", "no route")
+		outcome = "ignored"
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": "no route takes this alert"})
 		return
 	}
@@ -267,11 +304,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		first, err := h.opts.Deduper.Once(ctx, onceKey, h.opts.DedupeTTL)
 		if err != nil {
 			log.Error("dedupe failed", "err", err)
+			outcome = "unavailable"
 			unavailable(w)
 			return
 		}
 		if !first {
 			log.Info("webhook replay ignored", "group", n.GroupKey)
+			outcome = "duplicate"
 			writeJSON(w, http.StatusOK, map[string]any{"status": "duplicate"})
 			return
 		}
@@ -287,6 +326,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				fcancel()
 			}
+			outcome = "unavailable"
 			unavailable(w)
 			return
 		}
@@ -296,6 +336,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ids[i] = j.ID
 		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
 	}
+	outcome = "accepted"
 	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "job_id": ids[0], "job_ids": ids, "alerts": len(n.Alerts)})
 }
 

@@ -31,6 +31,14 @@ type Publisher interface {
 	PostNote(ctx context.Context, inc oncall.Incident, text string) error
 }
 
+// ParentFinder finds an incident's parent message in its channel, for a
+// job that may have posted it before dying without recording its ts. It
+// returns "" when there is none; an error marked retry.Permanent says the
+// channel cannot be searched at all.
+type ParentFinder interface {
+	FindParent(ctx context.Context, inc oncall.Incident) (ts string, err error)
+}
+
 // Triager analyses an alert's traces.
 type Triager interface {
 	Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error)
@@ -41,6 +49,10 @@ type Options struct {
 	Store     Store     // required
 	Publisher Publisher // required
 	Triager   Triager   // required
+	// Finder looks a parent up before a job posts it again; default the
+	// Publisher when it implements ParentFinder, else none (a crash
+	// between posting a parent and recording it then posts it twice).
+	Finder ParentFinder
 	// Lease is how long one job may hold an incident's posting and
 	// triage before another may take over; default 15m (longer than a
 	// job's timeout).
@@ -79,6 +91,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = 15 * time.Minute
+	}
+	if opts.Finder == nil {
+		opts.Finder, _ = opts.Publisher.(ParentFinder)
 	}
 	if opts.FlapThreshold <= 0 {
 		opts.FlapThreshold = 3
@@ -284,12 +299,45 @@ func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, now t
 	return inc, refired, nil
 }
 
+// postingTTL is how long the marker of a parent being posted lives: past
+// any retry of the job that set it.
+const postingTTL = 7 * 24 * time.Hour
+
+// postParent posts the incident's parent message and records its ts. A
+// job can die between the two, so a marker is set just before posting:
+// an attempt that finds it set looks the parent up and records it
+// instead of posting it again. A channel that cannot be searched is
+// logged and not an error; a second parent is better than none.
 func (s *Service) postParent(ctx context.Context, key string, inc oncall.Incident) (oncall.Incident, error) {
+	if s.opts.Finder != nil {
+		marker := fmt.Sprintf("incident-parent:%s:%d", key, inc.OpenedAt.Unix())
+		first, err := s.opts.Store.Once(ctx, marker, postingTTL)
+		if err != nil {
+			return inc, fmt.Errorf("mark parent posting: %w", err)
+		}
+		if !first {
+			ts, err := s.opts.Finder.FindParent(ctx, inc)
+			switch {
+			case retry.IsPermanent(err):
+				s.log.Warn("cannot look for the parent an earlier attempt may have posted; posting it", "incident", key, "err", err)
+			case err != nil:
+				return inc, fmt.Errorf("look for parent: %w", err)
+			case ts != "":
+				s.log.Info("parent posted by an earlier attempt found", "incident", key, "thread", ts)
+				return s.recordParent(ctx, key, ts)
+			}
+		}
+	}
 	ts, err := s.opts.Publisher.PostParent(ctx, inc)
 	if err != nil {
 		return inc, fmt.Errorf("post parent: %w", err)
 	}
-	inc, err = s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+	return s.recordParent(ctx, key, ts)
+}
+
+// recordParent stores the parent's ts, unless one is stored already.
+func (s *Service) recordParent(ctx context.Context, key, ts string) (oncall.Incident, error) {
+	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		if inc.ThreadTS == "" {
 			inc.ThreadTS = ts
 		}

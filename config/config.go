@@ -41,6 +41,23 @@ type Config struct {
 	Routes   alerts.Routes `yaml:"routes"`
 	Shutdown Duration      `yaml:"shutdown_timeout"`
 	Queue    Queue         `yaml:"queue"`
+	// Telemetry is the copilot's own observability.
+	Telemetry Telemetry `yaml:"telemetry"`
+}
+
+// Telemetry configures the copilot's traces of itself: each triage and
+// each follow-up answer as an OpenTelemetry trace, appended to a JSONL
+// file the JSONL trace source reads, exported to an OTLP/HTTP collector
+// (JSON encoding), or both.
+type Telemetry struct {
+	SelfTracePath string `yaml:"self_trace_path"`
+	// OTLPEndpoint is the collector's base URL; traces go to its
+	// v1/traces path. OTLPTracesEndpoint, when set, is the full URL.
+	OTLPEndpoint       string `yaml:"otlp_endpoint"`
+	OTLPTracesEndpoint string `yaml:"otlp_traces_endpoint"`
+	// OTLPHeaders are key=value pairs, comma-separated, values
+	// URL-encoded, as OTEL_EXPORTER_OTLP_HEADERS writes them.
+	OTLPHeaders Secret `yaml:"otlp_headers"`
 }
 
 // Queue configures how jobs are run.
@@ -199,6 +216,10 @@ func (c *Config) envVars() []envVar {
 		{"TEMPO_ORG_ID", str(&c.Traces.Tempo.OrgID)},
 		{"TRIAGE_WINDOW", dur(&c.Triage.Window)},
 		{"TRIAGE_BASELINE", dur(&c.Triage.Baseline)},
+		{"SELF_TRACE_PATH", str(&c.Telemetry.SelfTracePath)},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", str(&c.Telemetry.OTLPEndpoint)},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", str(&c.Telemetry.OTLPTracesEndpoint)},
+		{"OTEL_EXPORTER_OTLP_HEADERS", sec(&c.Telemetry.OTLPHeaders)},
 		{"QUEUE_JOB_TIMEOUT", dur(&c.Queue.JobTimeout)},
 		{"QUEUE_RECLAIM_IDLE", dur(&c.Queue.ReclaimIdle)},
 		{"QUEUE_MAX_ATTEMPTS", num(&c.Queue.MaxAttempts)},
@@ -288,6 +309,12 @@ func (c Config) Validate() error {
 	}
 	if c.Queue.MaxAttempts < 1 {
 		bad("queue.max_attempts", "must be at least 1, got %d", c.Queue.MaxAttempts)
+	}
+	if c.Telemetry.OTLPEndpoint != "" {
+		checkURL(&errs, "telemetry.otlp_endpoint", c.Telemetry.OTLPEndpoint)
+	}
+	if c.Telemetry.OTLPTracesEndpoint != "" {
+		checkURL(&errs, "telemetry.otlp_traces_endpoint", c.Telemetry.OTLPTracesEndpoint)
 	}
 	return errors.Join(errs...)
 }

@@ -173,3 +173,19 @@ func ParseHeaders(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// Tee returns a sink exporting to every sink given, in order; it fails
+// when any of them fails, after trying them all.
+func Tee(sinks ...Sink) Sink { return tee(sinks) }
+
+type tee []Sink
+
+func (t tee) Export(ctx context.Context, traces []oncall.Trace) error {
+	var errs []error
+	for _, s := range t {
+		if err := s.Export(ctx, traces); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

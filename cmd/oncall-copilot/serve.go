@@ -17,6 +17,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/incident"
+	"github.com/oncall-copilot/oncall-copilot/metrics"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
@@ -72,12 +73,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	queue, _ := store.(metrics.QueueStatser)
+	tel, err := newTelemetry(cfg, queue, log)
+	if err != nil {
+		return err
+	}
+	log = tel.Logger(log)
 
 	red, err := redact.New(redact.Options{})
 	if err != nil {
 		return err
 	}
-	tri, err := newTriage(cfg, "", "", red, log)
+	tri, err := newTriage(cfg, "", "", red, log, tel)
 	if err != nil {
 		return err
 	}
@@ -87,6 +94,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:   log,
 		TraceURL: traceURL(cfg.Traces),
 		Redact:   red.String,
+		Observer: tel.metrics,
 	})
 	if err != nil {
 		return err
@@ -96,26 +104,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	sa, err := slackApp(ctx, cfg, getenv, store, slack, od, mux, log)
+	sa, err := slackApp(ctx, cfg, getenv, store, slack, od, mux, log, tel)
 	if err != nil {
 		return err
 	}
 	// A job's lease on its incident lasts as long as its delivery may go
 	// unacknowledged before another worker takes the job over.
-	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tri, Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
+	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
 		Queue:       store,
-		Handler:     sa.Handle(inc.Handle),
+		Handler:     tel.jobs(sa.Handle(inc.Handle)),
 		Workers:     cfg.Workers,
 		Name:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 		JobTimeout:  cfg.Queue.JobTimeout.D(),
 		MaxAttempts: cfg.Queue.MaxAttempts,
 		Drain:       cfg.Shutdown.D(),
 		Logger:      log,
+		Observer:    tel.metrics,
 	})
 	if err != nil {
 		return err
@@ -138,12 +147,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		DedupeTTL:   cfg.Webhooks.DedupeTTL.D(),
 		AllowNoAuth: cfg.InsecureNoAuth,
 		Logger:      log,
+		Observer:    tel.metrics,
 	})
 	if err != nil {
 		return err
 	}
 
 	intake.Register(mux)
+	tel.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -172,6 +183,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "store", kind, "workers", cfg.Workers, "model", modelState(cfg))
 	fmt.Fprintf(stdout, "oncall-copilot listening on %s\n", ln.Addr())
+
+	// Self traces are exported until the workers have stopped, then
+	// flushed; then the store closes.
+	traceCtx, stopTrace := context.WithCancel(context.WithoutCancel(ctx))
+	traced := make(chan error, 1)
+	go func() { traced <- tel.Run(traceCtx) }()
+	defer func() { stopTrace(); <-traced }()
 
 	// Intake stops first; workers then drain; the store closes last (defer).
 	g, gctx := errgroup.WithContext(ctx)

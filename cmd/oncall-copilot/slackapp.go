@@ -61,12 +61,12 @@ type slackInteractive struct {
 //
 // serve uses it so:
 //
-//	sa, err := slackApp(ctx, cfg, getenv, store, slack, digester, mux, log)
+//	sa, err := slackApp(ctx, cfg, getenv, store, slack, digester, mux, log, tel)
 //	...
 //	Handler: sa.Handle(inc.Handle),
 //	...
 //	g.Go(func() error { return sa.Run(gctx) })
-func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string, store backend, slack *bot.Slack, digester bot.Digester, mux *http.ServeMux, log *slog.Logger) (*slackInteractive, error) {
+func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string, store backend, slack *bot.Slack, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
 	s := &slackInteractive{log: log.With("component", "slack-interactive")}
 	unsigned := false
 	if v := getenv(slackAllowUnsignedEnv); v != "" {
@@ -90,7 +90,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 	if err != nil {
 		return nil, fmt.Errorf("slack interactivity: %w", err)
 	}
-	answerer, err := newAnswerer(cfg, log)
+	answerer, err := newAnswerer(cfg, log, tel)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +149,9 @@ func (s *slackInteractive) Run(ctx context.Context) error {
 }
 
 // newAnswerer builds the assistant over the default trace source, or nil
-// when no model is configured.
-func newAnswerer(cfg config.Config, log *slog.Logger) (bot.Answerer, error) {
+// when no model is configured. tel, when not nil, measures and traces
+// each answer with its model and trace-store calls.
+func newAnswerer(cfg config.Config, log *slog.Logger, tel *telemetry) (bot.Answerer, error) {
 	m, err := newModel(cfg)
 	if err != nil || m == nil {
 		return nil, err
@@ -176,14 +177,14 @@ func newAnswerer(cfg config.Config, log *slog.Logger) (bot.Answerer, error) {
 	}
 	slices.Sort(filters)
 	a, err := assistant.New(assistant.Options{
-		Model: m, Source: src, Redactor: red, ModelName: cfg.Model.Name,
+		Model: tel.model(cfg.Model, m), Source: tel.source(name, src), Redactor: red, ModelName: cfg.Model.Name,
 		Budget: max(cfg.Model.TokenBudget, assistant.DefaultBudget), MaxTraces: cfg.Triage.MaxTraces,
 		Filters: filters, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return assistantAnswerer{a}, nil
+	return tel.answerer(assistantAnswerer{a}), nil
 }
 
 // assistantAnswerer answers Slack questions with the assistant.

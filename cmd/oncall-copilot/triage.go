@@ -55,7 +55,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	svc, err := newTriage(cfg, *traces, *source, red, log)
+	svc, err := newTriage(cfg, *traces, *source, red, log, nil)
 	if err != nil {
 		return err
 	}

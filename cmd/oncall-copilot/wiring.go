@@ -141,11 +141,15 @@ func newModel(cfg config.Config) (*llm.Client, error) {
 }
 
 // newTriage builds the triage service. jsonlPath overrides the configured
-// JSONL path; source overrides the default source.
-func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger) (*triage.Service, error) {
+// JSONL path; source overrides the default source; tel, when not nil,
+// measures and traces the model and trace-store calls.
+func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger, tel *telemetry) (*triage.Service, error) {
 	sources, err := traceSources(cfg, jsonlPath, log)
 	if err != nil {
 		return nil, err
+	}
+	for name, src := range sources {
+		sources[name] = tel.source(name, src)
 	}
 	def := source
 	if def == "" {
@@ -172,7 +176,7 @@ func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor
 		return nil, err
 	}
 	if m != nil {
-		opts.Model = m
+		opts.Model = tel.model(cfg.Model, m)
 	}
 	return triage.NewService(opts)
 }

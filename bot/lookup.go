@@ -26,6 +26,19 @@ const (
 	lookupSkew = time.Minute
 )
 
+// ReportEventType is the metadata event type of the replies of a triage
+// report; its payload holds "incident_key" and "fire", the incident's
+// fire count when it was triaged.
+const ReportEventType = "oncall_report"
+
+// reportMetadata is the metadata of the replies of inc's triage report.
+func reportMetadata(inc oncall.Incident) slack.MsgOption {
+	return slack.MsgOptionMetadata(slack.SlackMetadata{
+		EventType:    ReportEventType,
+		EventPayload: map[string]any{"incident_key": inc.Key, "fire": strconv.Itoa(inc.Fires)},
+	})
+}
+
 // incidentMetadata is the metadata an incident's parent message carries.
 func incidentMetadata(inc oncall.Incident) slack.MsgOption {
 	return slack.MsgOptionMetadata(slack.SlackMetadata{
@@ -88,6 +101,49 @@ func (s *Slack) FindParent(ctx context.Context, inc oncall.Incident) (string, er
 	s.log.Warn("parent search gave up", "incident", inc.Key, "channel", inc.Channel,
 		"messages", lookupMaxPages*lookupPageSize)
 	return "", nil
+}
+
+// FindReport reports whether a reply of the triage report of inc's
+// current fire (inc.Fires) is in its thread (inc.ThreadTS), for a job that
+// may have posted it before dying without recording the triage. It reads
+// conversations.replies, at most lookupMaxPages pages. Errors are as
+// FindParent's.
+func (s *Slack) FindReport(ctx context.Context, inc oncall.Incident) (bool, error) {
+	if inc.Channel == "" || inc.ThreadTS == "" {
+		return false, retry.Permanent(fmt.Errorf("find report of incident %s: %w: no channel or thread", inc.Key, ErrPermanent))
+	}
+	params := slack.GetConversationRepliesParameters{
+		ChannelID: inc.Channel, Timestamp: inc.ThreadTS, Limit: lookupPageSize, IncludeAllMetadata: true,
+	}
+	fire := strconv.Itoa(inc.Fires)
+	for range lookupMaxPages {
+		var msgs []slack.Message
+		var more bool
+		var next string
+		err := s.read(ctx, "conversations.replies", inc.Channel, func(ctx context.Context) error {
+			var err error
+			msgs, more, next, err = s.api.GetConversationRepliesContext(ctx, &params)
+			return err
+		})
+		if err != nil {
+			err = fmt.Errorf("find report of incident %s in %s: %w", inc.Key, inc.Channel, err)
+			if errors.Is(err, ErrPermanent) {
+				return false, retry.Permanent(err)
+			}
+			return false, err
+		}
+		for _, m := range msgs {
+			p := m.Metadata.EventPayload
+			if m.Metadata.EventType == ReportEventType && p["incident_key"] == inc.Key && p["fire"] == fire {
+				return true, nil
+			}
+		}
+		if !more || next == "" {
+			return false, nil
+		}
+		params.Cursor = next
+	}
+	return false, nil
 }
 
 // read runs one read-only Web API call under the retry policy. Reads are

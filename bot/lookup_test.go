@@ -10,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
 	"github.com/oncall-copilot/oncall-copilot/retry"
 )
@@ -138,5 +139,49 @@ func TestFindParentRefused(t *testing.T) {
 	}
 	if n := f.srv.CallCount("conversations.history"); n != 1 {
 		t.Errorf("a refused read was tried %d times", n)
+	}
+}
+
+func TestFindReport(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	inc := testIncident()
+	ts, err := f.bot.PostParent(ctx, inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc.ThreadTS = ts
+	if found, err := f.bot.FindReport(ctx, inc); err != nil || found {
+		t.Fatalf("before the report: FindReport = %v, %v", found, err)
+	}
+	if err := f.bot.PostNote(ctx, inc, "a note is not a report"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.bot.PostReport(ctx, inc, testReport()); err != nil {
+		t.Fatal(err)
+	}
+	refired := inc
+	refired.Fires = 2
+	other := inc
+	other.Key = "inc-other"
+	for _, tt := range []struct {
+		name string
+		inc  oncall.Incident
+		want bool
+	}{
+		{"this fire's report", inc, true},
+		{"a re-fire not yet reported", refired, false},
+		{"another incident", other, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			found, err := f.bot.FindReport(ctx, tt.inc)
+			if err != nil || found != tt.want {
+				t.Errorf("FindReport = %v, %v; want %v", found, err, tt.want)
+			}
+		})
+	}
+	f.srv.Fail("conversations.replies", 1, slacktest.APIError("missing_scope"))
+	if _, err := f.bot.FindReport(ctx, inc); !retry.IsPermanent(err) || !errors.Is(err, ErrPermanent) {
+		t.Errorf("a refused read: %v", err)
 	}
 }

@@ -182,14 +182,15 @@ func (s *Slack) UpdateParent(ctx context.Context, inc oncall.Incident) error {
 
 // PostReport posts the triage report in the incident's thread, in as
 // many replies as its length needs, in order. When a reply fails the
-// error says which; the replies before it stay posted.
+// error says which; the replies before it stay posted. The replies carry
+// the incident key and fire as metadata, for FindReport.
 func (s *Slack) PostReport(ctx context.Context, inc oncall.Incident, rep oncall.Report) error {
 	if inc.Channel == "" || inc.ThreadTS == "" {
 		return fmt.Errorf("post report of incident %s: %w: no channel or thread", inc.Key, ErrPermanent)
 	}
 	msgs := renderReport(inc, rep, s.render)
 	for i, m := range msgs {
-		if _, err := s.post(ctx, inc.Channel, inc.ThreadTS, m.text, m.blocks); err != nil {
+		if _, err := s.post(ctx, inc.Channel, inc.ThreadTS, m.text, m.blocks, reportMetadata(inc)); err != nil {
 			return fmt.Errorf("post report of incident %s, reply %d of %d: %w", inc.Key, i+1, len(msgs), err)
 		}
 	}

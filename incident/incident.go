@@ -39,6 +39,13 @@ type ParentFinder interface {
 	FindParent(ctx context.Context, inc oncall.Incident) (ts string, err error)
 }
 
+// ReportFinder tells whether the triage report of an incident's current
+// fire is in its thread already, for a job that may have posted it
+// before dying without recording the triage. Errors are as ParentFinder's.
+type ReportFinder interface {
+	FindReport(ctx context.Context, inc oncall.Incident) (bool, error)
+}
+
 // Triager analyses an alert's traces.
 type Triager interface {
 	Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error)
@@ -53,6 +60,9 @@ type Options struct {
 	// Publisher when it implements ParentFinder, else none (a crash
 	// between posting a parent and recording it then posts it twice).
 	Finder ParentFinder
+	// Reports looks a triage report up before a job posts it again;
+	// default the Publisher when it implements ReportFinder.
+	Reports ReportFinder
 	// Lease is how long one job may hold an incident's posting and
 	// triage before another may take over; default 15m (longer than a
 	// job's timeout).
@@ -94,6 +104,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Finder == nil {
 		opts.Finder, _ = opts.Publisher.(ParentFinder)
+	}
+	if opts.Reports == nil {
+		opts.Reports, _ = opts.Publisher.(ReportFinder)
 	}
 	if opts.FlapThreshold <= 0 {
 		opts.FlapThreshold = 3
@@ -354,8 +367,8 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}
-	if err := s.opts.Publisher.PostReport(ctx, inc, rep); err != nil {
-		return fmt.Errorf("post report: %w", err)
+	if err := s.postReport(ctx, log, key, inc, rep); err != nil {
+		return err
 	}
 	now := s.opts.Now().UTC()
 	inc, err = s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
@@ -374,6 +387,36 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 		return fmt.Errorf("update parent: %w", err)
 	}
 	log.Info("incident triaged", "clusters", len(rep.Clusters), "traces", rep.TracesExamined)
+	return nil
+}
+
+// postReport posts the triage report unless an earlier attempt did: as
+// with the parent, a marker set just before posting sends a later
+// attempt to look in the thread first. The triage is run again either
+// way, so the incident records a report.
+func (s *Service) postReport(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident, rep oncall.Report) error {
+	if s.opts.Reports != nil {
+		marker := fmt.Sprintf("incident-report:%s:%d:%d", key, inc.OpenedAt.Unix(), inc.Fires)
+		first, err := s.opts.Store.Once(ctx, marker, postingTTL)
+		if err != nil {
+			return fmt.Errorf("mark report posting: %w", err)
+		}
+		if !first {
+			found, err := s.opts.Reports.FindReport(ctx, inc)
+			switch {
+			case retry.IsPermanent(err):
+				log.Warn("cannot look for the report an earlier attempt may have posted; posting it", "err", err)
+			case err != nil:
+				return fmt.Errorf("look for report: %w", err)
+			case found:
+				log.Info("report posted by an earlier attempt found")
+				return nil
+			}
+		}
+	}
+	if err := s.opts.Publisher.PostReport(ctx, inc, rep); err != nil {
+		return fmt.Errorf("post report: %w", err)
+	}
 	return nil
 }
 

@@ -21,7 +21,17 @@ import (
 // times out after Slack accepted the message.
 type lostAnswer struct {
 	*bot.Slack
-	lose int
+	lose        int // parent answers to lose
+	loseReports int // report answers to lose
+}
+
+func (p *lostAnswer) PostReport(ctx context.Context, inc oncall.Incident, rep oncall.Report) error {
+	err := p.Slack.PostReport(ctx, inc, rep)
+	if err == nil && p.loseReports > 0 {
+		p.loseReports--
+		return errors.New("slack chat.postMessage: connection reset by peer")
+	}
+	return err
 }
 
 func (p *lostAnswer) PostParent(ctx context.Context, inc oncall.Incident) (string, error) {
@@ -198,5 +208,46 @@ func TestWithoutFinderAParentMayRepeat(t *testing.T) {
 	}
 	if n := len(parents(f.slack)); n != 2 {
 		t.Errorf("parents = %d, want 2 without a finder", n)
+	}
+}
+
+func TestRetryFindsTheReportAnEarlierAttemptPosted(t *testing.T) {
+	f := newLookupFixture(t, 0)
+	f.pub.loseReports = 1
+	ctx := context.Background()
+	if err := f.svc.Handle(ctx, alertJob("j1", oncall.AlertFiring)); err == nil {
+		t.Fatal("the lost answer should fail the job")
+	}
+	job := alertJob("j1", oncall.AlertFiring)
+	job.Attempts = 1
+	if err := f.svc.Handle(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.reports(t); n != 1 {
+		t.Errorf("diagnosis replies = %d, want 1", n)
+	}
+	if n := f.slack.CallCount("conversations.replies"); n != 1 {
+		t.Errorf("thread read %d times, want once", n)
+	}
+	inc, err := f.store.GetIncident(ctx, oncall.IncidentKey("default", "g1"))
+	if err != nil || inc.TriagedAt.IsZero() || inc.Report == nil || inc.Headline == "" {
+		t.Errorf("the triage was not recorded: %+v, %v", inc, err)
+	}
+	if len(f.slack.Updates()) == 0 {
+		t.Error("the parent was not updated after the triage")
+	}
+
+	// A re-fire is a new triage: its report is posted, not looked up.
+	if err := f.svc.Handle(ctx, alertJob("r1", oncall.AlertResolved)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Handle(ctx, alertJob("j2", oncall.AlertFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.reports(t); n < 4 { // report, resolution note, re-fire note, report
+		t.Errorf("after a re-fire the thread has %d replies", n)
+	}
+	if n := f.slack.CallCount("conversations.replies"); n != 1 {
+		t.Errorf("a re-fire read the thread (%d reads)", n)
 	}
 }

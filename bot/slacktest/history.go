@@ -105,16 +105,11 @@ func (s *Server) history(p url.Values) map[string]any {
 		}
 		found = append(found, m)
 	}
-	metadata := truthy(p.Get("include_all_metadata"))
 	out := []map[string]any{}
 	end := min(offset+limit, len(found))
 	for i := min(offset, end); i < end; i++ {
 		m := found[i]
-		w := wireMessage(m, len(s.threadReplies(channel, m.TS)))
-		if meta := m.Params.Get("metadata"); metadata && meta != "" && json.Valid([]byte(meta)) {
-			w["metadata"] = json.RawMessage(meta)
-		}
-		out = append(out, w)
+		out = append(out, withMetadata(wireMessage(m, len(s.threadReplies(channel, m.TS))), m, p))
 	}
 	next := ""
 	if end < len(found) {
@@ -122,6 +117,15 @@ func (s *Server) history(p url.Values) map[string]any {
 	}
 	return map[string]any{"ok": true, "messages": out, "has_more": next != "", "pin_count": 0,
 		"response_metadata": map[string]any{"next_cursor": next}}
+}
+
+// withMetadata adds the metadata m was posted with to its wire form w
+// when the request asked for it with include_all_metadata.
+func withMetadata(w map[string]any, m Message, p url.Values) map[string]any {
+	if meta := m.Params.Get("metadata"); truthy(p.Get("include_all_metadata")) && meta != "" && json.Valid([]byte(meta)) {
+		w["metadata"] = json.RawMessage(meta)
+	}
+	return w
 }
 
 // threadReplies returns the replies in the thread of ts. The caller holds

@@ -214,9 +214,9 @@ func (s *Server) replies(p url.Values) map[string]any {
 			replies = append(replies, m)
 		}
 	}
-	out := []map[string]any{wireMessage(parent, len(replies))}
+	out := []map[string]any{withMetadata(wireMessage(parent, len(replies)), parent, p)}
 	for _, m := range replies {
-		out = append(out, wireMessage(m, 0))
+		out = append(out, withMetadata(wireMessage(m, 0), m, p))
 	}
 	return map[string]any{"ok": true, "messages": out, "has_more": false,
 		"response_metadata": map[string]any{"next_cursor": ""}}

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -61,11 +62,11 @@ func RenderParent(inc oncall.Incident, opts RenderOptions) []slack.Block {
 	}
 
 	var links []string
-	if linkURL(a.SourceURL) != "" {
-		links = append(links, link(a.SourceURL, "Open in "+r.line(sourceName(a), 40)))
+	if u := r.safeURL(a.SourceURL); linkURL(u) != "" {
+		links = append(links, link(u, "Open in "+r.line(sourceName(a), 40)))
 	}
-	if linkURL(a.GeneratorURL) != "" {
-		links = append(links, link(a.GeneratorURL, "Query"))
+	if u := r.safeURL(a.GeneratorURL); linkURL(u) != "" {
+		links = append(links, link(u, "Query"))
 	}
 	var notes []string
 	if n := len(inc.Alerts); n > 1 {
@@ -207,4 +208,22 @@ func formatDuration(d time.Duration) string {
 		days := int(d.Hours()) / 24
 		return fmt.Sprintf("%dd%dh", days, int(d.Hours())-days*24)
 	}
+}
+
+// safeURL keeps what of a link from an alert is free of secrets: a URL
+// the redactor finds something in loses its query and fragment (where
+// tokens ride), and is dropped when what remains still holds one.
+func (r renderer) safeURL(raw string) string {
+	if r.opts.Redact == nil || r.opts.Redact(raw) == raw {
+		return raw
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	if s := u.String(); r.opts.Redact(s) == s {
+		return s
+	}
+	return ""
 }

@@ -274,6 +274,8 @@ func redactReport(rep *oncall.Report, s *redact.Session) {
 	a := &rep.Alert
 	a.Annotations, a.Labels = maps.Clone(a.Annotations), maps.Clone(a.Labels)
 	a.Summary, a.Description = s.String(a.Summary), s.String(a.Description)
+	a.Name, a.GroupKey = s.String(a.Name), s.String(a.GroupKey)
+	a.SourceURL, a.GeneratorURL = s.String(a.SourceURL), s.String(a.GeneratorURL)
 	for k, v := range a.Annotations {
 		a.Annotations[k] = s.String(v)
 	}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oncall-copilot/oncall-copilot/alerts"
+	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
+)
+
+const benchToken = "bench-webhook-token"
+
+// alertBodies turns an Alertmanager webhook payload into a generator of
+// payloads of one alert each, every one its own group: the i-th carries
+// i in its group key and a bench_id label.
+func alertBodies(path string) (func(i int) []byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read alert template: %w", err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("alert template %s: %w", path, err)
+	}
+	list, _ := p["alerts"].([]any)
+	if len(list) == 0 {
+		return nil, fmt.Errorf("alert template %s has no alerts", path)
+	}
+	a, _ := list[0].(map[string]any)
+	labels, _ := a["labels"].(map[string]any)
+	if labels == nil {
+		labels = map[string]any{}
+		a["labels"] = labels
+	}
+	labels["bench_id"] = "BENCHID"
+	a["fingerprint"] = "BENCHID"
+	p["alerts"] = []any{a}
+	p["groupKey"] = fmt.Sprint(p["groupKey"]) + ":BENCHID"
+	tpl, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) []byte { return bytes.ReplaceAll(tpl, []byte("BENCHID"), []byte(strconv.Itoa(i))) }, nil
+}
+
+// serve runs h on a loopback port until ctx ends and returns its URL.
+func serve(ctx context.Context, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+func randomPrefix(what string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "oncall-bench:" + what + ":" + hex.EncodeToString(b) + ":"
+}
+
+// dropKeys deletes every key under prefix.
+func dropKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return rdb.Unlink(ctx, keys...).Err()
+}
+
+// intakeFigures are the intake measurements of one server.
+type intakeFigures struct {
+	Sustained loadResult // closed loop: the most it takes
+	AtTarget  loadResult // open loop at the target rate: its latency
+}
+
+// intakeSettings shape the intake runs.
+type intakeSettings struct {
+	RedisURL   string
+	AlertPath  string
+	Conns      int
+	Duration   time.Duration
+	TargetRate float64
+}
+
+// benchIntake measures the webhook intake with the Redis backend (the
+// alerts handler queueing into store/redisdb) and, as its baseline, a bare
+// net/http handler doing one XADD of the body, under the same loads.
+func benchIntake(ctx context.Context, s intakeSettings) (copilot, baseline intakeFigures, err error) {
+	body, err := alertBodies(s.AlertPath)
+	if err != nil {
+		return copilot, baseline, err
+	}
+	ropts, err := redis.ParseURL(s.RedisURL)
+	if err != nil {
+		return copilot, baseline, errors.New("REDIS_URL is not a redis:// URL")
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return copilot, baseline, fmt.Errorf("redis unreachable: %w", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	prefix := randomPrefix("intake")
+	defer func() { _ = dropKeys(context.WithoutCancel(ctx), rdb, prefix) }()
+	store, err := redisdb.Open(ctx, redisdb.Options{URL: s.RedisURL, Prefix: prefix})
+	if err != nil {
+		return copilot, baseline, err
+	}
+	defer store.Close()
+	h, err := alerts.NewHandler(alerts.Options{
+		Queue: store, Router: alerts.DefaultRoute{Channel: "C0BENCH"}, Token: benchToken, Deduper: store,
+		// As serve logs: JSON lines at info, one per accepted alert.
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return copilot, baseline, err
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	copilotURL, err := serve(sctx, mux)
+	if err != nil {
+		return copilot, baseline, err
+	}
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, alerts.MaxBody))
+		if err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		if err := rdb.XAdd(r.Context(), &redis.XAddArgs{Stream: prefix + "baseline", Values: []any{"job", b}}).Err(); err != nil {
+			http.Error(w, "queue unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"accepted"}`)
+	})
+	baselineURL, err := serve(sctx, bare)
+	if err != nil {
+		return copilot, baseline, err
+	}
+
+	copilotReq := jsonPost(copilotURL+"/webhooks/alertmanager", benchToken, body)
+	baselineReq := jsonPost(baselineURL+"/webhooks/alertmanager", benchToken, body)
+	maxReqs := int(s.TargetRate*4*s.Duration.Seconds()) + 1
+	// Warm both up, then alternate so neither gets a quieter machine.
+	closedLoop(ctx, copilotReq, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
+	closedLoop(ctx, baselineReq, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
+	_ = dropKeys(ctx, rdb, prefix+"baseline")
+	copilot.Sustained = closedLoop(ctx, copilotReq, http.StatusAccepted, s.Conns, s.Duration, maxReqs)
+	baseline.Sustained = closedLoop(ctx, baselineReq, http.StatusAccepted, s.Conns, s.Duration, maxReqs)
+	_ = dropKeys(ctx, rdb, prefix+"baseline")
+	_ = dropKeys(ctx, rdb, prefix+"jobs")
+	copilot.AtTarget = openLoop(ctx, copilotReq, http.StatusAccepted, 4*s.Conns, s.TargetRate, s.Duration)
+	baseline.AtTarget = openLoop(ctx, baselineReq, http.StatusAccepted, 4*s.Conns, s.TargetRate, s.Duration)
+	if err := ctx.Err(); err != nil {
+		return copilot, baseline, err
+	}
+	return copilot, baseline, nil
+}

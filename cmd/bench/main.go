@@ -1,0 +1,164 @@
+// Command bench measures oncall-copilot against its performance targets
+// on the machine it runs on and prints one table: figure, target,
+// measured, baseline (a yardstick measured in the same run) and their
+// ratio. `make bench` runs the Go benchmarks first and passes their
+// output with -go; this command adds what needs a process of its own:
+//
+//   - webhook intake with the Redis backend under sustained load, against
+//     a bare net/http handler doing one XADD;
+//   - peak RSS of an `oncall-copilot triage` over a generated directory of
+//     JSONL traces (1 GB by default), against the same over the example
+//     traces, with the prompt the model received counted;
+//   - prompt tokens against pasting the selected traces raw, with the
+//     evidence recall of the eval over the example scenarios.
+//
+// Usage:
+//
+//	go run ./cmd/bench [-go FILE] [-quick] [-data-mb 1024] [-skip intake,memory,tokens] [-markdown FILE]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	goOut := fs.String("go", "", "output of `go test -bench` to include in the table")
+	quick := fs.Bool("quick", false, "shorter runs and 128 MB of generated traces (a smoke test, not a measurement)")
+	dataMB := fs.Int("data-mb", 1024, "size of the generated trace directory for the memory figure, in MB")
+	skip := fs.String("skip", "", "comma-separated parts to leave out: intake, memory, tokens")
+	examples := fs.String("examples", "examples", "the repository's examples directory")
+	workDir := fs.String("work-dir", filepath.Join(os.TempDir(), "oncall-bench"), "where generated traces and the built binary are kept between runs")
+	mdPath := fs.String("markdown", "", "also write the table as Markdown to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (intake and eval) to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	skipped := strings.Split(*skip, ",")
+	redis := getenv("REDIS_URL")
+	if redis == "" {
+		redis = "redis://127.0.0.1:6379/15"
+	}
+	dur := 8 * time.Second
+	if *quick {
+		dur, *dataMB = 2*time.Second, min(*dataMB, 128)
+	}
+	if err := os.MkdirAll(*workDir, 0o750); err != nil {
+		return err
+	}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	var rows []row
+	var problems []error
+
+	if *goOut != "" {
+		f, err := os.Open(*goOut)
+		if err != nil {
+			return fmt.Errorf("read go benchmarks: %w", err)
+		}
+		res, err := parseBench(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		rows = append(rows, benchRows(res)...)
+	}
+	if !slices.Contains(skipped, "intake") {
+		progress("webhook intake against Redis (%s per run)", dur)
+		r, err := intakeRows(ctx, intakeSettings{RedisURL: redis, AlertPath: filepath.Join(*examples, "quickstart", "alert.json"),
+			Conns: 16, Duration: dur, TargetRate: 5000})
+		rows = append(rows, r...)
+		problems = append(problems, err)
+	}
+	if !slices.Contains(skipped, "memory") {
+		progress("triage over %d MB of generated JSONL traces", *dataMB)
+		r, err := memoryRows(ctx, memorySettings{WorkDir: *workDir, MB: *dataMB, Examples: *examples, Progress: progress})
+		rows = append(rows, r...)
+		problems = append(problems, err)
+	}
+	if !slices.Contains(skipped, "tokens") {
+		progress("prompt tokens against raw traces over the example scenarios")
+		r, err := tokenRows(ctx, filepath.Join(*examples, "scenarios"))
+		rows = append(rows, r...)
+		problems = append(problems, err)
+	}
+
+	fmt.Fprintf(stdout, "oncall-copilot benchmarks on %s\n\n", machine())
+	writeTable(stdout, rows)
+	if *mdPath != "" {
+		f, err := os.Create(*mdPath)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f, "Machine: %s\n\n", machine())
+		writeMarkdown(f, rows)
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// intakeRows measures the intake and renders its rows.
+func intakeRows(ctx context.Context, s intakeSettings) ([]row, error) {
+	copilot, base, err := benchIntake(ctx, s)
+	if err != nil {
+		return []row{{Figure: "Webhook intake (Redis)", Target: ">= 5,000 alerts/s, p99 <= 10 ms", Measured: "not run", Met: "NO", Note: err.Error()}}, err
+	}
+	rate, baseRate := copilot.Sustained.Rate(), base.Sustained.Rate()
+	thr := row{
+		Figure:   fmt.Sprintf("Webhook intake with Redis, sustained (%d connections, closed loop)", s.Conns),
+		Target:   ">= 5,000 alerts/s; ratio >= 0.7",
+		Measured: fmt.Sprintf("%.0f alerts/s", rate),
+		Baseline: fmt.Sprintf("%.0f alerts/s (net/http + one XADD)", baseRate),
+		Ratio:    ratio(rate, baseRate),
+		Met:      met(rate >= 5000 && baseRate > 0 && rate/baseRate >= 0.7),
+	}
+	if f := copilot.Sustained.Failed; f > 0 {
+		thr.Note = fmt.Sprintf("%d of %d requests were not accepted", f, copilot.Sustained.Sent)
+	}
+	p99, baseP99 := copilot.AtTarget.Quantile(0.99), base.AtTarget.Quantile(0.99)
+	lat := row{
+		Figure:   fmt.Sprintf("Webhook intake with Redis, p99 at %.0f alerts/s offered (open loop)", s.TargetRate),
+		Target:   "<= 10 ms",
+		Measured: fmt.Sprintf("%s (p50 %s, %.0f alerts/s served)", ms(p99), ms(copilot.AtTarget.Quantile(0.5)), copilot.AtTarget.Rate()),
+		Baseline: ms(baseP99),
+		Ratio:    ratio(float64(p99), float64(baseP99)),
+		Met:      met(p99 > 0 && p99 <= 10*time.Millisecond && copilot.AtTarget.Failed == 0),
+	}
+	if f := copilot.AtTarget.Failed; f > 0 {
+		lat.Note = fmt.Sprintf("%d of %d requests were not accepted", f, copilot.AtTarget.Sent)
+	}
+	return []row{thr, lat}, nil
+}

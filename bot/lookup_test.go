@@ -185,3 +185,28 @@ func TestFindReport(t *testing.T) {
 		t.Errorf("a refused read: %v", err)
 	}
 }
+
+func TestRefusalsStayPermanent(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		fault     slacktest.Fault
+		times     int
+		permanent bool
+	}{
+		{"channel not found", slacktest.APIError("channel_not_found"), 1, true},
+		{"token revoked", slacktest.APIError("token_revoked"), 1, true},
+		{"server errors past the retries", slacktest.HTTPStatus(http.StatusBadGateway), 4, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.srv.Fail("chat.postMessage", tt.times, tt.fault)
+			_, err := f.bot.PostParent(context.Background(), testIncident())
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if retry.IsPermanent(err) != tt.permanent || errors.Is(err, ErrPermanent) != tt.permanent {
+				t.Errorf("permanent = %v (ErrPermanent %v), want %v: %v", retry.IsPermanent(err), errors.Is(err, ErrPermanent), tt.permanent, err)
+			}
+		})
+	}
+}

@@ -252,7 +252,7 @@ func (s *Slack) post(ctx context.Context, channel, threadTS, text string, blocks
 // to the channel.
 func (s *Slack) call(ctx context.Context, method, channel string, fn func(ctx context.Context) error) error {
 	attempt := 0
-	return retry.Do(ctx, s.retry, func(ctx context.Context) error {
+	return keepPermanent(retry.Do(ctx, s.retry, func(ctx context.Context) error {
 		attempt++
 		if err := s.pace(ctx, channel); err != nil {
 			return retry.Permanent(err)
@@ -266,7 +266,17 @@ func (s *Slack) call(ctx context.Context, method, channel string, fn func(ctx co
 				"retryable", !retry.IsPermanent(err), "err", err)
 		}
 		return err
-	})
+	}))
+}
+
+// keepPermanent marks a refusal as permanent again after retry.Do took
+// the mark off, so that the job that made the call goes to the dead
+// letters at once instead of asking again.
+func keepPermanent(err error) error {
+	if errors.Is(err, ErrPermanent) && !retry.IsPermanent(err) {
+		return retry.Permanent(err)
+	}
+	return err
 }
 
 // callOutcome names a classified attempt's result for the observer.

@@ -251,3 +251,12 @@ func TestRetryFindsTheReportAnEarlierAttemptPosted(t *testing.T) {
 		t.Errorf("a re-fire read the thread (%d reads)", n)
 	}
 }
+
+func TestSlackRefusalDeadLettersAtOnce(t *testing.T) {
+	f := newLookupFixture(t, 0)
+	f.slack.Fail("chat.postMessage", 1, slacktest.APIError("not_in_channel"))
+	err := f.svc.Handle(context.Background(), alertJob("j1", oncall.AlertFiring))
+	if err == nil || !retry.IsPermanent(err) {
+		t.Fatalf("a refused post should be permanent, so the job is dead-lettered at once: %v", err)
+	}
+}

@@ -22,6 +22,14 @@ type loadResult struct {
 	Latencies    []time.Duration // of the requests answered with the wanted status
 }
 
+// add sums another run into r.
+func (r *loadResult) add(o loadResult) {
+	r.Sent += o.Sent
+	r.Failed += o.Failed
+	r.Elapsed += o.Elapsed
+	r.Latencies = append(r.Latencies, o.Latencies...)
+}
+
 // Rate is the answered requests per second.
 func (r loadResult) Rate() float64 {
 	if r.Elapsed <= 0 {

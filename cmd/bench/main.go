@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	where := machine() // before the runs load the machine themselves
 	skipped := strings.Split(*skip, ",")
 	redis := getenv("REDIS_URL")
 	if redis == "" {
@@ -114,14 +115,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		problems = append(problems, err)
 	}
 
-	fmt.Fprintf(stdout, "oncall-copilot benchmarks on %s\n\n", machine())
+	fmt.Fprintf(stdout, "oncall-copilot benchmarks on %s\n\n", where)
 	writeTable(stdout, rows)
 	if *mdPath != "" {
 		f, err := os.Create(*mdPath)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(f, "Machine: %s\n\n", machine())
+		fmt.Fprintf(f, "Machine: %s\n\n", where)
 		writeMarkdown(f, rows)
 		if err := f.Close(); err != nil {
 			return err

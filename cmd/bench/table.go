@@ -97,9 +97,15 @@ func machine() string {
 		}
 		f.Close()
 	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = ", load average " + strings.Join(f[:3], " ")
+		}
+	}
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s, %d cores%s, %s %s/%s, host %s, %s", cpu, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		host, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	return fmt.Sprintf("%s, %d cores%s, %s %s/%s, host %s%s, %s", cpu, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		host, load, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }

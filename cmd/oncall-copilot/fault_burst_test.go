@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -117,4 +118,37 @@ func TestSlackAndModelFaultBursts(t *testing.T) {
 		t.Errorf("the model was asked %d times while down; the breaker should have stopped it", n)
 	}
 	assertDrained(t, p, env, slack, append(burstNames, outageNames...))
+}
+
+// TestTraceStoreDown runs serve against a Jaeger that answers 503 to
+// everything: the alert is still triaged, once, and the diagnosis says
+// which traces could not be read.
+func TestTraceStoreDown(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int32
+	jaeger := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "upstream connect error", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(jaeger.Close)
+	slack := slacktest.NewServer(t)
+	slack.UseClock(time.Now)
+	env := faultEnv(t, slack, slack.URL, nil, nil)
+	delete(env, "TRACE_JSONL_PATH")
+	env["JAEGER_QUERY_URL"] = jaeger.URL
+	env["QUEUE_JOB_TIMEOUT"], env["QUEUE_RECLAIM_IDLE"] = "1m", "2m"
+	gs, names := groupNames("TracesDown", 1)
+	p := startProc(t, env, "--config", routesConfig(t, 1))
+	sendAll(t, p.addr, gs)
+	waitExactlyOnce(t, slack, names, 60*time.Second)
+	text := diagnosisTexts(slack, names)[names[0]][0]
+	for _, want := range []string{"incident window traces from jaeger", "baseline window traces from jaeger", "503"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the diagnosis does not say %q:\n%s", want, text)
+		}
+	}
+	if asked.Load() == 0 {
+		t.Error("Jaeger was never asked")
+	}
+	assertDrained(t, p, env, slack, names)
 }

@@ -171,7 +171,8 @@ func DecodeExport(data []byte) (oncall.Trace, error) {
 // langfuse.trace.tags, user.id, session.id, the resource attributes and
 // the trace metadata as langfuse.trace.metadata.*). Observations hang under
 // their parent observation, or under that root when they have no parent or
-// their parent is not in the list; observations without an id are dropped.
+// their parent is not in the list; observations without an id are dropped,
+// and an id listed twice keeps its first observation.
 // Each observation's OTel attributes and resource attributes (kept in its
 // metadata by Langfuse's OTel ingestion) become span attributes and go
 // through semconv.Apply after the Langfuse fields are mapped, so explicit
@@ -189,10 +190,15 @@ func TraceFromAPI(trace TraceObject, obs []Observation) oncall.Trace {
 	t.Spans = make([]oncall.Span, 0, len(obs)+1)
 	t.Spans = append(t.Spans, rootSpan(&trace, rootID))
 	root := &t.Spans[0]
+	seen := make(map[string]bool, len(obs))
 	for i := range obs {
 		if obs[i].ID == "" {
 			continue // nothing could refer to it, and span ids must exist
 		}
+		if seen[obs[i].ID] {
+			continue // listed twice (overlapping pages, a re-export): one span per id
+		}
+		seen[obs[i].ID] = true
 		s := observationSpan(&obs[i], trace.ID)
 		if s.ParentID == "" || !ids[s.ParentID] || s.ParentID == s.SpanID {
 			s.ParentID = rootID

@@ -138,6 +138,9 @@ func (s *Store) read(ctx context.Context, consumer string, block time.Duration) 
 		return nil, nil
 	case isNoGroup(err):
 		return nil, s.ensureGroup(ctx)
+	case err != nil && ctx.Err() != nil:
+		// The connection's read deadline, set from ctx, fired first.
+		return nil, ctx.Err()
 	case err != nil:
 		return nil, fmt.Errorf("read stream: %w", err)
 	}

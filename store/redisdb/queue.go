@@ -138,8 +138,9 @@ func (s *Store) read(ctx context.Context, consumer string, block time.Duration) 
 		return nil, nil
 	case isNoGroup(err):
 		return nil, s.ensureGroup(ctx)
-	case err != nil && ctx.Err() != nil:
-		// The connection's read deadline, set from ctx, fired first.
+	case err != nil && ctxEnding(ctx):
+		// The connection's read deadline, set from ctx, fired as ctx
+		// ended (a hair before it, at times).
 		return nil, ctx.Err()
 	case err != nil:
 		return nil, fmt.Errorf("read stream: %w", err)
@@ -371,4 +372,18 @@ func (s *Store) QueueStats(ctx context.Context) (oncall.QueueStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// ctxEnding reports whether ctx is done or about to be, waiting out the
+// last few milliseconds before its deadline.
+func ctxEnding(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > 50*time.Millisecond {
+		return false
+	}
+	<-ctx.Done()
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +13,8 @@ import (
 
 // benchResults are the metrics of `go test -bench` output, by benchmark
 // name without the -GOMAXPROCS suffix: ns/op, MB/s and every custom
-// metric the benchmark reported.
-type benchResults map[string]map[string]float64
+// metric the benchmark reported, one value per run (-count).
+type benchResults map[string]map[string][]float64
 
 // parseBench reads `go test -bench` output; other lines are ignored.
 func parseBench(r io.Reader) (benchResults, error) {
@@ -34,15 +35,19 @@ func parseBench(r io.Reader) (benchResults, error) {
 				name = name[:i]
 			}
 		}
-		m := map[string]float64{}
+		name = strings.TrimPrefix(name, "Benchmark")
+		m := out[name]
+		if m == nil {
+			m = map[string][]float64{}
+			out[name] = m
+		}
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
 				break
 			}
-			m[f[i+1]] = v
+			m[f[i+1]] = append(m[f[i+1]], v)
 		}
-		out[strings.TrimPrefix(name, "Benchmark")] = m
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read benchmark output: %w", err)
@@ -50,10 +55,18 @@ func parseBench(r io.Reader) (benchResults, error) {
 	return out, nil
 }
 
-// get returns a metric, and whether the benchmark reported it.
+// get returns the median of a metric over the runs, and whether the
+// benchmark reported it.
 func (b benchResults) get(name, unit string) (float64, bool) {
-	v, ok := b[name][unit]
-	return v, ok
+	vs := slices.Clone(b[name][unit])
+	if len(vs) == 0 {
+		return 0, false
+	}
+	slices.Sort(vs)
+	if len(vs)%2 == 1 {
+		return vs[len(vs)/2], true
+	}
+	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2, true
 }
 
 // benchRows turns the Go benchmarks into table rows; a benchmark that did
@@ -102,11 +115,12 @@ func benchRows(b benchResults) []row {
 
 	fig = "Prompt size at 20, 200 and 1000 traces x 100 spans"
 	worst, budget, seen := 0.0, 0.0, 0
-	for name, m := range b {
+	for name := range b {
 		if strings.HasPrefix(name, "PromptAtVolume/") {
 			seen++
-			worst = math.Max(worst, m["prompt-tokens"])
-			budget = math.Max(budget, m["budget-tokens"])
+			tokens, _ := b.get(name, "prompt-tokens")
+			limit, _ := b.get(name, "budget-tokens")
+			worst, budget = math.Max(worst, tokens), math.Max(budget, limit)
 		}
 	}
 	if seen > 0 {

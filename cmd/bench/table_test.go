@@ -46,7 +46,7 @@ func TestBenchOutputBecomesTheTable(t *testing.T) {
 		t.Errorf("PromptAtVolume/1000traces prompt-tokens = %v", v)
 	}
 	if v, _ := res.get("DecodeLines", "MB/s"); v != 206.22 {
-		t.Errorf("DecodeLines MB/s = %v", v)
+		t.Errorf("DecodeLines MB/s = %v, want the median of three runs", v)
 	}
 	if _, ok := res["Broken"]; ok {
 		t.Error("a failed benchmark was read as a result")

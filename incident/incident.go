@@ -194,6 +194,13 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 			return err
 		}
 		if (inc.ThreadTS != "" || inc.Storm != "") && !inc.TriagedAt.IsZero() && !refired {
+			if job.Attempts > 0 && inc.ThreadTS != "" {
+				// An earlier attempt may have recorded the triage and
+				// died before the parent showed it.
+				if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
+					return fmt.Errorf("update parent: %w", err)
+				}
+			}
 			log.Debug("nothing new for this incident")
 			return nil
 		}

@@ -260,3 +260,35 @@ func TestSlackRefusalDeadLettersAtOnce(t *testing.T) {
 		t.Fatalf("a refused post should be permanent, so the job is dead-lettered at once: %v", err)
 	}
 }
+
+func TestRetryUpdatesTheParentAFailedAttemptLeftStale(t *testing.T) {
+	f := newLookupFixture(t, 0)
+	ctx := context.Background()
+	f.slack.Fail("chat.update", 3, slacktest.HTTPStatus(http.StatusBadGateway))
+	if err := f.svc.Handle(ctx, alertJob("j1", oncall.AlertFiring)); err == nil {
+		t.Fatal("want the failed update")
+	}
+	if n := len(f.slack.Updates()); n != 0 {
+		t.Fatalf("%d updates went through", n)
+	}
+	// A re-send of the group changes nothing; the job's retry updates the
+	// parent to show the triage.
+	if err := f.svc.Handle(ctx, alertJob("j2", oncall.AlertFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.slack.Updates()); n != 0 {
+		t.Fatalf("a re-send updated the parent %d times", n)
+	}
+	job := alertJob("j1", oncall.AlertFiring)
+	job.Attempts = 1
+	if err := f.svc.Handle(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	ups := f.slack.Updates()
+	if len(ups) != 1 || !strings.Contains(string(ups[0].Blocks), "Diagnosis") {
+		t.Errorf("updates after the retry: %+v", ups)
+	}
+	if n := f.reports(t); n != 1 {
+		t.Errorf("diagnosis replies = %d", n)
+	}
+}

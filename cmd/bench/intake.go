@@ -1,19 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -96,6 +100,112 @@ func dropKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
 	return rdb.Unlink(ctx, keys...).Err()
 }
 
+// intakeHandler is the server under test: "copilot", the alerts handler
+// queueing into store/redisdb, or "baseline", a bare handler doing one
+// XADD of the body.
+func intakeHandler(ctx context.Context, kind, redisURL, prefix string) (http.Handler, func(), error) {
+	switch kind {
+	case "copilot":
+		store, err := redisdb.Open(ctx, redisdb.Options{URL: redisURL, Prefix: prefix})
+		if err != nil {
+			return nil, nil, err
+		}
+		h, err := alerts.NewHandler(alerts.Options{
+			Queue: store, Router: alerts.DefaultRoute{Channel: "C0BENCH"}, Token: benchToken, Deduper: store,
+			// As serve logs: JSON lines at info, one per accepted alert.
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		mux := http.NewServeMux()
+		h.Register(mux)
+		return mux, func() { store.Close() }, nil
+	case "baseline":
+		ropts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return nil, nil, errors.New("REDIS_URL is not a redis:// URL")
+		}
+		rdb := redis.NewClient(ropts)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, alerts.MaxBody))
+			if err != nil {
+				http.Error(w, "bad body", http.StatusBadRequest)
+				return
+			}
+			if err := rdb.XAdd(r.Context(), &redis.XAddArgs{Stream: prefix + "baseline", Values: []any{"job", b}}).Err(); err != nil {
+				http.Error(w, "queue unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = io.WriteString(w, `{"status":"accepted"}`)
+		})
+		return h, func() { rdb.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown intake server %q", kind)
+}
+
+// runIntakeServer is the child process of startIntakeServer: it serves
+// one intake handler on loopback, prints its URL, and stops when its
+// standard input closes.
+func runIntakeServer(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("serve-intake", flag.ContinueOnError)
+	kind := fs.String("kind", "copilot", "copilot or baseline")
+	redisURL := fs.String("redis", "", "Redis URL")
+	prefix := fs.String("prefix", "", "key prefix")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	h, cleanup, err := intakeHandler(ctx, *kind, *redisURL, *prefix)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	url, err := serve(ctx, h)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, url)
+	_, _ = io.Copy(io.Discard, stdin)
+	return nil
+}
+
+// startIntakeServer runs an intake server in a child process until ctx
+// ends and returns its URL.
+func startIntakeServer(ctx context.Context, kind, redisURL, prefix string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, self, "serve-intake", "-kind", kind, "-redis", redisURL, "-prefix", prefix)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start %s intake server: %w", kind, err)
+	}
+	go func() {
+		<-ctx.Done()
+		stdin.Close()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("%s intake server did not start: %w", kind, err)
+	}
+	go func() { _ = cmd.Wait() }()
+	return strings.TrimSpace(line), nil
+}
+
 // intakeFigures are the intake measurements of one server.
 type intakeFigures struct {
 	Sustained loadResult // closed loop: the most it takes
@@ -128,45 +238,16 @@ func benchIntake(ctx context.Context, s intakeSettings) (copilot, baseline intak
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return copilot, baseline, fmt.Errorf("redis unreachable: %w", err)
 	}
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-
 	prefix := randomPrefix("intake")
 	defer func() { _ = dropKeys(context.WithoutCancel(ctx), rdb, prefix) }()
-	store, err := redisdb.Open(ctx, redisdb.Options{URL: s.RedisURL, Prefix: prefix})
+	// Each server runs in a process of its own, as serve would, so the
+	// load generator's allocations and goroutines do not share its
+	// runtime.
+	copilotURL, err := startIntakeServer(ctx, "copilot", s.RedisURL, prefix)
 	if err != nil {
 		return copilot, baseline, err
 	}
-	defer store.Close()
-	h, err := alerts.NewHandler(alerts.Options{
-		Queue: store, Router: alerts.DefaultRoute{Channel: "C0BENCH"}, Token: benchToken, Deduper: store,
-		// As serve logs: JSON lines at info, one per accepted alert.
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		return copilot, baseline, err
-	}
-	mux := http.NewServeMux()
-	h.Register(mux)
-	copilotURL, err := serve(sctx, mux)
-	if err != nil {
-		return copilot, baseline, err
-	}
-	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, alerts.MaxBody))
-		if err != nil {
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		if err := rdb.XAdd(r.Context(), &redis.XAddArgs{Stream: prefix + "baseline", Values: []any{"job", b}}).Err(); err != nil {
-			http.Error(w, "queue unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted)
-		_, _ = io.WriteString(w, `{"status":"accepted"}`)
-	})
-	baselineURL, err := serve(sctx, bare)
+	baselineURL, err := startIntakeServer(ctx, "baseline", s.RedisURL, prefix)
 	if err != nil {
 		return copilot, baseline, err
 	}

@@ -23,6 +23,10 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, job oncall.Job) error
 }
 
+// pendingDedupeTTL is how long a delivery id is held while its jobs are
+// being queued.
+const pendingDedupeTTL = 2 * time.Minute
+
 // Deduper records keys once; the stores satisfy it. Once reports whether
 // this call recorded key (false while an earlier record lives), Forget
 // removes it.
@@ -301,7 +305,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var onceKey string
 	if n.DedupeKey != "" && h.opts.Deduper != nil {
 		onceKey = dedupeKey(name, n.DedupeKey)
-		first, err := h.opts.Deduper.Once(ctx, onceKey, h.opts.DedupeTTL)
+		// Recorded briefly until the jobs are queued, then for the full
+		// TTL: if the enqueue fails and the key cannot be forgotten
+		// either (the store just went away), the sender's retry gets
+		// through once the short record expires, and is not lost.
+		first, err := h.opts.Deduper.Once(ctx, onceKey, pendingDedupeTTL)
 		if err != nil {
 			log.Error("dedupe failed", "err", err)
 			outcome = "unavailable"
@@ -329,6 +337,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			outcome = "unavailable"
 			unavailable(w)
 			return
+		}
+	}
+	if onceKey != "" {
+		if err := h.opts.Deduper.Forget(ctx, onceKey); err == nil {
+			if _, err := h.opts.Deduper.Once(ctx, onceKey, h.opts.DedupeTTL); err != nil {
+				log.Warn("record dedupe key", "err", err) // a replay would be queued again: harmless, incidents are idempotent
+			}
 		}
 	}
 	ids := make([]string, len(jobs))

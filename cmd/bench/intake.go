@@ -175,24 +175,24 @@ func runIntakeServer(ctx context.Context, args []string, stdin io.Reader, stdout
 }
 
 // startIntakeServer runs an intake server in a child process until ctx
-// ends and returns its URL.
-func startIntakeServer(ctx context.Context, kind, redisURL, prefix string) (string, error) {
+// ends and returns its URL and process.
+func startIntakeServer(ctx context.Context, kind, redisURL, prefix string) (string, *os.Process, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "serve-intake", "-kind", kind, "-redis", redisURL, "-prefix", prefix)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s intake server: %w", kind, err)
+		return "", nil, fmt.Errorf("start %s intake server: %w", kind, err)
 	}
 	go func() {
 		<-ctx.Done()
@@ -200,16 +200,18 @@ func startIntakeServer(ctx context.Context, kind, redisURL, prefix string) (stri
 	}()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("%s intake server did not start: %w", kind, err)
+		return "", nil, fmt.Errorf("%s intake server did not start: %w", kind, err)
 	}
 	go func() { _ = cmd.Wait() }()
-	return strings.TrimSpace(line), nil
+	return strings.TrimSpace(line), cmd.Process, nil
 }
 
 // intakeFigures are the intake measurements of one server.
 type intakeFigures struct {
 	Sustained loadResult // closed loop: the most it takes
 	AtTarget  loadResult // open loop at the target rate: its latency
+	// CPU is the server process's CPU time over the closed-loop runs.
+	CPU time.Duration
 }
 
 // intakeSettings shape the intake runs.
@@ -243,11 +245,11 @@ func benchIntake(ctx context.Context, s intakeSettings) (copilot, baseline intak
 	// Each server runs in a process of its own, as serve would, so the
 	// load generator's allocations and goroutines do not share its
 	// runtime.
-	copilotURL, err := startIntakeServer(ctx, "copilot", s.RedisURL, prefix)
+	copilotURL, copilotProc, err := startIntakeServer(ctx, "copilot", s.RedisURL, prefix)
 	if err != nil {
 		return copilot, baseline, err
 	}
-	baselineURL, err := startIntakeServer(ctx, "baseline", s.RedisURL, prefix)
+	baselineURL, baselineProc, err := startIntakeServer(ctx, "baseline", s.RedisURL, prefix)
 	if err != nil {
 		return copilot, baseline, err
 	}
@@ -261,8 +263,13 @@ func benchIntake(ctx context.Context, s intakeSettings) (copilot, baseline intak
 	closedLoop(ctx, copilotReq, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
 	closedLoop(ctx, baselineReq, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
 	for range rounds {
+		cpu0 := processCPU(copilotProc)
 		copilot.Sustained.add(closedLoop(ctx, copilotReq, http.StatusAccepted, s.Conns, s.Duration/rounds, maxReqs))
+		cpu1 := processCPU(copilotProc)
+		copilot.CPU += cpu1 - cpu0
+		cpu0 = processCPU(baselineProc)
 		baseline.Sustained.add(closedLoop(ctx, baselineReq, http.StatusAccepted, s.Conns, s.Duration/rounds, maxReqs))
+		baseline.CPU += processCPU(baselineProc) - cpu0
 		_ = dropKeys(ctx, rdb, prefix+"baseline")
 		_ = dropKeys(ctx, rdb, prefix+"jobs")
 	}
@@ -276,4 +283,39 @@ func benchIntake(ctx context.Context, s intakeSettings) (copilot, baseline intak
 		return copilot, baseline, err
 	}
 	return copilot, baseline, nil
+}
+
+// processCPU is the user and system CPU time a process has used so far,
+// from /proc (zero where it cannot be read).
+func processCPU(p *os.Process) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14 and stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const ticks = 100 // USER_HZ, 100 on every Linux this runs on
+	return time.Duration(ut+st) * time.Second / ticks
+}
+
+// CPUPerAlert is the server's CPU time per alert accepted in the closed
+// loop.
+func (f intakeFigures) CPUPerAlert() time.Duration {
+	if n := len(f.Sustained.Latencies); n > 0 {
+		return f.CPU / time.Duration(n)
+	}
+	return 0
 }

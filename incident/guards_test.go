@@ -33,11 +33,15 @@ func TestFlappingGuard(t *testing.T) {
 	// Fire, resolve, fire, resolve, ... every five minutes.
 	for i := 0; i < 5; i++ {
 		c.now = t0.Add(time.Duration(2*i) * 5 * time.Minute)
-		if err := f.svc.Handle(ctx, alertJob(fmt.Sprintf("f%d", i), oncall.AlertFiring)); err != nil {
+		fire := alertJob(fmt.Sprintf("f%d", i), oncall.AlertFiring)
+		fire.Alerts[0].StartsAt = c.now
+		if err := f.svc.Handle(ctx, fire); err != nil {
 			t.Fatal(err)
 		}
 		c.now = c.now.Add(5 * time.Minute)
-		if err := f.svc.Handle(ctx, alertJob(fmt.Sprintf("r%d", i), oncall.AlertResolved)); err != nil {
+		res := alertJob(fmt.Sprintf("r%d", i), oncall.AlertResolved)
+		res.Alerts[0].StartsAt, res.Alerts[0].EndsAt = c.now.Add(-5*time.Minute), c.now
+		if err := f.svc.Handle(ctx, res); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +70,9 @@ func TestFlappingGuard(t *testing.T) {
 
 	// After a quiet hour it fires again: it has settled, and is triaged.
 	c.now = c.now.Add(2 * time.Hour)
-	if err := f.svc.Handle(ctx, alertJob("late", oncall.AlertFiring)); err != nil {
+	late := alertJob("late", oncall.AlertFiring)
+	late.Alerts[0].StartsAt = c.now
+	if err := f.svc.Handle(ctx, late); err != nil {
 		t.Fatal(err)
 	}
 	if tr.calls != 3 {

@@ -296,6 +296,13 @@ func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, now t
 	refired := false
 	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		refired = false
+		if inc.Status == oncall.IncidentResolved && !inc.ResolvedAt.IsZero() &&
+			!representative(job.Alerts).StartsAt.After(inc.ResolvedAt) {
+			// A firing notification of the episode that already ended,
+			// delivered late or processed after its resolution: a
+			// re-fire starts after the resolution.
+			return nil
+		}
 		inc.Alerts = job.Alerts
 		if inc.Status == oncall.IncidentResolved {
 			refired = true

@@ -164,8 +164,20 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("resolution notes = %d: %+v", notes, replies)
 	}
 
-	// A re-fire reopens the same thread and triages again.
-	if err := f.svc.Handle(ctx, alertJob("j3", oncall.AlertFiring)); err != nil {
+	// A late firing notification of the episode that ended changes nothing.
+	before = len(f.slack.Messages())
+	if err := f.svc.Handle(ctx, alertJob("late", oncall.AlertFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if inc, _ := f.store.GetIncident(ctx, oncall.IncidentKey("default", "g1")); inc.Status != oncall.IncidentResolved || len(f.slack.Messages()) != before {
+		t.Fatalf("a stale firing notification reopened the incident: %s, %d new messages", inc.Status, len(f.slack.Messages())-before)
+	}
+
+	// A re-fire (a new episode, starting after the resolution) reopens the
+	// same thread and triages again.
+	again := alertJob("j3", oncall.AlertFiring)
+	again.Alerts[0].StartsAt = t0.Add(50 * time.Minute)
+	if err := f.svc.Handle(ctx, again); err != nil {
 		t.Fatal(err)
 	}
 	if len(parents(f.slack)) != 1 {

@@ -241,7 +241,9 @@ func TestRetryFindsTheReportAnEarlierAttemptPosted(t *testing.T) {
 	if err := f.svc.Handle(ctx, alertJob("r1", oncall.AlertResolved)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Handle(ctx, alertJob("j2", oncall.AlertFiring)); err != nil {
+	again := alertJob("j2", oncall.AlertFiring)
+	again.Alerts[0].StartsAt = t0.Add(50 * time.Minute) // after the resolution
+	if err := f.svc.Handle(ctx, again); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.reports(t); n < 4 { // report, resolution note, re-fire note, report

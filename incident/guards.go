@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
@@ -171,4 +172,15 @@ func (s *Service) stormNote(ctx context.Context, inc oncall.Incident, text strin
 		return retry.Permanent(fmt.Errorf("storm %s has no thread", inc.Storm))
 	}
 	return s.opts.Publisher.PostNote(ctx, storm, strings.TrimSpace(text))
+}
+
+// recent keeps the times at or after since.
+func recent(times []time.Time, since time.Time) []time.Time {
+	out := times[:0]
+	for _, t := range times {
+		if !t.Before(since) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -243,52 +243,6 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 	return s.triage(ctx, log, key, inc, opts)
 }
 
-// recent keeps the times at or after since.
-func recent(times []time.Time, since time.Time) []time.Time {
-	out := times[:0]
-	for _, t := range times {
-		if !t.Before(since) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// lease takes the incident's work lease for job, unless another job holds
-// it and it has not expired.
-func (s *Service) lease(ctx context.Context, key, job string, now time.Time) (oncall.Incident, bool, error) {
-	held := false
-	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		held = false
-		if inc.LeaseOwner != "" && inc.LeaseOwner != job && now.Before(inc.LeaseUntil) {
-			return nil
-		}
-		held = true
-		inc.LeaseOwner, inc.LeaseUntil = job, now.Add(s.opts.Lease)
-		return nil
-	})
-	if err != nil {
-		return inc, false, fmt.Errorf("lease incident: %w", err)
-	}
-	return inc, held, nil
-}
-
-// release gives the lease up once the job's work is done or failed; a
-// failed job takes it again on its retry.
-func (s *Service) release(key, job string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		if inc.LeaseOwner == job {
-			inc.LeaseOwner, inc.LeaseUntil = "", time.Time{}
-		}
-		return nil
-	})
-	if err != nil {
-		s.log.Warn("release lease failed", "incident", key, "err", err)
-	}
-}
-
 // refresh records a notification for an incident that already exists: new
 // alerts in the group, or a re-fire after resolution (which asks for a new
 // triage).
@@ -326,56 +280,6 @@ func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, now t
 	return inc, refired, nil
 }
 
-// postingTTL is how long the marker of a parent being posted lives: past
-// any retry of the job that set it.
-const postingTTL = 7 * 24 * time.Hour
-
-// postParent posts the incident's parent message and records its ts. A
-// job can die between the two, so a marker is set just before posting:
-// an attempt that finds it set looks the parent up and records it
-// instead of posting it again. A channel that cannot be searched is
-// logged and not an error; a second parent is better than none.
-func (s *Service) postParent(ctx context.Context, key string, inc oncall.Incident) (oncall.Incident, error) {
-	if s.opts.Finder != nil {
-		marker := fmt.Sprintf("incident-parent:%s:%d", key, inc.OpenedAt.Unix())
-		first, err := s.opts.Store.Once(ctx, marker, postingTTL)
-		if err != nil {
-			return inc, fmt.Errorf("mark parent posting: %w", err)
-		}
-		if !first {
-			ts, err := s.opts.Finder.FindParent(ctx, inc)
-			switch {
-			case retry.IsPermanent(err):
-				s.log.Warn("cannot look for the parent an earlier attempt may have posted; posting it", "incident", key, "err", err)
-			case err != nil:
-				return inc, fmt.Errorf("look for parent: %w", err)
-			case ts != "":
-				s.log.Info("parent posted by an earlier attempt found", "incident", key, "thread", ts)
-				return s.recordParent(ctx, key, ts)
-			}
-		}
-	}
-	ts, err := s.opts.Publisher.PostParent(ctx, inc)
-	if err != nil {
-		return inc, fmt.Errorf("post parent: %w", err)
-	}
-	return s.recordParent(ctx, key, ts)
-}
-
-// recordParent stores the parent's ts, unless one is stored already.
-func (s *Service) recordParent(ctx context.Context, key, ts string) (oncall.Incident, error) {
-	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		if inc.ThreadTS == "" {
-			inc.ThreadTS = ts
-		}
-		return nil
-	})
-	if err != nil {
-		return inc, fmt.Errorf("record thread: %w", err)
-	}
-	return inc, nil
-}
-
 func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident, opts oncall.TriageOptions) error {
 	rep, err := s.opts.Triager.Triage(ctx, oncall.TriageRequest{Alert: inc.Alert, Route: inc.Route, Options: opts})
 	if err != nil {
@@ -401,36 +305,6 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 		return fmt.Errorf("update parent: %w", err)
 	}
 	log.Info("incident triaged", "clusters", len(rep.Clusters), "traces", rep.TracesExamined)
-	return nil
-}
-
-// postReport posts the triage report unless an earlier attempt did: as
-// with the parent, a marker set just before posting sends a later
-// attempt to look in the thread first. The triage is run again either
-// way, so the incident records a report.
-func (s *Service) postReport(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident, rep oncall.Report) error {
-	if s.opts.Reports != nil {
-		marker := fmt.Sprintf("incident-report:%s:%d:%d", key, inc.OpenedAt.Unix(), inc.Fires)
-		first, err := s.opts.Store.Once(ctx, marker, postingTTL)
-		if err != nil {
-			return fmt.Errorf("mark report posting: %w", err)
-		}
-		if !first {
-			found, err := s.opts.Reports.FindReport(ctx, inc)
-			switch {
-			case retry.IsPermanent(err):
-				log.Warn("cannot look for the report an earlier attempt may have posted; posting it", "err", err)
-			case err != nil:
-				return fmt.Errorf("look for report: %w", err)
-			case found:
-				log.Info("report posted by an earlier attempt found")
-				return nil
-			}
-		}
-	}
-	if err := s.opts.Publisher.PostReport(ctx, inc, rep); err != nil {
-		return fmt.Errorf("post report: %w", err)
-	}
 	return nil
 }
 

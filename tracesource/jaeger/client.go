@@ -24,6 +24,7 @@ import (
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 )
 
@@ -33,8 +34,8 @@ const Name = "jaeger"
 // Defaults.
 const (
 	DefaultLimit    = 100
-	DefaultTimeout  = 30 * time.Second
-	DefaultMaxBytes = 64 << 20
+	DefaultTimeout  = httpjson.DefaultTimeout
+	DefaultMaxBytes = httpjson.DefaultMaxBytes
 )
 
 // Options configure a Client.
@@ -52,7 +53,7 @@ type Options struct {
 
 // Client reads traces from Jaeger. It is safe for concurrent use.
 type Client struct {
-	base *url.URL
+	http *httpjson.Client
 	opts Options
 }
 
@@ -62,35 +63,19 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jaeger: query URL: %w", err)
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
-	}
-	if opts.Retry.Attempts == 0 {
-		opts.Retry = retry.Default
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaxResponseBytes <= 0 {
-		opts.MaxResponseBytes = DefaultMaxBytes
-	}
-	return &Client{base: base, opts: opts}, nil
+	hc := httpjson.New(httpjson.Client{
+		Service: Name, Base: base, HTTPClient: opts.HTTPClient, Retry: opts.Retry,
+		Timeout: opts.Timeout, MaxResponseBytes: opts.MaxResponseBytes,
+	})
+	return &Client{http: hc, opts: opts}, nil
 }
 
 func baseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("required")
-	}
-	u, err := url.Parse(raw)
+	u, err := httpjson.ParseBaseURL(raw)
 	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an http or https URL with a host")
+		return nil, err
 	}
 	u.User = nil
-	u.RawQuery, u.Fragment = "", ""
-	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -57,35 +56,17 @@ func (f *fakeJaeger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func serveFile(t *testing.T, w http.ResponseWriter, name string) {
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Errorf("read fixture: %v", err)
+	if !sourcetest.ServeFile(t, w, "testdata/"+name) {
+		t.Errorf("read fixture: no %s", name)
 		w.WriteHeader(http.StatusInternalServerError)
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
 }
 
 func newClient(t *testing.T, url string, opts Options) *Client {
 	t.Helper()
 	opts.QueryURL = url
-	if opts.Retry.Attempts == 0 {
-		opts.Retry, _ = sourcetest.Policy(2)
-	}
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func traceIDs(ts []oncall.Trace) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.TraceID)
-	}
-	return out
+	opts.Retry = sourcetest.Quick(opts.Retry)
+	return sourcetest.Build(t, New, opts)
 }
 
 func TestSearch(t *testing.T) {
@@ -141,7 +122,7 @@ func TestSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := traceIDs(res.Traces); !slices.Equal(got, tt.want) {
+			if got := sourcetest.TraceIDs(res.Traces); !slices.Equal(got, tt.want) {
 				t.Errorf("traces = %v, want %v", got, tt.want)
 			}
 			if res.Matched != tt.wantMatched {
@@ -277,7 +258,7 @@ func TestSearchDecodesSpans(t *testing.T) {
 			return
 		}
 	}
-	t.Fatalf("trace %s not found in %v", traceA, traceIDs(res.Traces))
+	t.Fatalf("trace %s not found in %v", traceA, sourcetest.TraceIDs(res.Traces))
 }
 
 func TestFailures(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 )
 
 // Name is how the client names itself in errors.
@@ -26,8 +27,8 @@ const (
 	DefaultPageSize    = 100 // the trace list's maximum
 	DefaultMaxListed   = 1000
 	DefaultCacheTTL    = 10 * time.Minute
-	DefaultTimeout     = 30 * time.Second
-	DefaultMaxBytes    = 64 << 20
+	DefaultTimeout     = httpjson.DefaultTimeout
+	DefaultMaxBytes    = httpjson.DefaultMaxBytes
 	observationsPage   = 1000 // the v2 observations maximum
 )
 
@@ -58,7 +59,7 @@ type Options struct {
 // Client reads traces from the Langfuse public API. It is safe for
 // concurrent use.
 type Client struct {
-	base  *url.URL
+	http  *httpjson.Client
 	opts  Options
 	cache *traceCache
 	// noV2 and noLegacy are set once Langfuse answered 404 to the v2 and
@@ -85,15 +86,6 @@ func New(opts Options) (*Client, error) {
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
-	}
-	if opts.Retry.Attempts == 0 {
-		opts.Retry = retry.Default
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
 	if opts.Concurrency == 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -106,32 +98,23 @@ func New(opts Options) (*Client, error) {
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
-	if opts.MaxResponseBytes <= 0 {
-		opts.MaxResponseBytes = DefaultMaxBytes
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Client{base: base, opts: opts, cache: newTraceCache(opts.CacheTTL, opts.Now)}, nil
+	hc := httpjson.New(httpjson.Client{
+		Service: Name, Base: base, HTTPClient: opts.HTTPClient, Retry: opts.Retry,
+		Timeout: opts.Timeout, MaxResponseBytes: opts.MaxResponseBytes,
+		Authorize: func(req *http.Request) { req.SetBasicAuth(opts.PublicKey, opts.SecretKey) },
+	})
+	return &Client{http: hc, opts: opts, cache: newTraceCache(opts.CacheTTL, opts.Now)}, nil
 }
 
 func baseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an http or https URL with a host")
-	}
-	if u.User != nil {
+	u, err := httpjson.ParseBaseURL(raw)
+	if err == nil && u.User != nil {
 		return nil, errors.New("put credentials in PublicKey and SecretKey, not in the URL")
 	}
-	u.RawQuery, u.Fragment = "", ""
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	return u, nil
+	return u, err
 }
 
 // Search lists the traces of the query's window with the filters Langfuse

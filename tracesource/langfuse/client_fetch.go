@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/retry"
 )
 
 // Endpoints of the public API.
@@ -61,7 +59,7 @@ func (c *Client) listTraces(ctx context.Context, start, end time.Time, filters u
 		}
 		items, meta, err := decodeTraceList(body)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s GET %s: decode response: %w", Name, pathTraces, err)
+			return nil, 0, c.http.DecodeError(pathTraces, err)
 		}
 		out = append(out, items...)
 		total = meta.TotalItems
@@ -117,7 +115,7 @@ func (c *Client) observationsV2(ctx context.Context, traceID string) ([]Observat
 		}
 		page, cursor, err := decodeObservationsV2(body)
 		if err != nil {
-			return nil, fmt.Errorf("%s GET %s: decode response: %w", Name, pathObservationsV2, err)
+			return nil, c.http.DecodeError(pathObservationsV2, err)
 		}
 		out = append(out, page...)
 		if cursor == "" || seen[cursor] || len(page) == 0 {
@@ -147,7 +145,7 @@ func (c *Client) observationsLegacy(ctx context.Context, traceID string) ([]Obse
 			Meta pageMeta      `json:"meta"`
 		}
 		if err := json.Unmarshal(body, &resp); err != nil || resp.Data == nil {
-			return nil, fmt.Errorf("%s GET %s: decode response: %w", Name, pathObservations, orNoData(err))
+			return nil, c.http.DecodeError(pathObservations, orNoData(err))
 		}
 		out = append(out, *resp.Data...)
 		if len(*resp.Data) == 0 || page >= resp.Meta.TotalPages {
@@ -165,14 +163,14 @@ func (c *Client) traceDetail(ctx context.Context, traceID string) (TraceObject, 
 		return TraceObject{}, err
 	}
 	if status == http.StatusNotFound {
-		return TraceObject{}, fmt.Errorf("%s GET %s: %w", Name, path, oncall.ErrNotFound)
+		return TraceObject{}, c.http.Wrap(path, oncall.ErrNotFound)
 	}
 	var t TraceObject
 	if err := json.Unmarshal(body, &t); err != nil {
-		return TraceObject{}, fmt.Errorf("%s GET %s: decode response: %w", Name, path, err)
+		return TraceObject{}, c.http.DecodeError(path, err)
 	}
 	if t.ID == "" {
-		return TraceObject{}, fmt.Errorf("%s GET %s: decode response: %w", Name, path, ErrNoTrace)
+		return TraceObject{}, c.http.DecodeError(path, ErrNoTrace)
 	}
 	return t, nil
 }
@@ -246,66 +244,14 @@ func orNoData(err error) error {
 func (c *Client) request(ctx context.Context, path string, query url.Values) ([]byte, error) {
 	body, status, err := c.requestOr404(ctx, path, query)
 	if err == nil && status == http.StatusNotFound {
-		err = &retry.HTTPError{Service: Name, Endpoint: "GET " + path, StatusCode: status, Body: excerpt(body)}
+		err = c.http.StatusError(path, status, body)
 	}
 	return body, err
 }
 
-// requestOr404 GETs path with retries, each attempt under its own
-// deadline, and returns the body and status of a 2xx or 404 answer. Errors
-// name the backend and the endpoint, never the URL or the keys.
+// requestOr404 GETs path and returns the body, without surrounding
+// space, and status of a 2xx or 404 answer.
 func (c *Client) requestOr404(ctx context.Context, path string, query url.Values) ([]byte, int, error) {
-	endpoint := "GET " + path
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawPath = ""
-	u.RawQuery = query.Encode()
-	var body []byte
-	var status int
-	err := retry.Do(ctx, c.opts.Retry, func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return retry.Permanent(fmt.Errorf("%s %s: %w", Name, endpoint, err))
-		}
-		req.Header.Set("Accept", "application/json")
-		req.SetBasicAuth(c.opts.PublicKey, c.opts.SecretKey)
-		resp, err := c.opts.HTTPClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", Name, endpoint, withoutURL(err))
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
-		if err != nil {
-			return fmt.Errorf("%s %s: read response: %w", Name, endpoint, withoutURL(err))
-		}
-		if resp.StatusCode != http.StatusNotFound {
-			if err := retry.CheckResponse(Name, endpoint, resp, b); err != nil {
-				return err
-			}
-		}
-		if int64(len(b)) > c.opts.MaxResponseBytes {
-			return retry.Permanent(fmt.Errorf("%s %s: response larger than %d bytes", Name, endpoint, c.opts.MaxResponseBytes))
-		}
-		body, status = bytes.TrimSpace(b), resp.StatusCode
-		return nil
-	})
-	return body, status, err
-}
-
-func excerpt(b []byte) string {
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	return string(b)
-}
-
-// withoutURL drops the request URL a transport error carries.
-func withoutURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	status, body, err := c.http.Fetch(ctx, path, query)
+	return bytes.TrimSpace(body), status, err
 }

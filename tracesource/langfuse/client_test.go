@@ -34,22 +34,8 @@ func newTestClient(t *testing.T, url string, opts Options) *Client {
 	if opts.PublicKey == "" {
 		opts.PublicKey, opts.SecretKey = publicKey, secretKey
 	}
-	if opts.Retry.Attempts == 0 {
-		opts.Retry, _ = sourcetest.Policy(2)
-	}
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func ids(ts []oncall.Trace) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.TraceID)
-	}
-	return out
+	opts.Retry = sourcetest.Quick(opts.Retry)
+	return sourcetest.Build(t, New, opts)
 }
 
 func TestClientSearch(t *testing.T) {
@@ -109,7 +95,7 @@ func TestClientSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(res.Traces); !slices.Equal(got, tt.want) {
+			if got := sourcetest.TraceIDs(res.Traces); !slices.Equal(got, tt.want) {
 				t.Errorf("traces = %v, want %v", got, tt.want)
 			}
 			if res.Matched != tt.wantMatched {
@@ -164,7 +150,7 @@ func TestClientSearchMapsTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(res.Traces) != 3 {
-		t.Fatalf("got %v", ids(res.Traces))
+		t.Fatalf("got %v", sourcetest.TraceIDs(res.Traces))
 	}
 	checkFailedTrace(t, res.Traces[1])
 	if cursors := countCursors(fake.seen(pathObservationsV2)); cursors != 1 {
@@ -251,7 +237,7 @@ func TestClientSearchPrefersTracesMarkedWithErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(res.Traces); !slices.Equal(got, []string{lfRefund}) || res.Matched != 3 {
+	if got := sourcetest.TraceIDs(res.Traces); !slices.Equal(got, []string{lfRefund}) || res.Matched != 3 {
 		t.Errorf("traces = %v, matched %d; want the marked %s of 3", got, res.Matched, lfRefund)
 	}
 }
@@ -276,7 +262,7 @@ func TestClientObservationFallbacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(res.Traces); !slices.Equal(got, []string{lfBilling, lfFailed, lfRefund}) {
+			if got := sourcetest.TraceIDs(res.Traces); !slices.Equal(got, []string{lfBilling, lfFailed, lfRefund}) {
 				t.Fatalf("traces = %v", got)
 			}
 			checkFailedTrace(t, res.Traces[1])

@@ -25,6 +25,7 @@ import (
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 )
 
@@ -37,8 +38,8 @@ const (
 	DefaultLimit    = 100
 	DefaultPageSize = 1000 // Phoenix's maximum
 	DefaultMaxSpans = 50000
-	DefaultTimeout  = 30 * time.Second
-	DefaultMaxBytes = 64 << 20
+	DefaultTimeout  = httpjson.DefaultTimeout
+	DefaultMaxBytes = httpjson.DefaultMaxBytes
 )
 
 // Options configure a Client.
@@ -60,7 +61,7 @@ type Options struct {
 // Client reads traces from one Phoenix project. It is safe for concurrent
 // use.
 type Client struct {
-	base *url.URL
+	http *httpjson.Client
 	opts Options
 	// noTraceFilter is set once Phoenix ignored a trace_id filter (servers
 	// before the filter existed return every span).
@@ -86,44 +87,30 @@ func New(opts Options) (*Client, error) {
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
-	}
-	if opts.Retry.Attempts == 0 {
-		opts.Retry = retry.Default
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
 	if opts.PageSize == 0 {
 		opts.PageSize = DefaultPageSize
 	}
 	if opts.MaxSpans <= 0 {
 		opts.MaxSpans = DefaultMaxSpans
 	}
-	if opts.MaxResponseBytes <= 0 {
-		opts.MaxResponseBytes = DefaultMaxBytes
-	}
-	return &Client{base: base, opts: opts}, nil
+	hc := httpjson.New(httpjson.Client{
+		Service: Name, Base: base, HTTPClient: opts.HTTPClient, Retry: opts.Retry,
+		Timeout: opts.Timeout, MaxResponseBytes: opts.MaxResponseBytes,
+		Authorize: func(req *http.Request) {
+			if opts.APIKey != "" {
+				req.Header.Set("Authorization", "Bearer "+opts.APIKey)
+			}
+		},
+	})
+	return &Client{http: hc, opts: opts}, nil
 }
 
 func baseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an http or https URL with a host")
-	}
-	if u.User != nil {
+	u, err := httpjson.ParseBaseURL(raw)
+	if err == nil && u.User != nil {
 		return nil, errors.New("put credentials in APIKey, not in the URL")
 	}
-	u.RawQuery, u.Fragment = "", ""
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	return u, nil
+	return u, err
 }
 
 // Search returns the traces with spans that started in the query's window

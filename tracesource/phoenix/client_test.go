@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -66,16 +65,9 @@ func (f *fakePhoenix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"detail":"Invalid cursor"}`, http.StatusUnprocessableEntity)
 		return
 	}
-	b, err := os.ReadFile("testdata/" + name)
-	if errors.Is(err, os.ErrNotExist) {
+	if !sourcetest.ServeFile(f.t, w, "testdata/"+name) {
 		_, _ = w.Write([]byte(`{"data":[],"next_cursor":null}`))
-		return
 	}
-	if err != nil {
-		f.t.Errorf("read fixture: %v", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
 }
 
 func newClient(t *testing.T, url string, opts Options) *Client {
@@ -84,22 +76,8 @@ func newClient(t *testing.T, url string, opts Options) *Client {
 	if opts.Project == "" {
 		opts.Project = project
 	}
-	if opts.Retry.Attempts == 0 {
-		opts.Retry, _ = sourcetest.Policy(2)
-	}
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func traceIDs(ts []oncall.Trace) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.TraceID)
-	}
-	return out
+	opts.Retry = sourcetest.Quick(opts.Retry)
+	return sourcetest.Build(t, New, opts)
 }
 
 func TestSearch(t *testing.T) {
@@ -128,7 +106,7 @@ func TestSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := traceIDs(res.Traces); !slices.Equal(got, tt.want) {
+			if got := sourcetest.TraceIDs(res.Traces); !slices.Equal(got, tt.want) {
 				t.Errorf("traces = %v, want %v", got, tt.want)
 			}
 			if res.Matched != tt.wantMatched {
@@ -257,7 +235,7 @@ func TestSearchOnOldPhoenixSkipsCompletion(t *testing.T) {
 	before := len(fake.queries)
 	res, err := c.Search(context.Background(), oncall.TraceQuery{Start: windowStart, End: windowEnd})
 	if err != nil || len(res.Traces) != 3 {
-		t.Fatalf("Search = %v traces, %v", traceIDs(res.Traces), err)
+		t.Fatalf("Search = %v traces, %v", sourcetest.TraceIDs(res.Traces), err)
 	}
 	for _, q := range fake.queries[before:] {
 		if q.Has("trace_id") {

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/retry"
 )
 
 // pages reads the project's spans matching v page by page, following
@@ -27,13 +24,13 @@ func (c *Client) pages(ctx context.Context, v url.Values, fn func([]oncall.Span)
 	q.Set("limit", strconv.Itoa(c.opts.PageSize))
 	seen := map[string]bool{}
 	for {
-		body, err := c.request(ctx, path, q)
+		body, err := c.http.Body(ctx, path, q)
 		if err != nil {
 			return err
 		}
 		page, next, err := decodePage(body)
 		if err != nil {
-			return fmt.Errorf("%s GET %s: decode response: %w", Name, path, err)
+			return c.http.DecodeError(path, err)
 		}
 		if !fn(page) || next == "" || seen[next] {
 			return nil
@@ -41,48 +38,6 @@ func (c *Client) pages(ctx context.Context, v url.Values, fn func([]oncall.Span)
 		seen[next] = true
 		q.Set("cursor", next)
 	}
-}
-
-// request GETs path with retries, each attempt under its own deadline, and
-// returns the body of a 2xx answer. Errors name the backend and endpoint,
-// never the URL or the API key.
-func (c *Client) request(ctx context.Context, path string, query url.Values) ([]byte, error) {
-	endpoint := "GET " + path
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawPath = ""
-	u.RawQuery = query.Encode()
-	var body []byte
-	err := retry.Do(ctx, c.opts.Retry, func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return retry.Permanent(fmt.Errorf("%s %s: %w", Name, endpoint, err))
-		}
-		req.Header.Set("Accept", "application/json")
-		if c.opts.APIKey != "" {
-			req.Header.Set("Authorization", "Bearer "+c.opts.APIKey)
-		}
-		resp, err := c.opts.HTTPClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", Name, endpoint, withoutURL(err))
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
-		if err != nil {
-			return fmt.Errorf("%s %s: read response: %w", Name, endpoint, withoutURL(err))
-		}
-		if err := retry.CheckResponse(Name, endpoint, resp, b); err != nil {
-			return err
-		}
-		if int64(len(b)) > c.opts.MaxResponseBytes {
-			return retry.Permanent(fmt.Errorf("%s %s: response larger than %d bytes", Name, endpoint, c.opts.MaxResponseBytes))
-		}
-		body = b
-		return nil
-	})
-	return body, err
 }
 
 // decodePage reads one page: {"data": [span, ...], "next_cursor": ...}.
@@ -112,13 +67,4 @@ func decodePage(body []byte) ([]oncall.Span, string, error) {
 		next = *page.NextCursor
 	}
 	return spans, next, nil
-}
-
-// withoutURL drops the request URL a transport error carries.
-func withoutURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

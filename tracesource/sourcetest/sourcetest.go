@@ -9,8 +9,11 @@ package sourcetest
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"os"
 	"sync"
+	"testing"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -21,6 +24,52 @@ import (
 type Source interface {
 	Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error)
 	Get(ctx context.Context, traceID string) (oncall.Trace, error)
+}
+
+// Build returns the source newSource makes from opts and stops the test
+// if newSource rejects them.
+func Build[O, C any](t *testing.T, newSource func(O) (C, error), opts O) C {
+	t.Helper()
+	c, err := newSource(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Quick returns p, or Policy(2) when p is zero: tests retry once without
+// waiting unless they say otherwise.
+func Quick(p retry.Policy) retry.Policy {
+	if p.Attempts == 0 {
+		p, _ = Policy(2)
+	}
+	return p
+}
+
+// TraceIDs lists the ids of ts in order.
+func TraceIDs(ts []oncall.Trace) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.TraceID)
+	}
+	return out
+}
+
+// ServeFile answers with the JSON fixture at path and reports whether it
+// exists; when it does not, nothing is written. Other read errors fail the
+// test.
+func ServeFile(t *testing.T, w http.ResponseWriter, path string) bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		t.Errorf("read fixture: %v", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+	return true
 }
 
 // Sleeps records the delays a retry policy was asked to wait. It is safe

@@ -25,6 +25,7 @@ import (
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/semconv"
 )
 
@@ -36,8 +37,8 @@ const (
 	DefaultLimit       = 100
 	DefaultSearchLimit = 1000
 	DefaultConcurrency = 4
-	DefaultTimeout     = 30 * time.Second
-	DefaultMaxBytes    = 64 << 20
+	DefaultTimeout     = httpjson.DefaultTimeout
+	DefaultMaxBytes    = httpjson.DefaultMaxBytes
 )
 
 // Options configure a Client. At most one of BearerToken and BasicUser may
@@ -63,7 +64,7 @@ type Options struct {
 
 // Client reads traces from Tempo. It is safe for concurrent use.
 type Client struct {
-	base *url.URL
+	http *httpjson.Client
 	opts Options
 	// noV2 is set once Tempo answered that it has no /api/v2/traces.
 	noV2 atomic.Bool
@@ -85,44 +86,36 @@ func New(opts Options) (*Client, error) {
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
-	}
-	if opts.Retry.Attempts == 0 {
-		opts.Retry = retry.Default
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
 	if opts.SearchLimit <= 0 {
 		opts.SearchLimit = DefaultSearchLimit
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
-	if opts.MaxResponseBytes <= 0 {
-		opts.MaxResponseBytes = DefaultMaxBytes
-	}
-	return &Client{base: base, opts: opts}, nil
+	hc := httpjson.New(httpjson.Client{
+		Service: Name, Base: base, HTTPClient: opts.HTTPClient, Retry: opts.Retry,
+		Timeout: opts.Timeout, MaxResponseBytes: opts.MaxResponseBytes,
+		Authorize: func(req *http.Request) {
+			switch {
+			case opts.BearerToken != "":
+				req.Header.Set("Authorization", "Bearer "+opts.BearerToken)
+			case opts.BasicUser != "":
+				req.SetBasicAuth(opts.BasicUser, opts.BasicPassword)
+			}
+			if opts.OrgID != "" {
+				req.Header.Set("X-Scope-OrgID", opts.OrgID)
+			}
+		},
+	})
+	return &Client{http: hc, opts: opts}, nil
 }
 
 func baseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an http or https URL with a host")
-	}
-	if u.User != nil {
+	u, err := httpjson.ParseBaseURL(raw)
+	if err == nil && u.User != nil {
 		return nil, errors.New("put credentials in BasicUser and BasicPassword, not in the URL")
 	}
-	u.RawQuery, u.Fragment = "", ""
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	return u, nil
+	return u, err
 }
 
 // Search finds the traces of the query's window that match its filters

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -79,37 +78,14 @@ func serveFile(t *testing.T, w http.ResponseWriter, name string) bool {
 	if strings.ContainsAny(name, "/\\") {
 		return false
 	}
-	b, err := os.ReadFile("testdata/" + name)
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
-	if err != nil {
-		t.Errorf("read fixture: %v", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
-	return true
+	return sourcetest.ServeFile(t, w, "testdata/"+name)
 }
 
 func newClient(t *testing.T, url string, opts Options) *Client {
 	t.Helper()
 	opts.URL = url
-	if opts.Retry.Attempts == 0 {
-		opts.Retry, _ = sourcetest.Policy(2)
-	}
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func traceIDs(ts []oncall.Trace) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.TraceID)
-	}
-	return out
+	opts.Retry = sourcetest.Quick(opts.Retry)
+	return sourcetest.Build(t, New, opts)
 }
 
 func TestTraceQL(t *testing.T) {
@@ -187,7 +163,7 @@ func TestSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := traceIDs(res.Traces); !slices.Equal(got, tt.want) {
+			if got := sourcetest.TraceIDs(res.Traces); !slices.Equal(got, tt.want) {
 				t.Errorf("traces = %v, want %v", got, tt.want)
 			}
 			if res.Matched != tt.wantMatched {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 )
 
@@ -40,16 +38,16 @@ func (c *Client) search(ctx context.Context, q oncall.TraceQuery, limit int) ([]
 	v.Set("limit", strconv.Itoa(limit))
 	v.Set("spss", "1")
 	const path = "/api/search"
-	status, body, err := c.request(ctx, path, v)
+	status, body, err := c.http.Fetch(ctx, path, v)
 	if err != nil {
 		return nil, err
 	}
 	if status == http.StatusNotFound {
-		return nil, &retry.HTTPError{Service: Name, Endpoint: "GET " + path, StatusCode: status, Body: excerpt(body)}
+		return nil, c.http.StatusError(path, status, body)
 	}
 	hits, err := decodeSearch(body)
 	if err != nil {
-		return nil, fmt.Errorf("%s GET %s: decode response: %w", Name, path, err)
+		return nil, c.http.DecodeError(path, err)
 	}
 	return hits, nil
 }
@@ -68,12 +66,12 @@ func (c *Client) get(ctx context.Context, id string, start, end time.Time) (onca
 	}
 	if !c.noV2.Load() {
 		path := "/api/v2/traces/" + url.PathEscape(id)
-		status, body, err := c.request(ctx, path, v)
+		status, body, err := c.http.Fetch(ctx, path, v)
 		if err != nil {
 			return oncall.Trace{}, err
 		}
 		if status != http.StatusNotFound {
-			return c.decodeOne(id, "GET "+path, body, true)
+			return c.decodeOne(id, path, body, true)
 		}
 		// Ask v1 too: a proxy in front of an older Tempo may answer a
 		// missing endpoint with a 404 of its own.
@@ -82,20 +80,20 @@ func (c *Client) get(ctx context.Context, id string, start, end time.Time) (onca
 		}
 	}
 	path := "/api/traces/" + url.PathEscape(id)
-	status, body, err := c.request(ctx, path, v)
+	status, body, err := c.http.Fetch(ctx, path, v)
 	if err != nil {
 		return oncall.Trace{}, err
 	}
 	if status == http.StatusNotFound {
 		if routerNotFound(body) {
-			return oncall.Trace{}, &retry.HTTPError{Service: Name, Endpoint: "GET " + path, StatusCode: status, Body: excerpt(body)}
+			return oncall.Trace{}, c.http.StatusError(path, status, body)
 		}
-		return oncall.Trace{}, fmt.Errorf("%s GET %s: %w", Name, path, oncall.ErrNotFound)
+		return oncall.Trace{}, c.http.Wrap(path, oncall.ErrNotFound)
 	}
-	return c.decodeOne(id, "GET "+path, body, false)
+	return c.decodeOne(id, path, body, false)
 }
 
-func (c *Client) decodeOne(id, endpoint string, body []byte, v2 bool) (oncall.Trace, error) {
+func (c *Client) decodeOne(id, path string, body []byte, v2 bool) (oncall.Trace, error) {
 	var traces []oncall.Trace
 	var err error
 	if v2 {
@@ -104,65 +102,14 @@ func (c *Client) decodeOne(id, endpoint string, body []byte, v2 bool) (oncall.Tr
 		traces, err = decodeTraceV1(body)
 	}
 	if err != nil {
-		return oncall.Trace{}, fmt.Errorf("%s %s: decode response: %w", Name, endpoint, err)
+		return oncall.Trace{}, c.http.DecodeError(path, err)
 	}
 	for _, t := range traces {
 		if t.TraceID == id {
 			return t, nil
 		}
 	}
-	return oncall.Trace{}, fmt.Errorf("%s %s: %w", Name, endpoint, oncall.ErrNotFound)
-}
-
-// request GETs path with retries, each attempt under its own deadline.
-// It returns the body of 2xx and 404 answers; other statuses become
-// errors that name the backend and endpoint, never the URL or credentials.
-func (c *Client) request(ctx context.Context, path string, query url.Values) (int, []byte, error) {
-	endpoint := "GET " + path
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawPath = ""
-	u.RawQuery = query.Encode()
-	var status int
-	var body []byte
-	err := retry.Do(ctx, c.opts.Retry, func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return retry.Permanent(fmt.Errorf("%s %s: %w", Name, endpoint, err))
-		}
-		req.Header.Set("Accept", "application/json")
-		switch {
-		case c.opts.BearerToken != "":
-			req.Header.Set("Authorization", "Bearer "+c.opts.BearerToken)
-		case c.opts.BasicUser != "":
-			req.SetBasicAuth(c.opts.BasicUser, c.opts.BasicPassword)
-		}
-		if c.opts.OrgID != "" {
-			req.Header.Set("X-Scope-OrgID", c.opts.OrgID)
-		}
-		resp, err := c.opts.HTTPClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", Name, endpoint, withoutURL(err))
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
-		if err != nil {
-			return fmt.Errorf("%s %s: read response: %w", Name, endpoint, withoutURL(err))
-		}
-		if resp.StatusCode != http.StatusNotFound {
-			if err := retry.CheckResponse(Name, endpoint, resp, b); err != nil {
-				return err
-			}
-		}
-		if int64(len(b)) > c.opts.MaxResponseBytes {
-			return retry.Permanent(fmt.Errorf("%s %s: response larger than %d bytes", Name, endpoint, c.opts.MaxResponseBytes))
-		}
-		status, body = resp.StatusCode, b
-		return nil
-	})
-	return status, body, err
+	return oncall.Trace{}, c.http.Wrap(path, oncall.ErrNotFound)
 }
 
 // decodeSearch reads a search answer:
@@ -292,20 +239,4 @@ func ceilUnix(t time.Time) int64 {
 		s++
 	}
 	return s
-}
-
-func excerpt(b []byte) string {
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	return string(b)
-}
-
-// withoutURL drops the request URL a transport error carries.
-func withoutURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

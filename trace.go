@@ -193,3 +193,30 @@ type TraceSearchResult struct {
 	// larger than len(Traces) the difference was left out.
 	Matched int
 }
+
+// MatchesFilters reports whether every filter holds for the trace: each
+// attribute name has the value on the trace's own attributes or on any
+// span's, with service.name also matching the service and trace.name the
+// trace's name. Empty values match anything. Sources call it for the
+// filters they cannot send to their store.
+func (t *Trace) MatchesFilters(filters map[string]string) bool {
+	for k, v := range filters {
+		if v != "" && !t.hasAttr(k, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Trace) hasAttr(k, v string) bool {
+	if t.Attributes[k] == v || (k == "service.name" && t.Service == v) || (k == "trace.name" && t.Name == v) {
+		return true
+	}
+	for i := range t.Spans {
+		s := &t.Spans[i]
+		if s.Attributes[k] == v || (k == "service.name" && s.Service == v) {
+			return true
+		}
+	}
+	return false
+}

@@ -112,7 +112,7 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 	}
 	var out []oncall.Trace
 	for _, t := range traces {
-		if matches(t, q.Filters) {
+		if t.MatchesFilters(q.Filters) {
 			out = append(out, t)
 		}
 	}
@@ -197,38 +197,4 @@ func isGatewayError(raw []byte) bool {
 		} `json:"error"`
 	}
 	return json.Unmarshal(raw, &e) == nil && e.Error != nil
-}
-
-// matches reports whether every filter holds for the trace: on its
-// trace-level attributes, its name or service, or any span's attributes.
-func matches(t oncall.Trace, filters map[string]string) bool {
-	for k, v := range filters {
-		if v != "" && !hasAttr(t, k, v) {
-			return false
-		}
-	}
-	return true
-}
-
-func hasAttr(t oncall.Trace, k, v string) bool {
-	if t.Attributes[k] == v {
-		return true
-	}
-	switch k {
-	case "service.name":
-		if t.Service == v {
-			return true
-		}
-	case "trace.name":
-		if t.Name == v {
-			return true
-		}
-	}
-	for i := range t.Spans {
-		s := &t.Spans[i]
-		if s.Attributes[k] == v || (k == "service.name" && s.Service == v) {
-			return true
-		}
-	}
-	return false
 }

@@ -151,7 +151,7 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 			return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 		}
 		for _, t := range traces {
-			if matches(t, rest) {
+			if t.MatchesFilters(rest) {
 				out = append(out, t)
 			} else {
 				matched--
@@ -281,28 +281,4 @@ func mapFilters(filters map[string]string) (params url.Values, rest map[string]s
 		params.Set(param, v)
 	}
 	return params, rest
-}
-
-// matches reports whether every filter holds for the trace: on its
-// trace-level attributes, its name or service, or any span's attributes.
-func matches(t oncall.Trace, filters map[string]string) bool {
-	for k, v := range filters {
-		if v != "" && !hasAttr(t, k, v) {
-			return false
-		}
-	}
-	return true
-}
-
-func hasAttr(t oncall.Trace, k, v string) bool {
-	if t.Attributes[k] == v || (k == "service.name" && t.Service == v) || ((k == "trace.name" || k == "gen_ai.agent.name") && t.Name == v) {
-		return true
-	}
-	for i := range t.Spans {
-		s := &t.Spans[i]
-		if s.Attributes[k] == v || (k == "service.name" && s.Service == v) {
-			return true
-		}
-	}
-	return false
 }

@@ -144,7 +144,7 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 			return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 		}
 		for _, t := range traces {
-			if t.TraceID != "" && matches(t, q.Filters) {
+			if t.TraceID != "" && t.MatchesFilters(q.Filters) {
 				out = append(out, t)
 			} else {
 				matched--
@@ -255,28 +255,4 @@ func bareName(key string) bool {
 		}
 	}
 	return key[0] != '.'
-}
-
-// matches reports whether every filter holds for the trace: on its
-// trace-level attributes, its name or service, or any span's attributes.
-func matches(t oncall.Trace, filters map[string]string) bool {
-	for k, v := range filters {
-		if v != "" && !hasAttr(t, k, v) {
-			return false
-		}
-	}
-	return true
-}
-
-func hasAttr(t oncall.Trace, k, v string) bool {
-	if t.Attributes[k] == v || (k == "service.name" && t.Service == v) || (k == "trace.name" && t.Name == v) {
-		return true
-	}
-	for i := range t.Spans {
-		s := &t.Spans[i]
-		if s.Attributes[k] == v || (k == "service.name" && s.Service == v) {
-			return true
-		}
-	}
-	return false
 }

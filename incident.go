@@ -96,10 +96,12 @@ type Job struct {
 }
 
 // Delivery is a job handed to one consumer. Token identifies the delivery
-// to the queue for Ack and Retry.
+// to the queue for Ack, Retry and Extend; Consumer is who holds it, so
+// that a lease renewal can tell whether another consumer took it over.
 type Delivery struct {
-	Job   Job
-	Token string
+	Job      Job
+	Token    string
+	Consumer string
 }
 
 // QueueStats describes a job queue's backlog.

@@ -121,7 +121,7 @@ func (s *Store) claim(ctx context.Context, consumer string) (*oncall.Delivery, e
 	if count > 1 {
 		s.log.Warn("reclaimed idle delivery", "entry", id, "consumer", consumer, "deliveries", count)
 	}
-	return s.delivery(ctx, id, data, int(count))
+	return s.delivery(ctx, id, data, consumer, int(count))
 }
 
 // read blocks up to block for a new entry.
@@ -148,7 +148,7 @@ func (s *Store) read(ctx context.Context, consumer string, block time.Duration) 
 	for _, st := range streams {
 		for _, m := range st.Messages {
 			data, _ := m.Values["job"].(string)
-			return s.delivery(ctx, m.ID, data, 1)
+			return s.delivery(ctx, m.ID, data, consumer, 1)
 		}
 	}
 	return nil, nil
@@ -156,7 +156,7 @@ func (s *Store) read(ctx context.Context, consumer string, block time.Duration) 
 
 // delivery decodes a delivered entry. An entry that is not a job can never
 // be processed, so it is logged and removed.
-func (s *Store) delivery(ctx context.Context, id, data string, deliveries int) (*oncall.Delivery, error) {
+func (s *Store) delivery(ctx context.Context, id, data, consumer string, deliveries int) (*oncall.Delivery, error) {
 	var job oncall.Job
 	if err := json.Unmarshal([]byte(data), &job); err != nil {
 		s.log.Error("dropped corrupt job entry", "entry", id, "err", err)
@@ -166,7 +166,7 @@ func (s *Store) delivery(ctx context.Context, id, data string, deliveries int) (
 		return nil, nil
 	}
 	job.Attempts += deliveries - 1
-	return &oncall.Delivery{Job: job, Token: id}, nil
+	return &oncall.Delivery{Job: job, Token: id, Consumer: consumer}, nil
 }
 
 func (s *Store) settle(ctx context.Context, id string) error {
@@ -183,6 +183,26 @@ func (s *Store) settle(ctx context.Context, id string) error {
 func (s *Store) Ack(ctx context.Context, d oncall.Delivery) error {
 	if err := s.settle(ctx, d.Token); err != nil {
 		return fmt.Errorf("ack job %s: %w", d.Job.ID, err)
+	}
+	return nil
+}
+
+// Extend renews d's lease: the delivery's idle time starts again, so no
+// other consumer reclaims it for another reclaim timeout. It is one
+// XCLAIM of the entry to its own consumer (JUSTID, which does not count
+// a delivery), done only if that consumer still holds it. It returns
+// oncall.ErrNotFound if d is no longer pending or another consumer took
+// it over.
+func (s *Store) Extend(ctx context.Context, d oncall.Delivery) error {
+	n, err := s.extendScript.Run(ctx, s.rdb, []string{s.k.jobs}, s.group, d.Token, d.Consumer).Int()
+	if isNoGroup(err) {
+		err, n = nil, 0
+	}
+	if err != nil {
+		return fmt.Errorf("extend lease of job %s: %w", d.Job.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("extend lease of job %s: delivery %s to %s: %w", d.Job.ID, d.Token, d.Consumer, oncall.ErrNotFound)
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ type Store struct {
 	reclaimIdle time.Duration
 	poll        time.Duration
 
-	claimScript, retryScript, deadScript, requeueScript, createScript *redis.Script
+	claimScript, extendScript, retryScript, deadScript, requeueScript, createScript *redis.Script
 
 	mu     sync.Mutex
 	cursor string // where the next XAUTOCLAIM scan of the pending list starts
@@ -147,6 +147,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		reclaimIdle:   opts.ReclaimIdle,
 		poll:          opts.PollInterval,
 		claimScript:   redis.NewScript(claimLua),
+		extendScript:  redis.NewScript(extendLua),
 		retryScript:   redis.NewScript(retryLua),
 		deadScript:    redis.NewScript(deadLetterLua),
 		requeueScript: redis.NewScript(requeueLua),

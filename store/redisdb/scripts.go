@@ -41,6 +41,18 @@ end
 return {cursor}
 `
 
+// extendLua renews a delivery's lease by claiming it again for the
+// consumer that holds it, which resets its idle time.
+//
+// KEYS: jobs stream. ARGV: group, entry id, consumer.
+// Returns 0 if the entry is not pending or another consumer holds it.
+const extendLua = `
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+`
+
 // retryLua settles a delivery and schedules its job again.
 //
 // KEYS: jobs stream, delayed set. ARGV: group, entry id, due (ms), job.

@@ -175,6 +175,45 @@ func testReclaim(t *testing.T, s Store, c *Clock) {
 	wantStats(t, s, oncall.QueueStats{})
 }
 
+func testExtend(t *testing.T, s Store, c *Clock) {
+	enqueue(t, s, "busy")
+	d := mustDequeue(t, s, "alive")
+	if d.Consumer != "alive" {
+		t.Fatalf("delivery consumer = %q, want alive", d.Consumer)
+	}
+	// Idle past any reclaim timeout by the store's clock, then renewed:
+	// the renewal starts the idle time again.
+	c.Advance(time.Hour)
+	if err := s.Extend(ctxFor(t), d); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	mustBeEmpty(t, s, "other")
+
+	// Not renewed any more: another consumer takes it over, and the
+	// first consumer's lease is gone.
+	c.Advance(time.Hour)
+	d2 := dequeueEventually(t, s, "other")
+	if d2.Job.ID != "busy" || d2.Consumer != "other" {
+		t.Fatalf("reclaimed %s by %q, want busy by other", d2.Job.ID, d2.Consumer)
+	}
+	if d2.Job.Attempts != 1 {
+		t.Errorf("reclaimed attempts = %d, want 1: a renewal is not a delivery", d2.Job.Attempts)
+	}
+	if err := s.Extend(ctxFor(t), d); !errors.Is(err, oncall.ErrNotFound) {
+		t.Errorf("Extend(taken over) = %v, want ErrNotFound", err)
+	}
+	if err := s.Extend(ctxFor(t), d2); err != nil {
+		t.Errorf("Extend(new holder) = %v", err)
+	}
+	if err := s.Ack(ctxFor(t), d2); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+	if err := s.Extend(ctxFor(t), d2); !errors.Is(err, oncall.ErrNotFound) {
+		t.Errorf("Extend(acked) = %v, want ErrNotFound", err)
+	}
+	wantStats(t, s, oncall.QueueStats{})
+}
+
 func testRetryDelay(t *testing.T, s Store, c *Clock) {
 	enqueue(t, s, "flaky")
 	d := mustDequeue(t, s, "w")

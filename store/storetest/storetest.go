@@ -37,6 +37,10 @@ type Store interface {
 	Dequeue(ctx context.Context, consumer string, wait time.Duration) (*oncall.Delivery, error)
 	// Ack removes a finished job; acking twice does nothing.
 	Ack(ctx context.Context, d oncall.Delivery) error
+	// Extend renews d's lease, so it is not reclaimed for another reclaim
+	// timeout, without counting a delivery. ErrNotFound if d is not in
+	// flight or another consumer reclaimed it.
+	Extend(ctx context.Context, d oncall.Delivery) error
 	// Retry delivers the job again no earlier than delay from now, with
 	// Attempts+1 and LastError = cause. ErrNotFound if d is not in flight.
 	Retry(ctx context.Context, d oncall.Delivery, delay time.Duration, cause string) error
@@ -135,6 +139,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"delivers in order with every field", testOrder},
 		{"ack removes the job", testAck},
 		{"unacked delivery is reclaimed after idle", testReclaim},
+		{"extended delivery is not reclaimed", testExtend},
 		{"retry waits for its delay", testRetryDelay},
 		{"attempts count retries and reclaims", testAttempts},
 		{"dead letters list requeue and drop", testDeadLetters},

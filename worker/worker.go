@@ -2,6 +2,12 @@
 // a handler, and ack, retry with backoff, or dead-letter each job. A panic
 // in one job is recovered and counted as a failed attempt; on shutdown,
 // in-flight jobs get a deadline to finish and are handed back otherwise.
+//
+// A delivery is a lease: while its handler runs, the worker renews it
+// every Heartbeat, so the queue hands it to another consumer only when it
+// has not been renewed for Lease (its process died or lost the queue).
+// Settling a job (ack, retry, dead letter) is retried until it lands or
+// the lease lapses, after which the job is another consumer's to run.
 package worker
 
 import (
@@ -21,6 +27,11 @@ import (
 // Queue is what the pool needs of a job queue.
 type Queue interface {
 	Dequeue(ctx context.Context, consumer string, wait time.Duration) (*oncall.Delivery, error)
+	// Extend renews d's lease; oncall.ErrNotFound means another consumer
+	// took d over or it is settled.
+	Extend(ctx context.Context, d oncall.Delivery) error
+	// Ack, Retry and DeadLetter return oncall.ErrNotFound (Ack may
+	// return nil) when d is no longer held.
 	Ack(ctx context.Context, d oncall.Delivery) error
 	Retry(ctx context.Context, d oncall.Delivery, delay time.Duration, cause string) error
 	DeadLetter(ctx context.Context, d oncall.Delivery, cause string) error
@@ -49,6 +60,13 @@ type Options struct {
 	Backoff     retry.Policy
 	PollWait    time.Duration // how long one Dequeue waits; default 2s
 	JobTimeout  time.Duration // default 10m
+	// Lease is how long the queue keeps a delivery for its consumer
+	// without a renewal before another consumer may take it over: the
+	// queue's reclaim timeout. Default 20s.
+	Lease time.Duration
+	// Heartbeat is how often a running job's lease is renewed; default
+	// a quarter of Lease, so three renewals in a row may fail.
+	Heartbeat time.Duration
 	// Drain is how long in-flight jobs may run on after shutdown begins
 	// before they are cancelled and handed back; default 15s.
 	Drain    time.Duration
@@ -84,6 +102,15 @@ func New(opts Options) (*Pool, error) {
 	}
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 10 * time.Minute
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 20 * time.Second
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = opts.Lease / 4
+	}
+	if opts.Heartbeat >= opts.Lease {
+		return nil, fmt.Errorf("worker: heartbeat %v must be shorter than the lease %v", opts.Heartbeat, opts.Lease)
 	}
 	if opts.Drain <= 0 {
 		opts.Drain = 15 * time.Second
@@ -148,42 +175,142 @@ func (p *Pool) consume(ctx, jobCtx context.Context, consumer string) {
 	}
 }
 
-// process runs one delivery and settles it with the queue.
+// process runs one delivery under its lease and settles it with the
+// queue.
 func (p *Pool) process(ctx context.Context, d oncall.Delivery) {
 	job := d.Job
 	log := p.log.With("job", job.ID, "kind", job.Kind, "attempt", job.Attempts+1)
 	start := time.Now()
-	err := p.call(ctx, job)
-	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	l := p.hold(ctx, d, log)
+	err := p.call(l.ctx, job)
+	until, lost := l.stop()
+	if lost {
+		// Another consumer runs the job now; settling it here would
+		// undo that consumer's delivery.
+		p.opts.Observer.JobDone(job.Kind, "lease_lost", time.Since(start))
+		log.Warn("job lease lost to another consumer; leaving the job to it", "err", err)
+		return
+	}
 	switch {
 	case err == nil:
-		if aerr := p.opts.Queue.Ack(settle, d); aerr != nil {
-			log.Error("ack failed", "err", aerr)
-		}
+		p.settle(until, log, "ack", func(sctx context.Context) error { return p.opts.Queue.Ack(sctx, d) })
 		p.opts.Observer.JobDone(job.Kind, "done", time.Since(start))
 		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
 	case ctx.Err() != nil:
 		// Shutting down: hand the job back untouched for another consumer.
-		if rerr := p.opts.Queue.Retry(settle, d, 0, "interrupted by shutdown"); rerr != nil {
-			log.Error("hand back failed", "err", rerr)
-		}
+		p.settle(until, log, "hand back", func(sctx context.Context) error {
+			return p.opts.Queue.Retry(sctx, d, 0, "interrupted by shutdown")
+		})
 		p.opts.Observer.JobDone(job.Kind, "handed_back", time.Since(start))
 		log.Warn("job handed back on shutdown")
 	case retry.IsPermanent(err) || job.Attempts+1 >= p.opts.MaxAttempts:
-		if derr := p.opts.Queue.DeadLetter(settle, d, err.Error()); derr != nil {
-			log.Error("dead-letter failed", "err", derr)
-		}
+		p.settle(until, log, "dead-letter", func(sctx context.Context) error {
+			return p.opts.Queue.DeadLetter(sctx, d, err.Error())
+		})
 		p.opts.Observer.JobDone(job.Kind, "dead", time.Since(start))
 		log.Error("job dead-lettered", "err", err)
 	default:
 		delay := retry.Backoff(p.opts.Backoff, job.Attempts)
-		if rerr := p.opts.Queue.Retry(settle, d, delay, err.Error()); rerr != nil {
-			log.Error("retry failed", "err", rerr)
-		}
+		p.settle(until, log, "retry", func(sctx context.Context) error {
+			return p.opts.Queue.Retry(sctx, d, delay, err.Error())
+		})
 		p.opts.Observer.JobDone(job.Kind, "retry", time.Since(start))
 		log.Warn("job failed, will retry", "err", err, "in", delay.Round(time.Millisecond))
 	}
+}
+
+// settleBackoff paces the attempts to settle a job while the queue is
+// unreachable.
+var settleBackoff = retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+
+// settle runs op until it lands, or the queue says the delivery is no
+// longer ours, or the lease lapses at until: from then on the queue may
+// hand the job to another consumer, which settles it in turn. A job is
+// thus never dropped because the queue was briefly unreachable.
+func (p *Pool) settle(until time.Time, log *slog.Logger, op string, fn func(context.Context) error) {
+	for n := 0; ; n++ {
+		ctx, cancel := context.WithDeadline(context.Background(), until)
+		err := fn(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			if n > 0 {
+				log.Info("settled job after the queue came back", "op", op, "tries", n+1)
+			}
+			return
+		case errors.Is(err, oncall.ErrNotFound):
+			log.Warn("job was settled or taken over already", "op", op, "err", err)
+			return
+		}
+		wait := retry.Backoff(settleBackoff, n)
+		if time.Now().Add(wait).After(until) {
+			log.Error("cannot settle job before its lease lapses; another consumer will run it again", "op", op, "tries", n+1, "err", err)
+			return
+		}
+		log.Warn("settling job failed, trying again", "op", op, "tries", n+1, "err", err)
+		_ = retry.Sleep(context.Background(), wait)
+	}
+}
+
+// lease is a running job's hold on its delivery.
+type lease struct {
+	ctx    context.Context // the job's; cancelled if the lease is lost
+	cancel context.CancelFunc
+	quit   chan struct{}
+	done   chan struct{}
+
+	mu    sync.Mutex
+	until time.Time // when the queue may hand the delivery on
+	lost  bool
+}
+
+// hold starts renewing d's lease every Heartbeat until stop.
+func (p *Pool) hold(ctx context.Context, d oncall.Delivery, log *slog.Logger) *lease {
+	l := &lease{quit: make(chan struct{}), done: make(chan struct{}), until: time.Now().Add(p.opts.Lease)}
+	l.ctx, l.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(l.done)
+		tick := time.NewTicker(p.opts.Heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.quit:
+				return
+			case <-tick.C:
+			}
+			at := time.Now()
+			ectx, cancel := context.WithTimeout(context.Background(), p.opts.Heartbeat)
+			err := p.opts.Queue.Extend(ectx, d)
+			cancel()
+			switch {
+			case err == nil:
+				l.mu.Lock()
+				l.until = at.Add(p.opts.Lease)
+				l.mu.Unlock()
+			case errors.Is(err, oncall.ErrNotFound):
+				l.mu.Lock()
+				l.lost = true
+				l.mu.Unlock()
+				l.cancel()
+				log.Warn("job lease taken over; stopping the job", "err", err)
+				return
+			default:
+				log.Warn("renewing job lease failed", "err", err)
+			}
+		}
+	}()
+	return l
+}
+
+// stop ends the renewals and reports when the lease lapses and whether
+// it was lost.
+func (l *lease) stop() (until time.Time, lost bool) {
+	close(l.quit)
+	<-l.done
+	l.cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until, l.lost
 }
 
 // call runs the handler with a timeout, turning a panic into an error.

@@ -26,6 +26,11 @@ type Config struct {
 	DataDir        string   `yaml:"data_dir"`
 	RedisURL       Secret   `yaml:"redis_url"` // may hold a password
 	RedisPrefix    string   `yaml:"redis_prefix"`
+	// RedisRequirePersistence refuses to start on a Redis that keeps
+	// nothing across a restart (no AOF, no RDB snapshots), where a
+	// restart loses every accepted alert. Without it such a Redis is a
+	// loud warning at start.
+	RedisRequirePersistence bool `yaml:"redis_require_persistence"`
 	WebhookToken   Secret   `yaml:"webhook_token"`
 	InsecureNoAuth bool     `yaml:"insecure_no_auth"`
 	Workers        int      `yaml:"workers"`
@@ -64,9 +69,10 @@ type Telemetry struct {
 type Queue struct {
 	// JobTimeout bounds one attempt of a job.
 	JobTimeout Duration `yaml:"job_timeout"`
-	// ReclaimIdle is how long a delivered job may go unacknowledged
-	// before another worker takes it over (its worker died). It must
-	// exceed JobTimeout, or a slow job would run twice at once.
+	// ReclaimIdle is a running job's lease: its worker renews it every
+	// quarter of this, and a job whose lease was not renewed for this
+	// long (its process died or lost the store) is taken over by another
+	// worker at once. It is also the lease a job holds on its incident.
 	ReclaimIdle Duration `yaml:"reclaim_idle"`
 	// MaxAttempts is how many deliveries a failing job gets before it
 	// goes to the dead letters.
@@ -111,7 +117,7 @@ func Default() Config {
 		Shutdown:    Duration(20 * time.Second),
 		Queue: Queue{
 			JobTimeout:  Duration(10 * time.Minute),
-			ReclaimIdle: Duration(15 * time.Minute),
+			ReclaimIdle: Duration(20 * time.Second),
 			MaxAttempts: 8,
 		},
 		Model: Model{
@@ -169,6 +175,16 @@ type envVar struct {
 
 func str(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
 func sec(p *Secret) func(string) error { return func(v string) error { *p = Secret(v); return nil } }
+func boolean(p *bool) func(string) error {
+	return func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", v)
+		}
+		*p = b
+		return nil
+	}
+}
 func num(p *int) func(string) error {
 	return func(v string) error {
 		n, err := strconv.Atoi(v)
@@ -189,6 +205,7 @@ func (c *Config) envVars() []envVar {
 		{"DATA_DIR", str(&c.DataDir)},
 		{"REDIS_URL", sec(&c.RedisURL)},
 		{"REDIS_PREFIX", str(&c.RedisPrefix)},
+		{"REDIS_REQUIRE_PERSISTENCE", boolean(&c.RedisRequirePersistence)},
 		{"WEBHOOK_TOKEN", sec(&c.WebhookToken)},
 		{"WORKERS", num(&c.Workers)},
 		{"LOG_LEVEL", str(&c.LogLevel)},
@@ -248,6 +265,10 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// minReclaimIdle keeps lease renewals (every quarter of the reclaim
+// time) far enough apart that a busy process does not lose its jobs.
+const minReclaimIdle = 2 * time.Second
+
 // Validate returns every problem of the configuration at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -269,8 +290,13 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.RedisURL.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("redis_url", "must be a redis://, rediss:// or unix:// URL")
 		}
-	} else if c.DataDir == "" {
-		bad("data_dir", "must be set when redis_url is not")
+	} else {
+		if c.DataDir == "" {
+			bad("data_dir", "must be set when redis_url is not")
+		}
+		if c.RedisRequirePersistence {
+			bad("redis_require_persistence", "is set but redis_url is not")
+		}
 	}
 	if c.Slack.APIURL != "" {
 		checkURL(&errs, "slack.api_url", c.Slack.APIURL)
@@ -304,8 +330,8 @@ func (c Config) Validate() error {
 	if c.Queue.JobTimeout.D() <= 0 {
 		bad("queue.job_timeout", "must be positive")
 	}
-	if c.Queue.ReclaimIdle.D() <= c.Queue.JobTimeout.D() {
-		bad("queue.reclaim_idle", "must be longer than queue.job_timeout (%s), got %s", c.Queue.JobTimeout.D(), c.Queue.ReclaimIdle.D())
+	if c.Queue.ReclaimIdle.D() < minReclaimIdle {
+		bad("queue.reclaim_idle", "must be at least %s (the lease is renewed every quarter of it), got %s", minReclaimIdle, c.Queue.ReclaimIdle.D())
 	}
 	if c.Queue.MaxAttempts < 1 {
 		bad("queue.max_attempts", "must be at least 1, got %d", c.Queue.MaxAttempts)

@@ -159,6 +159,8 @@ func (s *Service) stormIncident(ctx context.Context, member oncall.Incident, job
 		}
 	}
 	defer s.release(storm.Key, job)
+	ctx, stop := s.keepLease(ctx, storm.Key, job)
+	defer stop()
 	return s.postParent(ctx, storm.Key, storm)
 }
 

@@ -63,9 +63,9 @@ type Options struct {
 	// Reports looks a triage report up before a job posts it again;
 	// default the Publisher when it implements ReportFinder.
 	Reports ReportFinder
-	// Lease is how long one job may hold an incident's posting and
-	// triage before another may take over; default 15m (longer than a
-	// job's timeout).
+	// Lease is how long an incident's posting and triage stay with one
+	// job without a renewal; the job renews it every third of this while
+	// it works, so a dead job's lease lapses within Lease. Default 20s.
 	Lease time.Duration
 	// A group that fires FlapThreshold times within FlapWindow is
 	// flapping: it is not re-triaged and its resolutions and re-fires
@@ -100,7 +100,7 @@ func New(opts Options) (*Service, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 15 * time.Minute
+		opts.Lease = 20 * time.Second
 	}
 	if opts.Finder == nil {
 		opts.Finder, _ = opts.Publisher.(ParentFinder)
@@ -216,6 +216,8 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		}
 	}
 	defer s.release(key, job.ID)
+	ctx, stop := s.keepLease(ctx, key, job.ID)
+	defer stop()
 	if inc.ThreadTS == "" {
 		if inc, err = s.checkStorm(ctx, key, inc); err != nil {
 			return err

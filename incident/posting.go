@@ -6,6 +6,7 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -31,6 +32,58 @@ func (s *Service) lease(ctx context.Context, key, job string, now time.Time) (on
 		return inc, false, fmt.Errorf("lease incident: %w", err)
 	}
 	return inc, held, nil
+}
+
+// errLeaseLost ends a job's work on an incident whose lease another job
+// took over after this one failed to renew it.
+var errLeaseLost = errors.New("incident lease taken over by another job")
+
+// keepLease renews the incident's lease for job every third of the
+// lease while the job works on it, so the lease lives exactly as long as
+// the job: a job whose process dies stops renewing, and its lease lapses
+// within one lease time instead of blocking the group's next deliveries.
+// If another job took the lease over, the returned context is cancelled.
+// stop ends the renewals.
+func (s *Service) keepLease(ctx context.Context, key, job string) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(s.opts.Lease/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			lost := false
+			rctx, rcancel := context.WithTimeout(ctx, s.opts.Lease/3)
+			_, err := s.opts.Store.UpdateIncident(rctx, key, func(inc *oncall.Incident) error {
+				lost = inc.LeaseOwner != job
+				if !lost {
+					inc.LeaseUntil = s.opts.Now().Add(s.opts.Lease)
+				}
+				return nil
+			})
+			rcancel()
+			switch {
+			case err != nil:
+				s.log.Warn("renew incident lease failed", "incident", key, "job", job, "err", err)
+			case lost:
+				s.log.Warn("incident lease taken over; stopping", "incident", key, "job", job)
+				cancel(errLeaseLost)
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		close(quit)
+		<-done
+		cancel(nil)
+	}
 }
 
 // release gives the lease up once the job's work is done or failed; a

@@ -108,8 +108,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	// A job's lease on its incident lasts as long as its delivery may go
-	// unacknowledged before another worker takes the job over.
+	// A job's lease on its incident, like its lease on its delivery,
+	// lapses queue.reclaim_idle after its worker stopped renewing it.
 	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
 	if err != nil {
 		return err
@@ -121,6 +121,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Workers:     cfg.Workers,
 		Name:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 		JobTimeout:  cfg.Queue.JobTimeout.D(),
+		Lease:       cfg.Queue.ReclaimIdle.D(),
 		MaxAttempts: cfg.Queue.MaxAttempts,
 		Drain:       cfg.Shutdown.D(),
 		Logger:      log,

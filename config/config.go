@@ -22,25 +22,20 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	ListenAddr  string `yaml:"listen_addr"`
-	DataDir     string `yaml:"data_dir"`
-	RedisURL    Secret `yaml:"redis_url"` // may hold a password
-	RedisPrefix string `yaml:"redis_prefix"`
-	// RedisRequirePersistence refuses to start on a Redis that keeps
-	// nothing across a restart (no AOF, no RDB snapshots), where a
-	// restart loses every accepted alert. Without it such a Redis is a
-	// loud warning at start.
-	RedisRequirePersistence bool     `yaml:"redis_require_persistence"`
-	WebhookToken            Secret   `yaml:"webhook_token"`
-	InsecureNoAuth          bool     `yaml:"insecure_no_auth"`
-	Workers                 int      `yaml:"workers"`
-	LogLevel                string   `yaml:"log_level"`
-	Slack                   Slack    `yaml:"slack"`
-	Model                   Model    `yaml:"model"`
-	Traces                  Traces   `yaml:"traces"`
-	Triage                  Triage   `yaml:"triage"`
-	Webhooks                Webhooks `yaml:"webhooks"`
-	Digests                 Digests  `yaml:"digests"`
+	ListenAddr     string   `yaml:"listen_addr"`
+	DataDir        string   `yaml:"data_dir"`
+	RedisURL       Secret   `yaml:"redis_url"` // may hold a password
+	RedisPrefix    string   `yaml:"redis_prefix"`
+	WebhookToken   Secret   `yaml:"webhook_token"`
+	InsecureNoAuth bool     `yaml:"insecure_no_auth"`
+	Workers        int      `yaml:"workers"`
+	LogLevel       string   `yaml:"log_level"`
+	Slack          Slack    `yaml:"slack"`
+	Model          Model    `yaml:"model"`
+	Traces         Traces   `yaml:"traces"`
+	Triage         Triage   `yaml:"triage"`
+	Webhooks       Webhooks `yaml:"webhooks"`
+	Digests        Digests  `yaml:"digests"`
 	// Routes choose the channel, trace source and analysis of alerts by
 	// their labels; first match wins unless a route says continue.
 	Routes   alerts.Routes `yaml:"routes"`
@@ -48,6 +43,12 @@ type Config struct {
 	Queue    Queue         `yaml:"queue"`
 	// Telemetry is the copilot's own observability.
 	Telemetry Telemetry `yaml:"telemetry"`
+
+	// RedisRequirePersistence refuses to start on a Redis that keeps
+	// nothing across a restart (no AOF, no RDB snapshots), where a
+	// restart loses every accepted alert. Without it such a Redis is a
+	// loud warning at start.
+	RedisRequirePersistence bool `yaml:"redis_require_persistence"`
 }
 
 // Telemetry configures the copilot's traces of itself: each triage and

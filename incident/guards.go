@@ -34,28 +34,24 @@ func (s *Service) noteRefire(ctx context.Context, inc oncall.Incident) error {
 }
 
 // checkStorm decides once, before a new incident's parent is posted,
-// whether it belongs to an alert storm in its channel. The first
-// StormThreshold new incidents of a channel in a storm window each take a
-// slot in the store (an atomic once-key, so replicas agree); later ones
-// join the window's storm thread.
+// whether it belongs to an alert storm in its channel: more than
+// StormThreshold new incidents within a sliding StormWindow. The store
+// counts the window and names the storm in one atomic step, so replicas
+// agree, and a burst that straddles a clock boundary is one storm.
 func (s *Service) checkStorm(ctx context.Context, key string, inc oncall.Incident) (oncall.Incident, error) {
 	if inc.StormChecked || s.opts.StormThreshold < 0 {
 		return inc, nil
 	}
-	bucket := inc.OpenedAt.Truncate(s.opts.StormWindow)
-	prefix := fmt.Sprintf("storm:%s:%d", inc.Channel, bucket.Unix())
-	storm := oncall.IncidentKey(inc.Route, prefix)
-	for slot := 1; slot <= s.opts.StormThreshold; slot++ {
-		ok, err := s.opts.Store.Once(ctx, fmt.Sprintf("%s:%d", prefix, slot), 2*s.opts.StormWindow)
-		if err != nil {
-			return inc, fmt.Errorf("storm guard: %w", err)
-		}
-		if ok {
-			storm = ""
-			break
-		}
+	member := fmt.Sprintf("%s:%d", key, inc.OpenedAt.Unix())
+	start, err := s.opts.Store.JoinBurst(ctx, "storm:"+inc.Channel, member, inc.OpenedAt, s.opts.StormWindow, s.opts.StormThreshold)
+	if err != nil {
+		return inc, fmt.Errorf("storm guard: %w", err)
 	}
-	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
+	storm := ""
+	if !start.IsZero() {
+		storm = oncall.IncidentKey(inc.Route, fmt.Sprintf("storm:%s:%d", inc.Channel, start.Unix()))
+	}
+	inc, err = s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		if !inc.StormChecked {
 			inc.StormChecked, inc.Storm = true, storm
 		}

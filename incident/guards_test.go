@@ -150,3 +150,33 @@ func TestStormGuard(t *testing.T) {
 		t.Errorf("threads = %d, want a fourth of its own", n)
 	}
 }
+
+// A burst that straddles a five-minute mark of the clock is one storm:
+// the window slides with the incidents, it is not a fixed bucket.
+func TestStormAcrossABoundaryIsOneStorm(t *testing.T) {
+	tr := &failingTriager{}
+	c := &clock{now: t0}
+	f := newFixtureWith(t, tr, Options{Now: c.Now, StormThreshold: 2, StormWindow: 5 * time.Minute})
+	ctx := context.Background()
+	// Ten new groups, one every 30s from 10:02:30 to 10:07:00.
+	for i := range 10 {
+		c.now = t0.Add(150*time.Second + time.Duration(i)*30*time.Second)
+		if err := f.svc.Handle(ctx, groupJob(fmt.Sprintf("b%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var storms, own int
+	for _, p := range parents(f.slack) {
+		if strings.Contains(p.Text+string(p.Blocks), "Alert storm") {
+			storms++
+		} else {
+			own++
+		}
+	}
+	if storms != 1 || own != 2 {
+		t.Fatalf("%d storm threads and %d incident threads, want 1 storm and the first 2 incidents", storms, own)
+	}
+	if tr.calls != 2 {
+		t.Errorf("triages = %d, want 2", tr.calls)
+	}
+}

@@ -21,6 +21,9 @@ type Store interface {
 	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
 	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
 	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
+	// JoinBurst records member in scope's sliding window at at and
+	// returns the start of the burst it belongs to, or the zero time.
+	JoinBurst(ctx context.Context, scope, member string, at time.Time, window time.Duration, limit int) (time.Time, error)
 }
 
 // Publisher posts to the incident's Slack thread.
@@ -72,10 +75,11 @@ type Options struct {
 	// only update the parent, until it settles. Defaults: 3 in 1h.
 	FlapThreshold int
 	FlapWindow    time.Duration
-	// More than StormThreshold new incidents in one channel within
-	// StormWindow is a storm: the next ones are listed in one storm
-	// thread instead of a thread each. Defaults: 5 in 5m; a negative
-	// threshold turns the guard off.
+	// More than StormThreshold new incidents in one channel within any
+	// StormWindow (a sliding window) is a storm: the next ones are
+	// listed in one storm thread instead of a thread each, for as long
+	// as they keep coming faster than that. Defaults: 5 in 5m; a
+	// negative threshold turns the guard off.
 	StormThreshold int
 	StormWindow    time.Duration
 	Now            func() time.Time

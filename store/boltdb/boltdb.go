@@ -85,6 +85,7 @@ const (
 	bucketThreads    = "incident_threads"  // channel \x00 thread ts → key
 	bucketOnce       = "once"              // key → expiry time
 	bucketOnceExpiry = "once_expiry"       // expiry time + key → nil
+	bucketBursts     = "bursts"            // scope → sliding window (JSON)
 )
 
 // Open opens or creates the store file at opts.Path.
@@ -115,6 +116,7 @@ func Open(opts Options) (*Store, error) {
 		for _, name := range []string{
 			bucketReady, bucketDelayed, bucketInFlight, bucketDeliveries, bucketDead,
 			bucketIncidents, bucketUpdated, bucketThreads, bucketOnce, bucketOnceExpiry,
+			bucketBursts,
 		} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)

@@ -78,6 +78,7 @@ type keys struct {
 	updated  string // sorted set: incident key scored by UpdatedAt (ms)
 	threads  string // hash: channel \x00 thread ts → incident key
 	once     string // prefix of once-keys
+	burst    string // prefix of sliding windows (sorted sets) and their bursts
 }
 
 func keysFor(prefix string) keys {
@@ -89,6 +90,7 @@ func keysFor(prefix string) keys {
 		updated:  prefix + "incidents:updated",
 		threads:  prefix + "incidents:threads",
 		once:     prefix + "once:",
+		burst:    prefix + "burst:",
 	}
 }
 
@@ -103,7 +105,7 @@ type Store struct {
 	reclaimIdle time.Duration
 	poll        time.Duration
 
-	claimScript, extendScript, retryScript, deadScript, requeueScript, createScript *redis.Script
+	claimScript, extendScript, retryScript, deadScript, requeueScript, createScript, burstScript *redis.Script
 
 	mu     sync.Mutex
 	cursor string // where the next XAUTOCLAIM scan of the pending list starts
@@ -152,6 +154,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		deadScript:    redis.NewScript(deadLetterLua),
 		requeueScript: redis.NewScript(requeueLua),
 		createScript:  redis.NewScript(createIncidentLua),
+		burstScript:   redis.NewScript(joinBurstLua),
 		cursor:        "0-0",
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {

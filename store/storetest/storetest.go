@@ -82,6 +82,13 @@ type Store interface {
 	// Forget removes a once-key; forgetting an absent key does nothing.
 	Forget(ctx context.Context, key string) error
 
+	// JoinBurst records member as arriving at in scope and returns the
+	// start of scope's current burst when more than limit members arrived
+	// within the window ending at at, else the zero time. A burst lasts
+	// while members over the limit keep arriving within a window of each
+	// other. Atomic; a member recorded again is not counted twice.
+	JoinBurst(ctx context.Context, scope, member string, at time.Time, window time.Duration, limit int) (time.Time, error)
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -160,6 +167,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"once records and forgets", testOnce},
 		{"once expires after ttl", testOnceExpiry},
 		{"once rejects bad input", testOnceInput},
+		{"bursts slide across fixed boundaries", testBurstSlides},
+		{"racing members agree on the burst", testBurstRace},
+		{"burst rejects bad input", testBurstInput},
 		{"ping", testPing},
 	}
 	for _, tc := range cases {

@@ -97,10 +97,7 @@ func (s *Store) claim(ctx context.Context, consumer string) (*oncall.Delivery, e
 	res, err := s.claimScript.Run(ctx, s.rdb, []string{s.k.jobs, s.k.delayed},
 		s.group, consumer, s.now().UnixMilli(), s.reclaimIdle.Milliseconds(), cursor, promoteBatch).Slice()
 	if isNoGroup(err) {
-		if err := s.ensureGroup(ctx); err != nil {
-			return nil, err
-		}
-		return nil, nil
+		return nil, s.streamLost(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
@@ -124,6 +121,15 @@ func (s *Store) claim(ctx context.Context, consumer string) (*oncall.Delivery, e
 	return s.delivery(ctx, id, data, consumer, int(count))
 }
 
+// streamLost recreates the consumer group after the stream went away,
+// first checking whether the whole server's data went with it.
+func (s *Store) streamLost(ctx context.Context) error {
+	if _, err := s.CheckEpoch(ctx); err != nil {
+		s.log.Warn("epoch check after the job stream went away failed", "err", err)
+	}
+	return s.ensureGroup(ctx)
+}
+
 // read blocks up to block for a new entry.
 func (s *Store) read(ctx context.Context, consumer string, block time.Duration) (*oncall.Delivery, error) {
 	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
@@ -137,7 +143,7 @@ func (s *Store) read(ctx context.Context, consumer string, block time.Duration) 
 	case errors.Is(err, redis.Nil):
 		return nil, nil
 	case isNoGroup(err):
-		return nil, s.ensureGroup(ctx)
+		return nil, s.streamLost(ctx)
 	case err != nil && ctxEnding(ctx):
 		// The connection's read deadline, set from ctx, fired as ctx
 		// ended (a hair before it, at times).

@@ -47,6 +47,17 @@ type Options struct {
 	// ReclaimIdle is how long a delivery may go unacknowledged before
 	// another consumer takes it over. Defaults to 5 minutes.
 	ReclaimIdle time.Duration
+	// RequirePersistence makes Open fail with ErrNotPersistent when the
+	// server says it keeps nothing across a restart. Without it that is
+	// an error in the log. A server that refuses to say (CONFIG disabled)
+	// is a warning either way.
+	RequirePersistence bool
+	// EpochCheck is how often Run looks for a server that lost its data.
+	// Defaults to 5 seconds.
+	EpochCheck time.Duration
+	// OnDataLoss, when set, is called each time the store finds the
+	// server's data gone.
+	OnDataLoss func(at time.Time)
 	// PollInterval is the longest a Dequeue blocks in one read before it
 	// looks again for due retries and idle deliveries; it also bounds how
 	// late Dequeue notices a cancelled context. Defaults to 1 second.
@@ -63,6 +74,9 @@ func (o *Options) validate() error {
 	} else if o.ReclaimIdle > 0 && o.ReclaimIdle < time.Millisecond {
 		errs = append(errs, fmt.Errorf("reclaim idle %v is below Redis's millisecond resolution", o.ReclaimIdle))
 	}
+	if o.EpochCheck < 0 {
+		errs = append(errs, fmt.Errorf("epoch check %v is negative", o.EpochCheck))
+	}
 	if o.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll interval %v is negative", o.PollInterval))
 	}
@@ -71,6 +85,7 @@ func (o *Options) validate() error {
 
 // keys are the Redis keys of one store.
 type keys struct {
+	prefix   string // of every key
 	jobs     string // stream of ready and in-flight jobs
 	delayed  string // sorted set: job JSON scored by due time (ms)
 	dead     string // stream of dead letters
@@ -83,6 +98,7 @@ type keys struct {
 
 func keysFor(prefix string) keys {
 	return keys{
+		prefix:   prefix,
 		jobs:     prefix + "jobs",
 		delayed:  prefix + "jobs:delayed",
 		dead:     prefix + "jobs:dead",
@@ -107,8 +123,14 @@ type Store struct {
 
 	claimScript, extendScript, retryScript, deadScript, requeueScript, createScript, burstScript *redis.Script
 
+	epochCheck time.Duration
+	onLoss     func(time.Time)
+
 	mu     sync.Mutex
-	cursor string // where the next XAUTOCLAIM scan of the pending list starts
+	cursor string    // where the next XAUTOCLAIM scan of the pending list starts
+	epoch  string    // the server's epoch this store joined
+	lostAt time.Time // when the server's data was last found gone
+	losses int       // how often this store found it gone
 }
 
 // Open connects to Redis, checks the connection and creates the consumer
@@ -140,6 +162,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Second
 	}
+	if opts.EpochCheck == 0 {
+		opts.EpochCheck = 5 * time.Second
+	}
 	s := &Store{
 		rdb:           redis.NewClient(ropts),
 		k:             keysFor(opts.Prefix),
@@ -156,8 +181,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		createScript:  redis.NewScript(createIncidentLua),
 		burstScript:   redis.NewScript(joinBurstLua),
 		cursor:        "0-0",
+		epochCheck:    opts.EpochCheck,
+		onLoss:        opts.OnDataLoss,
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("open redis store at %s: %w", ropts.Addr, err)
+	}
+	if err := s.checkPersistence(ctx, opts.RequirePersistence); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("open redis store at %s: %w", ropts.Addr, err)
+	}
+	if err := s.joinEpoch(ctx); err != nil {
 		s.rdb.Close()
 		return nil, fmt.Errorf("open redis store at %s: %w", ropts.Addr, err)
 	}
@@ -166,6 +201,31 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open redis store at %s: %w", ropts.Addr, err)
 	}
 	return s, nil
+}
+
+// checkPersistence logs what the server keeps across a restart, and
+// refuses a server that keeps nothing if required to.
+func (s *Store) checkPersistence(ctx context.Context, require bool) error {
+	p, err := s.CheckPersistence(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !p.Known:
+		s.log.Warn("cannot check redis persistence; make sure the server keeps an append-only file or snapshots, "+
+			"or a restart loses every queued alert", "why", p.Why)
+	case !p.Durable() && require:
+		return fmt.Errorf("%w (appendonly no, save \"\"): a restart would lose every queued alert; "+
+			"enable appendonly, or unset REDIS_REQUIRE_PERSISTENCE to run anyway", ErrNotPersistent)
+	case !p.Durable():
+		s.log.Error("REDIS KEEPS NOTHING ACROSS A RESTART (appendonly no, save \"\"): a restart loses every queued alert, "+
+			"incident and dedupe key; enable appendonly, or set REDIS_REQUIRE_PERSISTENCE to refuse such a server")
+	case !p.AOF:
+		s.log.Warn("redis persistence is RDB snapshots only: alerts queued since the last snapshot are lost on a restart", "save", p.Save)
+	default:
+		s.log.Info("redis persistence", "persistence", p.String())
+	}
+	return nil
 }
 
 // parseURL parses a Redis URL without letting its credentials into the

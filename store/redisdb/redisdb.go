@@ -218,7 +218,7 @@ func (s *Store) checkPersistence(ctx context.Context, require bool) error {
 		return fmt.Errorf("%w (appendonly no, save \"\"): a restart would lose every queued alert; "+
 			"enable appendonly, or unset REDIS_REQUIRE_PERSISTENCE to run anyway", ErrNotPersistent)
 	case !p.Durable():
-		s.log.Error("REDIS KEEPS NOTHING ACROSS A RESTART (appendonly no, save \"\"): a restart loses every queued alert, "+
+		s.log.Error("REDIS KEEPS NOTHING ACROSS A RESTART (appendonly no, save \"\"): a restart loses every queued alert, " +
 			"incident and dedupe key; enable appendonly, or set REDIS_REQUIRE_PERSISTENCE to refuse such a server")
 	case !p.AOF:
 		s.log.Warn("redis persistence is RDB snapshots only: alerts queued since the last snapshot are lost on a restart", "save", p.Save)

@@ -219,10 +219,14 @@ func TestKeysStayUnderPrefix(t *testing.T) {
 	if _, err := s.Once(ctx, "o", time.Hour); err != nil {
 		t.Fatalf("Once: %v", err)
 	}
+	if _, err := s.JoinBurst(ctx, "b", "m", time.Now(), time.Hour, 0); err != nil {
+		t.Fatalf("JoinBurst: %v", err)
+	}
 
 	want := map[string]bool{
 		p + "jobs": true, p + "jobs:delayed": true, p + "jobs:dead": true, p + "incident:k": true,
 		p + "incidents:updated": true, p + "incidents:threads": true, p + "once:o": true,
+		p + "epoch": true, p + "burst:b": true, p + "burst:b:current": true,
 	}
 	got, err := keysUnder(ctx, rdb, p)
 	if err != nil {

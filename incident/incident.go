@@ -82,6 +82,13 @@ type Options struct {
 	// negative threshold turns the guard off.
 	StormThreshold int
 	StormWindow    time.Duration
+	// StoreLostAt, when set, tells when the store last lost its data
+	// (a Redis restarted without persistence): for RecoveryWindow after
+	// that, every parent is first looked up in Slack, so that alerts of
+	// groups whose threads the store forgot go back to those threads.
+	StoreLostAt func() time.Time
+	// RecoveryWindow defaults to 24h.
+	RecoveryWindow time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
 }
@@ -120,6 +127,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.StormThreshold == 0 {
 		opts.StormThreshold = 5
+	}
+	if opts.RecoveryWindow <= 0 {
+		opts.RecoveryWindow = 24 * time.Hour
 	}
 	if opts.StormWindow <= 0 {
 		opts.StormWindow = 5 * time.Minute

@@ -109,7 +109,9 @@ const postingTTL = 7 * 24 * time.Hour
 // postParent posts the incident's parent message and records its ts. A
 // job can die between the two, so a marker is set just before posting:
 // an attempt that finds it set looks the parent up and records it
-// instead of posting it again. A channel that cannot be searched is
+// instead of posting it again. After the store lost its data, markers
+// and threads it knew are gone, so every parent is looked up first, as
+// far back as the search goes. A channel that cannot be searched is
 // logged and not an error; a second parent is better than none.
 func (s *Service) postParent(ctx context.Context, key string, inc oncall.Incident) (oncall.Incident, error) {
 	if s.opts.Finder != nil {
@@ -118,13 +120,21 @@ func (s *Service) postParent(ctx context.Context, key string, inc oncall.Inciden
 		if err != nil {
 			return inc, fmt.Errorf("mark parent posting: %w", err)
 		}
-		if !first {
-			ts, err := s.opts.Finder.FindParent(ctx, inc)
+		forgot := s.storeForgot()
+		if !first || forgot {
+			look := inc
+			if forgot {
+				look.OpenedAt = time.Time{} // the thread may be older than this incident record
+			}
+			ts, err := s.opts.Finder.FindParent(ctx, look)
 			switch {
 			case retry.IsPermanent(err):
 				s.log.Warn("cannot look for the parent an earlier attempt may have posted; posting it", "incident", key, "err", err)
 			case err != nil:
 				return inc, fmt.Errorf("look for parent: %w", err)
+			case ts != "" && first:
+				s.log.Info("thread the store forgot found in Slack; continuing in it", "incident", key, "thread", ts)
+				return s.recordParent(ctx, key, ts)
 			case ts != "":
 				s.log.Info("parent posted by an earlier attempt found", "incident", key, "thread", ts)
 				return s.recordParent(ctx, key, ts)
@@ -136,6 +146,16 @@ func (s *Service) postParent(ctx context.Context, key string, inc oncall.Inciden
 		return inc, fmt.Errorf("post parent: %w", err)
 	}
 	return s.recordParent(ctx, key, ts)
+}
+
+// storeForgot reports whether the store lost its data within the
+// recovery window.
+func (s *Service) storeForgot() bool {
+	if s.opts.StoreLostAt == nil {
+		return false
+	}
+	at := s.opts.StoreLostAt()
+	return !at.IsZero() && s.opts.Now().Sub(at) < s.opts.RecoveryWindow
 }
 
 // recordParent stores the parent's ts, unless one is stored already.
@@ -153,8 +173,8 @@ func (s *Service) recordParent(ctx context.Context, key, ts string) (oncall.Inci
 }
 
 // postReport posts the triage report unless an earlier attempt did: as
-// with the parent, a marker set just before posting sends a later
-// attempt to look in the thread first. The triage is run again either
+// with the parent, a marker set just before posting (or a store that
+// lost its markers) sends a later attempt to look in the thread first. The triage is run again either
 // way, so the incident records a report.
 func (s *Service) postReport(ctx context.Context, log *slog.Logger, key string, inc oncall.Incident, rep oncall.Report) error {
 	if s.opts.Reports != nil {
@@ -163,7 +183,7 @@ func (s *Service) postReport(ctx context.Context, log *slog.Logger, key string, 
 		if err != nil {
 			return fmt.Errorf("mark report posting: %w", err)
 		}
-		if !first {
+		if !first || s.storeForgot() {
 			found, err := s.opts.Reports.FindReport(ctx, inc)
 			switch {
 			case retry.IsPermanent(err):

@@ -63,6 +63,9 @@ type Options struct {
 	// Queue, when set, is read on every scrape for the queue depth and
 	// the oldest job's age.
 	Queue QueueStatser
+	// DataLoss, when set, is read on every scrape for the store's data
+	// losses.
+	DataLoss DataLossReporter
 	// ScrapeTimeout bounds that read; default DefaultScrapeTimeout.
 	ScrapeTimeout time.Duration
 	// NoRuntime leaves out the Go runtime and process collectors, for
@@ -139,6 +142,9 @@ func New(opts Options) (*Metrics, error) {
 	}
 	if opts.Queue != nil {
 		cs = append(cs, newQueueCollector(opts.Queue, opts.ScrapeTimeout))
+	}
+	if opts.DataLoss != nil {
+		cs = append(cs, newDataLossCollector(opts.DataLoss))
 	}
 	if !opts.NoRuntime {
 		cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -48,3 +48,39 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, st.OldestAge.Seconds())
 }
+
+// DataLossReporter tells whether the store lost its data while this
+// process ran (a Redis restarted without persistence).
+type DataLossReporter interface {
+	DataLosses() int
+	DataLostAt() time.Time
+}
+
+// dataLossCollector reads the store's data-loss record when scraped.
+type dataLossCollector struct {
+	store  DataLossReporter
+	losses *prometheus.Desc
+	lastAt *prometheus.Desc
+}
+
+func newDataLossCollector(s DataLossReporter) *dataLossCollector {
+	return &dataLossCollector{
+		store:  s,
+		losses: prometheus.NewDesc("oncall_store_data_losses_total", "Times this process found the store's data gone (its epoch key missing or changed): queued jobs, incidents and dedupe keys lost.", nil, nil),
+		lastAt: prometheus.NewDesc("oncall_store_data_lost_timestamp_seconds", "When the store's data was last found gone (by any replica, within a day), as a Unix time; 0 if never.", nil, nil),
+	}
+}
+
+func (c *dataLossCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.losses
+	ch <- c.lastAt
+}
+
+func (c *dataLossCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.losses, prometheus.CounterValue, float64(c.store.DataLosses()))
+	at := 0.0
+	if t := c.store.DataLostAt(); !t.IsZero() {
+		at = float64(t.UnixMilli()) / 1000
+	}
+	ch <- prometheus.MustNewConstMetric(c.lastAt, prometheus.GaugeValue, at)
+}

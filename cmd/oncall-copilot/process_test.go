@@ -179,15 +179,29 @@ func tail(s string, lines int) string {
 	return strings.Join(l, "\n")
 }
 
-// redisServer is a private redis-server that keeps its data across
-// restarts (append-only file, fsync on every write).
+// redisServer is a private redis-server. By default it keeps its data
+// across restarts (append-only file, fsync on every write).
 type redisServer struct {
 	port, dir string
+	persist   []string // persistence arguments
 	cmd       *exec.Cmd
 	done      chan struct{}
 }
 
+// aofAlways keeps every write across a restart.
+var aofAlways = []string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}
+
+// noPersistence keeps nothing across a restart.
+var noPersistence = []string{"--save", "", "--appendonly", "no"}
+
 func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	return startRedisWith(t, aofAlways)
+}
+
+// startRedisWith starts a private redis-server with persist as its
+// persistence arguments.
+func startRedisWith(t *testing.T, persist []string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -197,7 +211,7 @@ func startRedis(t *testing.T) *redisServer {
 		t.Skip("redis-server is not installed")
 	}
 	_, port, _ := net.SplitHostPort(freePort(t))
-	r := &redisServer{port: port, dir: t.TempDir()}
+	r := &redisServer{port: port, dir: t.TempDir(), persist: persist}
 	r.start(t, bin)
 	t.Cleanup(r.kill)
 	return r
@@ -207,8 +221,8 @@ func (r *redisServer) url() string { return "redis://127.0.0.1:" + r.port + "/0"
 
 func (r *redisServer) start(t *testing.T, bin string) {
 	t.Helper()
-	r.cmd = exec.Command(bin, "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-		"--appendfsync", "always", "--dir", r.dir, "--protected-mode", "no")
+	args := append([]string{"--port", r.port, "--bind", "127.0.0.1", "--dir", r.dir, "--protected-mode", "no"}, r.persist...)
+	r.cmd = exec.Command(bin, args...)
 	r.done = make(chan struct{})
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -110,7 +110,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// A job's lease on its incident, like its lease on its delivery,
 	// lapses queue.reclaim_idle after its worker stopped renewing it.
-	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
+	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Lease: cfg.Queue.ReclaimIdle.D(), Logger: log}
+	forgetful, _ := store.(forgetfulStore) // Redis: may lose its data
+	if forgetful != nil {
+		incOpts.StoreLostAt = forgetful.DataLostAt
+	}
+	inc, err := incident.New(incOpts)
 	if err != nil {
 		return err
 	}
@@ -169,6 +174,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ready")
+		if forgetful != nil {
+			if at := forgetful.DataLostAt(); !at.IsZero() {
+				// Still ready: intake and work go on, and parents are
+				// looked up in Slack; the line is for whoever checks.
+				fmt.Fprintf(w, "store lost its data at %s: jobs queued before then are gone; threads are looked up in Slack before posting\n", at.UTC().Format(time.RFC3339))
+			}
+		}
 	})
 	srv := &http.Server{
 		Handler:           mux,
@@ -207,6 +219,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if sched != nil {
 		g.Go(func() error { return sched.Run(workCtx) })
 	}
+	if forgetful != nil {
+		g.Go(func() error { return forgetful.Run(workCtx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
@@ -219,6 +234,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// forgetfulStore is a store that may lose its data under us (Redis
+// without persistence, flushed, failed over) and notices when it does.
+type forgetfulStore interface {
+	DataLostAt() time.Time
+	Run(ctx context.Context) error
 }
 
 func modelState(cfg config.Config) string {

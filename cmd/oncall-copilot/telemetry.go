@@ -42,7 +42,8 @@ type telemetry struct {
 // newTelemetry builds the metrics (reading queue on every scrape) and the
 // self tracer.
 func newTelemetry(cfg config.Config, queue metrics.QueueStatser, log *slog.Logger) (*telemetry, error) {
-	m, err := metrics.New(metrics.Options{Queue: queue})
+	loss, _ := queue.(metrics.DataLossReporter) // Redis only
+	m, err := metrics.New(metrics.Options{Queue: queue, DataLoss: loss})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ var (
 	_ incident.Store     = (*redisdb.Store)(nil)
 	_ worker.Queue       = (*boltdb.Store)(nil)
 	_ worker.Queue       = (*redisdb.Store)(nil)
+	_ forgetfulStore     = (*redisdb.Store)(nil)
 	_ triage.TraceSource = (*jsonl.Source)(nil)
 	_ triage.TraceSource = (*langfuse.Client)(nil)
 	_ triage.TraceSource = (*phoenix.Client)(nil)
@@ -59,7 +60,10 @@ type backend interface {
 // openStore opens Redis when configured, the embedded store otherwise.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (backend, string, error) {
 	if cfg.RedisURL.IsSet() {
-		s, err := redisdb.Open(ctx, redisdb.Options{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix, ReclaimIdle: cfg.Queue.ReclaimIdle.D(), Logger: log})
+		s, err := redisdb.Open(ctx, redisdb.Options{
+			URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix, ReclaimIdle: cfg.Queue.ReclaimIdle.D(),
+			RequirePersistence: cfg.RedisRequirePersistence, Logger: log,
+		})
 		if err != nil {
 			return nil, "", fmt.Errorf("open redis store: %w", err)
 		}

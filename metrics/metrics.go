@@ -119,7 +119,7 @@ func New(opts Options) (*Metrics, error) {
 	m.webhooks = counter("webhook_requests_total", "Webhook requests answered, by alert source and outcome.", "source", "outcome")
 	m.alerts = counter("alerts_received_total", "Alerts carried by the webhooks answered, by alert source and outcome.", "source", "outcome")
 	m.dedupeHits = counter("dedupe_hits_total", "Replayed webhook deliveries answered without queueing a job.", "source")
-	m.jobs = histogram("job_duration_seconds", "Time workers spent on a job delivery, by job kind and outcome (done, retry, dead, handed_back).", slow, "kind", "outcome")
+	m.jobs = histogram("job_duration_seconds", "Time workers spent on a job delivery, by job kind and outcome (done, retry, dead, handed_back, lease_lost).", slow, "kind", "outcome")
 	m.deadLetters = counter("dead_letters_total", "Jobs sent to the dead letters.", "kind")
 	m.triages = histogram("triage_duration_seconds", "Triages by outcome (diagnosed, offline, model_failed, error).", slow, "outcome")
 	m.triageTrace = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "oncall", Name: "triage_traces", Help: "Traces read per triage.",

@@ -133,3 +133,40 @@ func TestIncidentLeaseTakenOverStopsTheJob(t *testing.T) {
 		t.Errorf("lease owner %q after the stalled job ended, want the new holder's lease kept", inc.LeaseOwner)
 	}
 }
+
+// A job that died holding the incident's lease stops renewing it, and
+// with the default lease the group's next delivery takes over within
+// seconds instead of being skipped for fifteen minutes.
+func TestDeadJobsIncidentLeaseLapsesInSeconds(t *testing.T) {
+	clock := &manualClock{now: t0.Add(time.Hour)}
+	f := newFixtureWith(t, nil, Options{Now: clock.Now})
+	ctx := context.Background()
+	key := oncall.IncidentKey("default", "g1")
+	job := alertJob("dead", oncall.AlertFiring)
+	if _, _, err := f.store.CreateIncident(ctx, oncall.Incident{
+		Key: key, Status: oncall.IncidentOpen, Alert: job.Alerts[0], Alerts: job.Alerts, Route: "default", Channel: "C1",
+		OpenedAt: clock.Now(), Fires: 1, FireTimes: []time.Time{clock.Now()},
+		LeaseOwner: "dead", LeaseUntil: clock.Now().Add(f.svc.opts.Lease),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(5 * time.Second)
+	if err := f.svc.Handle(ctx, alertJob("early", oncall.AlertFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(parents(f.slack)); n != 0 {
+		t.Fatalf("%d parents while the lease was live, want none", n)
+	}
+
+	clock.Advance(f.svc.opts.Lease)
+	if err := f.svc.Handle(ctx, alertJob("next", oncall.AlertFiring)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(parents(f.slack)); n != 1 {
+		t.Fatalf("%d parents after the dead job's lease lapsed, want 1", n)
+	}
+	if f.svc.opts.Lease > 30*time.Second {
+		t.Errorf("default incident lease %v, want seconds", f.svc.opts.Lease)
+	}
+}

@@ -338,3 +338,41 @@ func grep(body, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// lostStore is a store that found its data gone n times, last at at.
+type lostStore struct {
+	n  int
+	at time.Time
+}
+
+func (s lostStore) DataLosses() int       { return s.n }
+func (s lostStore) DataLostAt() time.Time { return s.at }
+
+func TestStoreDataLossIsExposed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store lostStore
+		want  []string
+	}{
+		{"never", lostStore{}, []string{"oncall_store_data_losses_total 0", "oncall_store_data_lost_timestamp_seconds 0"}},
+		{"once", lostStore{1, time.Unix(1_780_000_000, 0)}, []string{"oncall_store_data_losses_total 1", "oncall_store_data_lost_timestamp_seconds 1.78e+09"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := metrics.New(metrics.Options{DataLoss: tc.store, NoRuntime: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(m.Handler())
+			defer srv.Close()
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, w := range tc.want {
+				wantSeries(t, string(b), w)
+			}
+		})
+	}
+}

@@ -366,7 +366,7 @@ func (s *Store) QueueStats(ctx context.Context) (oncall.QueueStats, error) {
 	if isNoGroup(err) {
 		// The stream was lost, so nothing is ready or in flight.
 		st.Delayed, st.Dead = int(delayed.Val()), int(dead.Val())
-		return st, s.ensureGroup(ctx)
+		return st, s.streamLost(ctx)
 	}
 	if err != nil {
 		return st, fmt.Errorf("queue stats: %w", err)

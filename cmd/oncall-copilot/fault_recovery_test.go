@@ -179,8 +179,15 @@ func TestRedisThatLostItsData(t *testing.T) {
 	// Redis restarts and comes back empty.
 	redis.restart(t)
 	slacktest.WaitFor(t, func() bool { return strings.Contains(get(t, p.addr, "/readyz"), "store lost its data") }, 20*time.Second)
-	if m := get(t, p.addr, "/metrics"); !strings.Contains(m, "oncall_store_data_losses_total 1") {
-		t.Errorf("/metrics does not count the loss:\n%s", grepLines(m, "data_lost"))
+	var m string
+	for range 100 {
+		if m = get(t, p.addr, "/metrics"); strings.Contains(m, "oncall_store_data_losses_total 1") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(m, "oncall_store_data_losses_total 1") {
+		t.Errorf("/metrics does not count the loss:\n%s", tail(grepLines(m, "oncall_"), 20))
 	}
 	if !strings.Contains(p.stderr.String(), "redis lost its data") {
 		t.Error("the loss is not in the log")

@@ -106,8 +106,8 @@ func (s *Store) joinEpoch(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.epoch = epoch
-	if lost > 0 {
-		s.lostAt = time.UnixMilli(lost).UTC()
+	if at := time.UnixMilli(lost).UTC(); lost > 0 && at.After(s.lostAt) {
+		s.lostAt = at
 	}
 	return nil
 }
@@ -147,16 +147,16 @@ func (s *Store) CheckEpoch(ctx context.Context) (bool, error) {
 	if err := s.rdb.Set(ctx, s.lostKey(), now.UnixMilli(), lostMemory).Err(); err != nil {
 		return false, fmt.Errorf("record data loss: %w", err)
 	}
-	if err := s.joinEpoch(ctx); err != nil {
-		return false, err
-	}
-	if err := s.ensureGroup(ctx); err != nil {
-		return false, err
-	}
 	s.mu.Lock()
 	s.lostAt = now
 	s.losses++
 	s.mu.Unlock()
+	if err := s.joinEpoch(ctx); err != nil {
+		return true, err
+	}
+	if err := s.ensureGroup(ctx); err != nil {
+		return true, err
+	}
 	s.log.Error("redis lost its data: jobs queued, incidents and dedupe keys written before are gone; "+
 		"accepted alerts not yet handled are lost, and parents are looked up in Slack before posting new ones",
 		"epoch_was", mine, "epoch_found", cur)

@@ -173,3 +173,24 @@ func TestNormalizeID(t *testing.T) {
 		})
 	}
 }
+
+// A Tempo v2 trace body saved to a file, {"trace": {...}}, holds the same
+// spans as the request inside it.
+func TestDecodeTempoTraceBody(t *testing.T) {
+	data, err := os.ReadFile("testdata/request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append(append([]byte(`{"trace": `), data...), []byte(`, "status": "COMPLETE", "message": ""}`)...)
+	got, err := Decode(body)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("got %d spans from the Tempo body, want %d", len(got), len(want))
+	}
+}

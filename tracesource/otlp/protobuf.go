@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,32 @@ func DecodeProtobuf(data []byte) ([]oncall.Span, error) {
 				out = append(out, sp)
 			}
 		}
+	}
+	return out, nil
+}
+
+// DecodeProtobufDelimited reads a sequence of OTLP requests in the
+// protobuf encoding, each preceded by its length as a big-endian uint32:
+// what the OpenTelemetry Collector's file exporter writes with
+// format: proto. It fails like DecodeProtobuf, and on a length that runs
+// past the end of data.
+func DecodeProtobufDelimited(data []byte) ([]oncall.Span, error) {
+	var out []oncall.Span
+	for n := 0; len(data) > 0; n++ {
+		if len(data) < 4 {
+			return nil, fmt.Errorf("decode otlp protobuf: message %d: truncated length", n)
+		}
+		size := binary.BigEndian.Uint32(data)
+		data = data[4:]
+		if uint64(size) > uint64(len(data)) {
+			return nil, fmt.Errorf("decode otlp protobuf: message %d: length %d past the end of the data", n, size)
+		}
+		spans, err := DecodeProtobuf(data[:size])
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", n, err)
+		}
+		out = append(out, spans...)
+		data = data[size:]
 	}
 	return out, nil
 }

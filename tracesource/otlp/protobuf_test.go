@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -95,6 +96,35 @@ func toProtobuf(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return pb
+}
+
+// The collector's file exporter (format: proto) writes each request after
+// its length as a big-endian uint32.
+func TestDecodeProtobufDelimited(t *testing.T) {
+	data := mustRead(t, "testdata/request.json")
+	want, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := toProtobuf(t, data)
+	var stream []byte
+	for range 2 {
+		stream = binary.BigEndian.AppendUint32(stream, uint32(len(pb)))
+		stream = append(stream, pb...)
+	}
+	if _, err := DecodeProtobuf(stream); err == nil {
+		t.Error("DecodeProtobuf read a length-delimited stream as one request")
+	}
+	got, err := DecodeProtobufDelimited(stream)
+	if err != nil {
+		t.Fatalf("DecodeProtobufDelimited: %v", err)
+	}
+	if len(got) != 2*len(want) {
+		t.Fatalf("got %d spans, want %d", len(got), 2*len(want))
+	}
+	if _, err := DecodeProtobufDelimited(stream[:len(stream)-3]); err == nil {
+		t.Error("a truncated stream decoded without error")
+	}
 }
 
 func TestDecodeProtobufRefusesOtherData(t *testing.T) {

@@ -64,6 +64,9 @@ func apply(s *oncall.Span, attrs *view) {
 	}
 	setString(&s.Model, attrs, modelKeys...)
 	setString(&s.Provider, attrs, KeyProvider, "gen_ai.provider.name", "gen_ai.system", "llm.system")
+	if s.Provider == "" && SpendsTokens(s.Kind) {
+		s.Provider = metadataString(attrs.get("metadata"), "ls_provider")
+	}
 	if SpendsTokens(s.Kind) {
 		setInt(&s.InputTokens, attrs, KeyInputTokens, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
 		setInt(&s.OutputTokens, attrs, KeyOutputTokens, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
@@ -220,6 +223,22 @@ func CostFromMap(m map[string]float64) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// metadataString reads one string entry of a JSON metadata object, such as
+// the ls_provider LangChain records in the metadata OpenInference copies
+// onto its spans (the only place a LangChain.js model call names its
+// provider).
+func metadataString(metadata, key string) string {
+	if metadata == "" || !strings.Contains(metadata, key) {
+		return ""
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(metadata), &m) != nil {
+		return ""
+	}
+	v, _ := m[key].(string)
+	return v
 }
 
 // numberMap decodes a JSON object of numbers, ignoring anything else.

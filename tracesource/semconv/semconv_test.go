@@ -180,6 +180,16 @@ func TestApply(t *testing.T) {
 			}},
 		},
 		{
+			name:  "langchain names the provider only in its metadata",
+			attrs: map[string]string{"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "metadata": `{"ls_provider":"openai","ls_model_name":"gpt-4o-mini","ls_temperature":0}`},
+			want:  oncall.Span{Kind: oncall.KindLLM, Model: "gpt-4o-mini", Provider: "openai"},
+		},
+		{
+			name:  "metadata of a chain names no provider",
+			attrs: map[string]string{"openinference.span.kind": "CHAIN", "metadata": `{"ls_provider":"openai"}`},
+			want:  oncall.Span{Kind: oncall.KindChain},
+		},
+		{
 			name:  "fields already set are kept",
 			span:  oncall.Span{Kind: oncall.KindLLM, Model: "from-wire", InputTokens: 3, Cost: 0.5},
 			attrs: map[string]string{"openinference.span.kind": "CHAIN", "llm.model_name": "from-attrs", "llm.token_count.prompt": "99", "llm.cost.total": "9"},

@@ -23,7 +23,7 @@ func (v *view) get(key string) string {
 	return ""
 }
 
-const numKeys = 58
+const numKeys = 59
 
 // keyIndex numbers the attribute keys Apply reads, or returns -1.
 func keyIndex(key string) int {
@@ -144,6 +144,8 @@ func keyIndex(key string) int {
 		return 56
 	case "gen_ai.system_instructions":
 		return 57
+	case "metadata":
+		return 58
 	}
 	return -1
 }

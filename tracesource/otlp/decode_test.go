@@ -194,3 +194,20 @@ func TestDecodeTempoTraceBody(t *testing.T) {
 		t.Fatalf("got %d spans from the Tempo body, want %d", len(got), len(want))
 	}
 }
+
+// intValue is a string in protojson and in the OTLP specification's
+// examples, a JSON number in what the OpenTelemetry JS SDK sends; both,
+// and a float-spelled integer, read the same.
+func TestIntValueSpellings(t *testing.T) {
+	for _, v := range []string{`"162"`, `162`, `162.0`} {
+		doc := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"ChatOpenAI","kind":1,
+			"attributes":[{"key":"openinference.span.kind","value":{"stringValue":"LLM"}},{"key":"llm.token_count.prompt","value":{"intValue":` + v + `}}]}]}]}]}`
+		spans, err := Decode([]byte(doc))
+		if err != nil {
+			t.Fatalf("intValue %s: %v", v, err)
+		}
+		if got := spans[0].InputTokens; got != 162 || spans[0].Attributes["llm.token_count.prompt"] != "162" {
+			t.Errorf("intValue %s: input tokens %d, attribute %q", v, got, spans[0].Attributes["llm.token_count.prompt"])
+		}
+	}
+}

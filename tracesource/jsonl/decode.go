@@ -21,7 +21,10 @@ type lineDecoder struct {
 	otlp otlp.Decoder
 }
 
-var errUnknownShape = errors.New("neither an OTLP request, a Langfuse export nor a span")
+var (
+	errUnknownShape  = errors.New("neither an OTLP request, a Langfuse export nor a span")
+	errLogsOrMetrics = errors.New("OTLP logs or metrics, not traces")
+)
 
 // decodeRecord decodes one record: an OTLP request in the protobuf
 // encoding (alone, or length-delimited as the collector's file exporter
@@ -70,6 +73,8 @@ func (d *lineDecoder) decode(doc []byte) ([]oncall.Span, error) {
 	switch {
 	case hasKey(doc, "resourceSpans"), hasKey(doc, "resource_spans"), hasKey(doc, "batches"):
 		return d.otlp.Decode(doc)
+	case hasKey(doc, "resourceLogs"), hasKey(doc, "resourceMetrics"), hasKey(doc, "resource_logs"), hasKey(doc, "resource_metrics"):
+		return nil, errLogsOrMetrics
 	case hasKey(doc, "observations"), hasKey(doc, "trace") && !hasKey(doc, "context"):
 		t, err := langfuse.DecodeExport(doc)
 		if err != nil {

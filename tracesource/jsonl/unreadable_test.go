@@ -52,6 +52,11 @@ func TestUnreadableInputsAreReported(t *testing.T) {
 			unreadable: []string{"spans.parquet not read"},
 		},
 		{
+			name:   "OTLP logs instead of traces",
+			files:  map[string]string{"logs.jsonl": `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}` + "\n"},
+			errHas: []string{"logs.jsonl", "OTLP logs or metrics, not traces"},
+		},
+		{
 			name:   "protobuf that is not OTLP",
 			files:  map[string]string{"export.pb": "this is not a protobuf message at all"},
 			errHas: []string{"export.pb"},

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -113,6 +114,12 @@ func readAlert(path string, now time.Time) (oncall.Alert, error) {
 // traces". What it could read in part is said on stderr, and the triage
 // goes on with the rest.
 func checkTraces(ctx context.Context, path string, stderr io.Writer) error {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("traces %s: no such file or directory", path)
+		}
+		return fmt.Errorf("traces: %w", err)
+	}
 	src, err := jsonl.New(jsonl.Options{Path: path})
 	if err != nil {
 		return fmt.Errorf("traces: %w", err)

@@ -48,13 +48,13 @@ func (inv inventory) unreadable() []string {
 		out = append(out, fmt.Sprintf("%s: %s could not be read (line %d: %v)", inv.name(b.file), what, b.line, b.err))
 	}
 	if len(inv.others) > 0 {
-		out = append(out, fmt.Sprintf("%s not read: not a trace file (%s)", inv.list(inv.others), supported))
+		out = append(out, fmt.Sprintf("%s not read: not trace files (%s)", inv.list(inv.others), supported))
 	}
 	return out
 }
 
 // supported names the files the source reads.
-const supported = "read are .jsonl, .ndjson, .json and OTLP protobuf .pb, .binpb, .protobuf, each optionally .gz"
+const supported = "the files read are .jsonl, .ndjson, .json and OTLP protobuf .pb, .binpb, .protobuf, each optionally gzipped"
 
 // noTraceFiles is the error for a directory without a trace file.
 func (inv inventory) noTraceFiles(dir string) error {

@@ -96,6 +96,7 @@ type record struct {
 	line     int
 	data     []byte // valid until the next record
 	protobuf bool   // data is an OTLP request in the protobuf encoding
+	retry    bool   // a line of a document that did not decode whole
 }
 
 // errLineTooLong marks a line longer than the configured maximum; it is
@@ -165,7 +166,7 @@ func readFile(ctx context.Context, path string, maxLine int, maxDoc int64, fn fu
 				}
 				for i, l := range bytes.Split(doc, []byte("\n")) {
 					if l = bytes.TrimSpace(l); len(l) > 0 {
-						fn(record{file: path, line: i + 1, data: l}, nil)
+						fn(record{file: path, line: i + 1, data: l, retry: true}, nil)
 					}
 				}
 				return nil

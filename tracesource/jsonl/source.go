@@ -220,7 +220,11 @@ func (s *Source) scan(ctx context.Context, want func([]byte) bool, fn func([]onc
 			if err != nil {
 				s.skipped.Add(1)
 				s.log.Warn("skipped trace record", "file", r.file, "line", r.line, "err", err)
-				bad.add(r.line, err)
+				if !r.retry {
+					// The lines of a document that did not decode whole
+					// are tried one by one; the document counts once.
+					bad.add(r.line, err)
+				}
 				return false
 			}
 			inv.records++

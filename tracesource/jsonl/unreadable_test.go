@@ -52,6 +52,11 @@ func TestUnreadableInputsAreReported(t *testing.T) {
 			unreadable: []string{"spans.parquet not read"},
 		},
 		{
+			name:   "a pretty-printed document of another kind counts once",
+			files:  map[string]string{"alert.json": "{\n  \"receiver\": \"x\",\n  \"alerts\": [\n    {\"status\": \"firing\"}\n  ]\n}\n"},
+			errHas: []string{"alert.json: 1 record could not be read"},
+		},
+		{
 			name:   "OTLP logs instead of traces",
 			files:  map[string]string{"logs.jsonl": `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}` + "\n"},
 			errHas: []string{"logs.jsonl", "OTLP logs or metrics, not traces"},

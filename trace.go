@@ -192,6 +192,11 @@ type TraceSearchResult struct {
 	// Matched counts the traces that matched before Limit cut; when it is
 	// larger than len(Traces) the difference was left out.
 	Matched int
+	// Unreadable says, one sentence each, what the source holds but could
+	// not read (a file of unknown records, an encoding it does not
+	// support), so a report can tell "no traces" from "traces it could
+	// not use". The traces it could read are still returned.
+	Unreadable []string
 }
 
 // MatchesFilters reports whether every filter holds for the trace: each

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -219,6 +220,11 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		}
 		if res.Matched > len(res.Traces) {
 			missing = append(missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
+		}
+		for _, u := range res.Unreadable {
+			if !slices.Contains(missing, "not read from "+sourceName+": "+u) {
+				missing = append(missing, "not read from "+sourceName+": "+u)
+			}
 		}
 		add(res.Traces)
 	}

@@ -168,6 +168,9 @@ func headline(msg string) string {
 	if strings.IndexByte(msg, '\n') < 0 {
 		return msg
 	}
+	if h, ok := messageThenStack(msg); ok {
+		return h
+	}
 	lines := strings.Split(msg, "\n")
 	var kept []string
 	var last string
@@ -193,6 +196,45 @@ func headline(msg string) string {
 		return last
 	}
 	return strings.Join(kept, " ")
+}
+
+// messageThenStack reads the shape LangChain.js writes into
+// exception.message and status.message: the error's message, a blank
+// line, then the error's stack ("Name: message" and indented "at" frames).
+// The failure is named by the message, never the frames; when the stack's
+// first line is the message with the error's type in front, that line is
+// returned, since it says more.
+func messageThenStack(msg string) (string, bool) {
+	msg = strings.ReplaceAll(msg, "\r\n", "\n")
+	i := strings.Index(msg, "\n\n")
+	if i < 0 {
+		return "", false
+	}
+	head := strings.TrimSpace(msg[:i])
+	if head == "" || strings.Contains(head, "\n") {
+		return "", false
+	}
+	var top string
+	frames := 0
+	for _, line := range strings.Split(strings.TrimSpace(msg[i+2:]), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "":
+		case top == "":
+			top = trimmed
+		case (line[0] == ' ' || line[0] == '\t') && strings.HasPrefix(trimmed, "at "):
+			frames++
+		default:
+			return "", false
+		}
+	}
+	if frames == 0 {
+		return "", false
+	}
+	if strings.HasSuffix(top, ": "+head) {
+		return top, true
+	}
+	return headline(head), true
 }
 
 func nextIndented(lines []string) bool {

@@ -130,6 +130,12 @@ func TestSpanErrorText(t *testing.T) {
 		{"payload after a colon is no stack trace", oncall.Span{StatusMessage: "Invalid json output:\n**Summary:** Done."}, "Invalid json output: **Summary:** Done."},
 		{"go panic frames dropped", oncall.Span{StatusMessage: "panic: boom\n\nmain.main()\n\t/app/main.go:12 +0x1d"}, "panic: boom main.main()"},
 		{"java style headline", oncall.Span{StatusMessage: "java.io.IOException: closed\n\tat a.B.c(B.java:1)"}, "java.io.IOException: closed"},
+		{"langchain js: message, blank line, stack", oncall.Span{
+			StatusMessage: "order ORD-1 not found\n\nOrderNotFoundError: order ORD-1 not found\n    at tool.name (/app/agent.js:53:39)\n    at new Promise (<anonymous>)",
+			Events:        []oncall.SpanEvent{exc("", "order ORD-1 not found\n\nOrderNotFoundError: order ORD-1 not found\n    at tool.name (/app/agent.js:53:39)\n    at new Promise (<anonymous>)")},
+		}, "OrderNotFoundError: order ORD-1 not found"},
+		{"message then a stack that names another error", oncall.Span{StatusMessage: "lookup failed\n\nError: socket hang up\n    at TLSSocket.onHangUp (node:_http_client:1:1)"}, "lookup failed"},
+		{"blank line without a stack is kept", oncall.Span{StatusMessage: "validation failed\n\nfield x: required"}, "validation failed field x: required"},
 		{"nothing", oncall.Span{Status: oncall.StatusError}, ""},
 	}
 	for _, tt := range tests {

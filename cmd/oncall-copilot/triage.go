@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/report"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
 )
 
 // runTriage triages one alert from files and prints the report.
@@ -51,6 +53,11 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	log := newLogger("warn", stderr)
+	if *traces != "" {
+		if err := checkTraces(ctx, *traces, stderr); err != nil {
+			return err
+		}
+	}
 	red, err := redact.New(redact.Options{})
 	if err != nil {
 		return err
@@ -99,4 +106,33 @@ func readAlert(path string, now time.Time) (oncall.Alert, error) {
 		}
 	}
 	return best, nil
+}
+
+// checkTraces reads the --traces path once before the triage, so a path
+// that does not exist, holds no trace file or nothing readable stops the
+// command with an error naming the files, instead of a report of "no
+// traces". What it could read in part is said on stderr, and the triage
+// goes on with the rest.
+func checkTraces(ctx context.Context, path string, stderr io.Writer) error {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("traces %s: no such file or directory", path)
+		}
+		return fmt.Errorf("traces: %w", err)
+	}
+	src, err := jsonl.New(jsonl.Options{Path: path})
+	if err != nil {
+		return fmt.Errorf("traces: %w", err)
+	}
+	res, err := src.Search(ctx, oncall.TraceQuery{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("traces %s: %w", path, err)
+	}
+	if res.Matched == 0 {
+		return fmt.Errorf("traces %s: the files hold no trace", path)
+	}
+	for _, u := range res.Unreadable {
+		fmt.Fprintf(stderr, "triage: warning: traces %s: %s\n", path, u)
+	}
+	return nil
 }

@@ -21,12 +21,32 @@ type lineDecoder struct {
 	otlp otlp.Decoder
 }
 
-var errUnknownShape = errors.New("neither an OTLP request, a Langfuse export nor a span")
+var (
+	errUnknownShape  = errors.New("neither an OTLP request, a Langfuse export nor a span")
+	errLogsOrMetrics = errors.New("OTLP logs or metrics, not traces")
+)
 
-// decode recognises the document's shape: an OTLP/JSON request, a Langfuse
-// export ({"trace":..., "observations":[...]}), a flat span object
-// (Phoenix's span export, the OTel console exporter), or a JSON array of
-// any of those.
+// decodeRecord decodes one record: an OTLP request in the protobuf
+// encoding (alone, or length-delimited as the collector's file exporter
+// writes them), or a JSON document (see decode).
+func (d *lineDecoder) decodeRecord(r record) ([]oncall.Span, error) {
+	if !r.protobuf {
+		return d.decode(r.data)
+	}
+	spans, err := otlp.DecodeProtobuf(r.data)
+	if err != nil {
+		if more, derr := otlp.DecodeProtobufDelimited(r.data); derr == nil {
+			return more, nil
+		}
+		return nil, err
+	}
+	return spans, nil
+}
+
+// decode recognises the document's shape: an OTLP/JSON request (or
+// Tempo's {"trace": ...} answer), a Langfuse export ({"trace":...,
+// "observations":[...]}), a flat span object (Phoenix's span export, the
+// OTel console exporter), or a JSON array of any of those.
 func (d *lineDecoder) decode(doc []byte) ([]oncall.Span, error) {
 	doc = bytes.TrimSpace(doc)
 	if len(doc) == 0 {
@@ -53,6 +73,8 @@ func (d *lineDecoder) decode(doc []byte) ([]oncall.Span, error) {
 	switch {
 	case hasKey(doc, "resourceSpans"), hasKey(doc, "resource_spans"), hasKey(doc, "batches"):
 		return d.otlp.Decode(doc)
+	case hasKey(doc, "resourceLogs"), hasKey(doc, "resourceMetrics"), hasKey(doc, "resource_logs"), hasKey(doc, "resource_metrics"):
+		return nil, errLogsOrMetrics
 	case hasKey(doc, "observations"), hasKey(doc, "trace") && !hasKey(doc, "context"):
 		t, err := langfuse.DecodeExport(doc)
 		if err != nil {

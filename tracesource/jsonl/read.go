@@ -17,44 +17,86 @@ import (
 )
 
 // files lists the trace files under root: root itself when it is a file,
-// else every *.jsonl, *.ndjson and *.json file below it (optionally
-// gzipped, *.jsonl.gz), in lexical order.
-func files(root string) ([]string, error) {
+// else every *.jsonl, *.ndjson, *.json and OTLP protobuf (*.pb, *.binpb,
+// *.protobuf) file below it, optionally gzipped (*.jsonl.gz), in lexical
+// order. others lists the files below root that are neither trace files
+// nor documentation (see ignorable), so a caller can say what it left
+// out.
+func files(root string) (out, others []string, err error) {
 	info, err := os.Stat(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !info.IsDir() {
-		return []string{root}, nil
+		return []string{root}, nil, nil
 	}
-	var out []string
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && traceFile(d.Name()) {
+		if d.IsDir() {
+			if path != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch {
+		case traceFile(d.Name()):
 			out = append(out, path)
+		case !ignorable(d.Name()):
+			others = append(others, path)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sort.Strings(out)
-	return out, nil
+	sort.Strings(others)
+	return out, others, nil
 }
 
 func traceFile(name string) bool {
 	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
-	return strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson") || strings.HasSuffix(name, ".json")
+	return strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson") || strings.HasSuffix(name, ".json") || protobufFile(name)
+}
+
+// protobufFile reports whether a file holds one OTLP request in the
+// protobuf encoding, as the OTLP file and HTTP exporters write by default.
+func protobufFile(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
+	return strings.HasSuffix(name, ".pb") || strings.HasSuffix(name, ".binpb") || strings.HasSuffix(name, ".protobuf")
+}
+
+// ignorable reports whether a file that is not a trace file is one that
+// sits beside traces without being meant as one: hidden files, notes and
+// licences.
+func ignorable(name string) bool {
+	lower := strings.ToLower(name)
+	if strings.HasPrefix(name, ".") {
+		return true
+	}
+	for _, ext := range []string{".md", ".txt", ".rst"} {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	for _, prefix := range []string{"readme", "license", "licence", "notice", "copying"} {
+		if strings.HasPrefix(lower, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // record is one document read from a file: a line, or the whole file when
 // it holds a single pretty-printed document.
 type record struct {
-	file string
-	line int
-	data []byte // valid until the next record
+	file     string
+	line     int
+	data     []byte // valid until the next record
+	protobuf bool   // data is an OTLP request in the protobuf encoding
+	retry    bool   // a line of a document that did not decode whole
 }
 
 // errLineTooLong marks a line longer than the configured maximum; it is
@@ -80,6 +122,18 @@ func readFile(ctx context.Context, path string, maxLine int, maxDoc int64, fn fu
 		}
 		defer gz.Close()
 		r = gz
+	}
+	if protobufFile(path) {
+		// One binary request per file; it has no lines.
+		b, err := io.ReadAll(io.LimitReader(r, maxDoc+1))
+		if err != nil {
+			return err
+		}
+		if int64(len(b)) > maxDoc {
+			return fmt.Errorf("protobuf file larger than %d bytes", maxDoc)
+		}
+		fn(record{file: path, line: 1, data: b, protobuf: true}, nil)
+		return nil
 	}
 	lr := lineReader{br: bufio.NewReaderSize(r, 1<<20), max: maxLine}
 	first := true
@@ -112,7 +166,7 @@ func readFile(ctx context.Context, path string, maxLine int, maxDoc int64, fn fu
 				}
 				for i, l := range bytes.Split(doc, []byte("\n")) {
 					if l = bytes.TrimSpace(l); len(l) > 0 {
-						fn(record{file: path, line: i + 1, data: l}, nil)
+						fn(record{file: path, line: i + 1, data: l, retry: true}, nil)
 					}
 				}
 				return nil

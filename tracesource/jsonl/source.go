@@ -100,19 +100,22 @@ func (s *Source) Skipped() int64 { return s.skipped.Load() }
 // open. A filter matches a span attribute with that exact value; the keys
 // service.name and trace.name also match the span's service and the root
 // span's (or Langfuse trace's) name. Malformed records are skipped and
-// counted; a file that cannot be read fails the search.
+// counted, and said in Unreadable; a path that does not exist or holds no
+// trace file, a file that cannot be read, and files none of whose records
+// decode fail the search.
 func (s *Source) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
 	qq, err := newQuery(q)
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("jsonl: search: %w", err)
 	}
 	c := newCollector(qq)
-	if err := s.scan(ctx, nil, c.add); err != nil {
+	inv, err := s.scan(ctx, nil, c.add)
+	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("jsonl: search %s: %w", s.path, err)
 	}
 	chosen, matched, refetch := c.result()
 	if len(refetch) > 0 {
-		err := s.scan(ctx, nil, func(spans []oncall.Span) {
+		_, err := s.scan(ctx, nil, func(spans []oncall.Span) {
 			for _, sp := range spans {
 				if cand := refetch[sp.TraceID]; cand != nil {
 					cand.spans = append(cand.spans, sp)
@@ -123,7 +126,7 @@ func (s *Source) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 			return oncall.TraceSearchResult{}, fmt.Errorf("jsonl: search %s: %w", s.path, err)
 		}
 	}
-	res := oncall.TraceSearchResult{Matched: matched, Traces: make([]oncall.Trace, 0, len(chosen))}
+	res := oncall.TraceSearchResult{Matched: matched, Traces: make([]oncall.Trace, 0, len(chosen)), Unreadable: inv.unreadable()}
 	for _, cand := range chosen {
 		res.Traces = append(res.Traces, buildTrace(cand.id, cand.spans))
 	}
@@ -139,7 +142,7 @@ func (s *Source) Get(ctx context.Context, traceID string) (oncall.Trace, error) 
 		return oncall.Trace{}, fmt.Errorf("jsonl: get trace %q: %w", traceID, oncall.ErrNotFound)
 	}
 	var spans []oncall.Span
-	err := s.scan(ctx, idFilter(id), func(got []oncall.Span) {
+	_, err := s.scan(ctx, idFilter(id), func(got []oncall.Span) {
 		for _, sp := range got {
 			if sp.TraceID == id {
 				spans = append(spans, sp)
@@ -190,35 +193,59 @@ func buildTrace(id string, spans []oncall.Span) oncall.Trace {
 }
 
 // scan decodes every record of every file, passing the spans to fn.
-// Records for which want (when set) reports false are not decoded.
-func (s *Source) scan(ctx context.Context, want func([]byte) bool, fn func([]oncall.Span)) error {
-	paths, err := files(s.path)
+// Records for which want (when set) reports false are not decoded. It
+// fails when the path does not exist, holds no trace file, or holds trace
+// files none of whose records could be read; the returned inventory says
+// what it could not read when it read the rest.
+func (s *Source) scan(ctx context.Context, want func([]byte) bool, fn func([]oncall.Span)) (inventory, error) {
+	paths, others, err := files(s.path)
 	if err != nil {
-		return err
+		return inventory{}, err
+	}
+	inv := inventory{root: s.path, others: others}
+	if len(paths) == 0 {
+		return inv, inv.noTraceFiles(s.path)
 	}
 	var dec lineDecoder
 	for _, p := range paths {
+		var bad fileProblem
 		err := readFile(ctx, p, s.maxLine, s.maxDoc, func(r record, err error) bool {
 			if err == nil && want != nil && !want(r.data) {
 				return true
 			}
 			var spans []oncall.Span
 			if err == nil {
-				spans, err = dec.decode(r.data)
+				spans, err = dec.decodeRecord(r)
 			}
 			if err != nil {
 				s.skipped.Add(1)
 				s.log.Warn("skipped trace record", "file", r.file, "line", r.line, "err", err)
+				if !r.retry {
+					// The lines of a document that did not decode whole
+					// are tried one by one; the document counts once.
+					bad.add(r.line, err)
+				}
 				return false
 			}
+			inv.records++
 			fn(spans)
 			return true
 		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return inv, fmt.Errorf("%s: %w", p, err)
+		}
+		if bad.records > 0 {
+			bad.file = p
+			inv.bad = append(inv.bad, bad)
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return inv, err
+	}
+	if want == nil && inv.records == 0 && len(inv.bad) > 0 {
+		return inv, fmt.Errorf("no trace could be read: %s", strings.Join(inv.unreadable(), "; "))
+	}
+	return inv, nil
 }
 
 // query is a TraceQuery prepared for matching spans.

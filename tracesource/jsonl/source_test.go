@@ -287,7 +287,7 @@ func TestSearchBoundsMemory(t *testing.T) {
 	c := newCollector(q)
 	src := newSource(t, dir)
 	maxHeld := 0
-	if err := src.scan(context.Background(), nil, func(spans []oncall.Span) {
+	if _, err := src.scan(context.Background(), nil, func(spans []oncall.Span) {
 		c.add(spans)
 		maxHeld = max(maxHeld, len(c.held))
 	}); err != nil {

@@ -12,17 +12,14 @@ import (
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
 
-// fixtureDir holds real Langfuse exports of agent runs, one per framework,
-// shared by the project and never copied into the repository.
-const fixtureDir = "../../../shared/fixtures/langfuse-framework-traces"
+// fixtureDir holds real Langfuse exports of agent runs, one per framework
+// (MIT, see its SOURCE.md and LICENSE).
+const fixtureDir = "testdata/framework-traces"
 
 func TestDecodeExportFixtures(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(fixtureDir, "*.json"))
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no Langfuse fixtures in %s", fixtureDir)
-		}
-		t.Skipf("no Langfuse fixtures in %s", fixtureDir)
+		t.Fatalf("no Langfuse fixtures in %s", fixtureDir)
 	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".trace.json"), func(t *testing.T) {

@@ -28,7 +28,8 @@ import (
 )
 
 // Decode reads one OTLP/JSON ExportTraceServiceRequest (or TracesData,
-// Tempo's {"batches": [...]}, or Jaeger's {"result": {...}}) and returns its
+// Tempo's {"batches": [...]} or {"trace": {...}}, or Jaeger's
+// {"result": {...}}) and returns its
 // spans in input order. Field names are accepted in lowerCamelCase and in
 // the protobuf snake_case; enums as numbers or names; 64-bit numbers as
 // strings or numbers. It fails on malformed JSON and on spans without a
@@ -89,7 +90,9 @@ func (d *Decoder) request(out []oncall.Span) []oncall.Span {
 			for first := true; s.elem(first); first = false {
 				out = d.resourceSpans(out)
 			}
-		case "result":
+		case "result", "trace":
+			// Jaeger's v3 API answers {"result": ...}, Tempo's v2 trace
+			// endpoint {"trace": ...}.
 			out = d.request(out)
 		default:
 			s.skip()

@@ -173,3 +173,41 @@ func TestNormalizeID(t *testing.T) {
 		})
 	}
 }
+
+// A Tempo v2 trace body saved to a file, {"trace": {...}}, holds the same
+// spans as the request inside it.
+func TestDecodeTempoTraceBody(t *testing.T) {
+	data, err := os.ReadFile("testdata/request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append(append([]byte(`{"trace": `), data...), []byte(`, "status": "COMPLETE", "message": ""}`)...)
+	got, err := Decode(body)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("got %d spans from the Tempo body, want %d", len(got), len(want))
+	}
+}
+
+// intValue is a string in protojson and in the OTLP specification's
+// examples, a JSON number in what the OpenTelemetry JS SDK sends; both,
+// and a float-spelled integer, read the same.
+func TestIntValueSpellings(t *testing.T) {
+	for _, v := range []string{`"162"`, `162`, `162.0`} {
+		doc := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"ChatOpenAI","kind":1,
+			"attributes":[{"key":"openinference.span.kind","value":{"stringValue":"LLM"}},{"key":"llm.token_count.prompt","value":{"intValue":` + v + `}}]}]}]}]}`
+		spans, err := Decode([]byte(doc))
+		if err != nil {
+			t.Fatalf("intValue %s: %v", v, err)
+		}
+		if got := spans[0].InputTokens; got != 162 || spans[0].Attributes["llm.token_count.prompt"] != "162" {
+			t.Errorf("intValue %s: input tokens %d, attribute %q", v, got, spans[0].Attributes["llm.token_count.prompt"])
+		}
+	}
+}

@@ -130,9 +130,11 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 		v.Set("end_time", q.End.UTC().Format(time.RFC3339Nano))
 	}
 	var spans []oncall.Span
+	capped := false
 	err := c.pages(ctx, v, func(page []oncall.Span) bool {
 		spans = append(spans, page...)
-		return len(spans) < c.opts.MaxSpans
+		capped = len(spans) >= c.opts.MaxSpans
+		return !capped
 	})
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
@@ -149,6 +151,9 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
 	res := oncall.TraceSearchResult{Matched: len(out)}
+	if capped {
+		res.Unreadable = append(res.Unreadable, fmt.Sprintf("stopped after %d spans of the window, the cap of one search: later spans may not have been read", len(spans)))
+	}
 	if len(out) > limit {
 		out = out[:limit]
 	}

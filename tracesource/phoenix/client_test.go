@@ -133,6 +133,26 @@ func TestSearch(t *testing.T) {
 	}
 }
 
+// A search the span cap stopped says so instead of passing for the whole
+// window.
+func TestSearchSaysWhenTheSpanCapStopsIt(t *testing.T) {
+	srv := httptest.NewServer(&fakePhoenix{t: t})
+	defer srv.Close()
+	for _, tt := range []struct {
+		maxSpans int
+		capped   bool
+	}{{4, true}, {1000, false}} {
+		c := newClient(t, srv.URL, Options{APIKey: apiKey, PageSize: 4, MaxSpans: tt.maxSpans})
+		res, err := c.Search(context.Background(), oncall.TraceQuery{Start: windowStart, End: windowEnd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.Unreadable) > 0 && strings.Contains(res.Unreadable[0], "the cap of one search"); got != tt.capped {
+			t.Errorf("max spans %d: unreadable %q, want capped %v", tt.maxSpans, res.Unreadable, tt.capped)
+		}
+	}
+}
+
 func TestSearchMapsSpans(t *testing.T) {
 	srv := httptest.NewServer(&fakePhoenix{t: t})
 	defer srv.Close()

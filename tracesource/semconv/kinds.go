@@ -31,7 +31,11 @@ func kindOf(attrs *view) oncall.SpanKind {
 	switch {
 	case lf != "":
 		return lf
-	case firstNonEmpty(attrs, KeyModel, "gen_ai.request.model", "gen_ai.response.model") != "":
+	case attrs.get("embedding.model_name") != "":
+		return oncall.KindEmbedding
+	case attrs.get("reranker.model_name") != "":
+		return oncall.KindReranker
+	case firstNonEmpty(attrs, KeyModel, "llm.request.model_name", "llm.response.model_name", "gen_ai.request.model", "gen_ai.response.model") != "":
 		return oncall.KindLLM
 	case firstNonEmpty(attrs, KeyToolName, "gen_ai.tool.name") != "":
 		return oncall.KindTool
@@ -49,7 +53,9 @@ func SpendsTokens(kind oncall.SpanKind) bool {
 }
 
 // KindFromOpenInference maps an openinference.span.kind value (AGENT, LLM,
-// TOOL, ...), case-insensitively, or returns "" for unknown values.
+// TOOL, ...), case-insensitively, or returns "" for unknown values. PROMPT
+// (the rendering of a prompt template) and DECISION (a call to a decision
+// model) are steps between the others, so they map to chain.
 func KindFromOpenInference(v string) oncall.SpanKind {
 	switch strings.ToUpper(strings.TrimSpace(v)) {
 	case "AGENT":
@@ -70,6 +76,8 @@ func KindFromOpenInference(v string) oncall.SpanKind {
 		return oncall.KindGuardrail
 	case "EVALUATOR":
 		return oncall.KindEvaluator
+	case "PROMPT", "DECISION":
+		return oncall.KindChain
 	}
 	return ""
 }

@@ -62,8 +62,11 @@ func apply(s *oncall.Span, attrs *view) {
 			s.Kind = oncall.KindSpan
 		}
 	}
-	setString(&s.Model, attrs, KeyModel, "langfuse.observation.model.name", "gen_ai.request.model", "gen_ai.response.model", "llm.request.model", "llm.response.model")
+	setString(&s.Model, attrs, modelKeys...)
 	setString(&s.Provider, attrs, KeyProvider, "gen_ai.provider.name", "gen_ai.system", "llm.system")
+	if s.Provider == "" && SpendsTokens(s.Kind) {
+		s.Provider = metadataString(attrs.get("metadata"), "ls_provider")
+	}
 	if SpendsTokens(s.Kind) {
 		setInt(&s.InputTokens, attrs, KeyInputTokens, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
 		setInt(&s.OutputTokens, attrs, KeyOutputTokens, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
@@ -93,7 +96,50 @@ func apply(s *oncall.Span, attrs *view) {
 	setString(&s.ToolArgs, attrs, "tool.parameters")
 	setString(&s.Input, attrs, KeyInput, "langfuse.observation.input", "gen_ai.input.messages", "gen_ai.prompt", "gen_ai.prompt.0.content")
 	setString(&s.Output, attrs, KeyOutput, "langfuse.observation.output", "gen_ai.output.messages", "gen_ai.completion", "gen_ai.tool.call.result", "gen_ai.completion.0.content")
+	applyContentEvents(s)
+	setString(&s.Input, attrs, "gen_ai.system_instructions")
 	applyStatus(s, attrs)
+}
+
+// modelKeys are the attributes that name a span's model, best first:
+// OpenInference (llm.model_name, and the request and response names of
+// its newer releases, embedding.model_name, reranker.model_name),
+// Langfuse, the OTel GenAI conventions, and the older llm.* spellings of
+// OpenLLMetry.
+var modelKeys = []string{
+	KeyModel, "llm.request.model_name", "llm.response.model_name", "embedding.model_name", "reranker.model_name",
+	"langfuse.observation.model.name", "gen_ai.request.model", "gen_ai.response.model", "llm.request.model", "llm.response.model",
+}
+
+// applyContentEvents fills Input and Output from the span events that
+// carry a model call's content when the span's attributes do not: the
+// GenAI conventions' gen_ai.client.inference.operation.details event
+// (gen_ai.input.messages, gen_ai.output.messages,
+// gen_ai.system_instructions) and the older gen_ai.content.prompt and
+// gen_ai.content.completion events.
+func applyContentEvents(s *oncall.Span) {
+	if s.Input != "" && s.Output != "" {
+		return
+	}
+	for i := range s.Events {
+		e := &s.Events[i]
+		switch e.Name {
+		case "gen_ai.client.inference.operation.details":
+			fillString(&s.Input, e.Attributes["gen_ai.input.messages"])
+			fillString(&s.Input, e.Attributes["gen_ai.system_instructions"])
+			fillString(&s.Output, e.Attributes["gen_ai.output.messages"])
+		case "gen_ai.content.prompt":
+			fillString(&s.Input, e.Attributes["gen_ai.prompt"])
+		case "gen_ai.content.completion":
+			fillString(&s.Output, e.Attributes["gen_ai.completion"])
+		}
+	}
+}
+
+func fillString(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
 }
 
 // applyStatus turns failure hints into a status when the wire format gave
@@ -177,6 +223,22 @@ func CostFromMap(m map[string]float64) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// metadataString reads one string entry of a JSON metadata object, such as
+// the ls_provider LangChain records in the metadata OpenInference copies
+// onto its spans (the only place a LangChain.js model call names its
+// provider).
+func metadataString(metadata, key string) string {
+	if metadata == "" || !strings.Contains(metadata, key) {
+		return ""
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(metadata), &m) != nil {
+		return ""
+	}
+	v, _ := m[key].(string)
+	return v
 }
 
 // numberMap decodes a JSON object of numbers, ignoring anything else.

@@ -126,6 +126,70 @@ func TestApply(t *testing.T) {
 			want: oncall.Span{Kind: oncall.KindSpan, Status: oncall.StatusError, StatusMessage: "ValueError: bad input", Events: []oncall.SpanEvent{{Name: "exception", Attributes: map[string]string{"exception.type": "ValueError", "exception.message": "bad input"}}}},
 		},
 		{
+			name: "openinference request and response model names",
+			attrs: map[string]string{
+				"openinference.span.kind": "LLM", "llm.request.model_name": "gpt-4.1", "llm.response.model_name": "gpt-4.1-2025-04-14",
+				"llm.token_count.prompt": "12", "llm.token_count.completion": "3",
+			},
+			want: oncall.Span{Kind: oncall.KindLLM, Model: "gpt-4.1", InputTokens: 12, OutputTokens: 3, TotalTokens: 15},
+		},
+		{
+			name:  "openinference response model name alone",
+			attrs: map[string]string{"llm.response.model_name": "claude-haiku-4-5"},
+			want:  oncall.Span{Kind: oncall.KindLLM, Model: "claude-haiku-4-5"},
+		},
+		{
+			name:  "openinference embedding model name",
+			attrs: map[string]string{"embedding.model_name": "text-embedding-3-large", "llm.token_count.prompt": "40"},
+			want:  oncall.Span{Kind: oncall.KindEmbedding, Model: "text-embedding-3-large", InputTokens: 40, TotalTokens: 40},
+		},
+		{
+			name:  "openinference prompt span is a step",
+			attrs: map[string]string{"openinference.span.kind": "PROMPT", "llm.prompt_template.template": "Answer {q}"},
+			want:  oncall.Span{Kind: oncall.KindChain},
+		},
+		{
+			name: "current genai names: provider, input and output tokens, system instructions",
+			attrs: map[string]string{
+				"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+				"gen_ai.usage.input_tokens": "21", "gen_ai.usage.output_tokens": "4",
+				"gen_ai.system_instructions": `[{"type":"text","content":"be brief"}]`,
+			},
+			want: oncall.Span{Kind: oncall.KindLLM, Model: "gpt-4o-mini", Provider: "openai", InputTokens: 21, OutputTokens: 4, TotalTokens: 25, Input: `[{"type":"text","content":"be brief"}]`},
+		},
+		{
+			name: "genai content in the inference details event",
+			span: oncall.Span{Events: []oncall.SpanEvent{{Name: "gen_ai.client.inference.operation.details", Attributes: map[string]string{
+				"gen_ai.input.messages": `[{"role":"user"}]`, "gen_ai.output.messages": `[{"role":"assistant"}]`,
+			}}}},
+			attrs: map[string]string{"gen_ai.operation.name": "chat"},
+			want: oncall.Span{Kind: oncall.KindLLM, Input: `[{"role":"user"}]`, Output: `[{"role":"assistant"}]`, Events: []oncall.SpanEvent{{Name: "gen_ai.client.inference.operation.details", Attributes: map[string]string{
+				"gen_ai.input.messages": `[{"role":"user"}]`, "gen_ai.output.messages": `[{"role":"assistant"}]`,
+			}}}},
+		},
+		{
+			name: "genai content in the older prompt and completion events",
+			span: oncall.Span{Events: []oncall.SpanEvent{
+				{Name: "gen_ai.content.prompt", Attributes: map[string]string{"gen_ai.prompt": "hi"}},
+				{Name: "gen_ai.content.completion", Attributes: map[string]string{"gen_ai.completion": "hello"}},
+			}},
+			attrs: map[string]string{"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"},
+			want: oncall.Span{Kind: oncall.KindLLM, Model: "gpt-4o", Provider: "openai", Input: "hi", Output: "hello", Events: []oncall.SpanEvent{
+				{Name: "gen_ai.content.prompt", Attributes: map[string]string{"gen_ai.prompt": "hi"}},
+				{Name: "gen_ai.content.completion", Attributes: map[string]string{"gen_ai.completion": "hello"}},
+			}},
+		},
+		{
+			name:  "langchain names the provider only in its metadata",
+			attrs: map[string]string{"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "metadata": `{"ls_provider":"openai","ls_model_name":"gpt-4o-mini","ls_temperature":0}`},
+			want:  oncall.Span{Kind: oncall.KindLLM, Model: "gpt-4o-mini", Provider: "openai"},
+		},
+		{
+			name:  "metadata of a chain names no provider",
+			attrs: map[string]string{"openinference.span.kind": "CHAIN", "metadata": `{"ls_provider":"openai"}`},
+			want:  oncall.Span{Kind: oncall.KindChain},
+		},
+		{
 			name:  "fields already set are kept",
 			span:  oncall.Span{Kind: oncall.KindLLM, Model: "from-wire", InputTokens: 3, Cost: 0.5},
 			attrs: map[string]string{"openinference.span.kind": "CHAIN", "llm.model_name": "from-attrs", "llm.token_count.prompt": "99", "llm.cost.total": "9"},

@@ -23,7 +23,7 @@ func (v *view) get(key string) string {
 	return ""
 }
 
-const numKeys = 53
+const numKeys = 59
 
 // keyIndex numbers the attribute keys Apply reads, or returns -1.
 func keyIndex(key string) int {
@@ -134,6 +134,18 @@ func keyIndex(key string) int {
 		return 51
 	case "exception.message":
 		return 52
+	case "llm.request.model_name":
+		return 53
+	case "llm.response.model_name":
+		return 54
+	case "embedding.model_name":
+		return 55
+	case "reranker.model_name":
+		return 56
+	case "gen_ai.system_instructions":
+		return 57
+	case "metadata":
+		return 58
 	}
 	return -1
 }

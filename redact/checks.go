@@ -61,6 +61,17 @@ func luhn(s string) bool {
 	return n >= 13 && n <= 19 && sum%10 == 0
 }
 
+// validSSN accepts the numbers the Social Security Administration
+// issues: area 001 to 899 except 666, group 01 to 99, serial 0001 to
+// 9999 (SSA, "Social Security Number Randomization").
+func validSSN(s string) bool {
+	if len(s) != 11 {
+		return false
+	}
+	area, group, serial := s[0:3], s[4:6], s[7:11]
+	return area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000"
+}
+
 // validIBAN checks the ISO 13616 mod-97 checksum.
 func validIBAN(s string) bool {
 	s = strings.ReplaceAll(s, " ", "")

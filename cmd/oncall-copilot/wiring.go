@@ -204,8 +204,14 @@ func traceURL(t config.Traces) func(traceID, spanID string) string {
 	}
 }
 
+// newLogger logs JSON lines with every message and string attribute
+// redacted and its control and format characters shown as code points:
+// errors and keys carry untrusted text from alerts, traces and models.
 func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	// The built-in rules are fixed and tested; without them the log
+	// still gets the character check.
+	red, _ := redact.New(redact.Options{})
+	return slog.New(redact.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}), red))
 }

@@ -76,3 +76,24 @@ func BenchmarkRedactTraceText(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRuleSetTraceText is the gitleaks rule set's share of
+// BenchmarkRedactTraceText: its keyword scan and the rules it runs.
+func BenchmarkRuleSetTraceText(b *testing.B) {
+	ls, err := loadLeakSet()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields, total := traceStrings(b, 1<<20)
+	lower := make([]string, len(fields))
+	for i, f := range fields {
+		lower[i] = asciiLower(f)
+	}
+	b.SetBytes(int64(total))
+	b.ResetTimer()
+	for b.Loop() {
+		for i, f := range fields {
+			ls.spans(f, lower[i])
+		}
+	}
+}

@@ -290,13 +290,15 @@ func looksRandom(w string) bool {
 }
 
 // looksLikeKey is the bar for a word right after a credential keyword:
-// digits and letters, and the entropy of a random value.
+// digits and letters, the entropy of a random value, and not three
+// quarters words ("auth: ServiceAccountTokenExpired2024" names an error).
 func looksLikeKey(w string) bool {
 	sh := shapeOf(w)
 	if sh.digit < 2 || sh.upper+sh.lower < 2 || sh.slashes > len(w)/8 {
 		return false
 	}
-	return sh.entropy >= 3.5
+	alnum := sh.upper + sh.lower + sh.digit
+	return sh.entropy >= 3.5 && 4*sh.inWords < 3*alnum
 }
 
 // credentialKeywords are words that, right before a value, say it is a

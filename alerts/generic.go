@@ -415,10 +415,8 @@ func (g *genericDecoder) decode(body []byte, now time.Time) (Notification, error
 	}
 
 	if name == "" {
+		// Checked above: without a title there is an alertname label.
 		name = labels["alertname"]
-	}
-	if name == "" {
-		name = "unnamed alert"
 	}
 	raw, _, ok := g.severity.firstString(doc)
 	if !ok {

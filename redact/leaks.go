@@ -307,36 +307,36 @@ const (
 func (ls *leakSet) spans(s, lower string) []span {
 	long := len(s) > longText
 	var (
-		triggered = make([]bool, len(ls.rules))
-		any       bool
-		hits      [][]int // per rule, keyword end offsets (long texts only)
+		triggered []bool  // by rule; nil until a keyword is found
+		hits      [][]int // by rule, keyword offsets (long texts only)
 	)
-	if long {
-		hits = make([][]int, len(ls.rules))
-	}
 	ls.match.scan(lower, func(id int32, end int) {
+		if triggered == nil {
+			triggered = make([]bool, len(ls.rules))
+			if long {
+				hits = make([][]int, len(ls.rules))
+			}
+		}
 		for _, ri := range ls.kwRules[id] {
 			triggered[ri] = true
-			any = true
 			if long {
 				hits[ri] = append(hits[ri], end-len(ls.keywords[id]))
 			}
 		}
 	})
-	for _, ri := range ls.always {
-		triggered[ri] = true
-		any = true
-	}
-	if !any {
+	if triggered == nil && len(ls.always) == 0 {
 		return nil
 	}
 	var out []span
-	for ri := range ls.rules {
+	for _, ri := range ls.always {
+		out = ls.rules[ri].findIn(s, 0, len(s), out, ls.global)
+	}
+	for ri := range triggered {
 		if !triggered[ri] {
 			continue
 		}
 		r := &ls.rules[ri]
-		if !long || hits[ri] == nil {
+		if !long {
 			out = r.findIn(s, 0, len(s), out, ls.global)
 			continue
 		}

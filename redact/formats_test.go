@@ -2,8 +2,11 @@ package redact
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // fake returns n characters of alphabet, random but the same on every
@@ -147,4 +150,70 @@ func TestRuleSetCatchesNewFormats(t *testing.T) {
 			t.Errorf("%s: the rule set does not find %q in %q", tt.name, tt.value, tt.line)
 		}
 	}
+}
+
+// TestSplitLeadFindsTheSameSecrets: rules whose leading lazy context is
+// matched back by hand (splitLead) find the same secrets as gitleaks'
+// whole pattern, on the format table and on real trace text.
+func TestSplitLeadFindsTheSameSecrets(t *testing.T) {
+	ls, err := loadLeakSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, f := range secretFormats() {
+		texts = append(texts, f.line, "my "+strings.ReplaceAll(f.line, "=", "_token = "))
+	}
+	fields, _ := traceStrings(t, 256<<10)
+	texts = append(texts, fields...)
+	sources := ruleSources(t)
+	split, found := 0, 0
+	for _, r := range ls.rules {
+		if r.lead.max == 0 {
+			continue
+		}
+		split++
+		whole := r
+		whole.re = regexp.MustCompile(sources[r.id])
+		whole.lead = leadContext{}
+		for _, s := range texts {
+			got := r.findIn(s, 0, len(s), nil, ls.global)
+			want := whole.findIn(s, 0, len(s), nil, ls.global)
+			found += len(want)
+			if len(got) != len(want) {
+				t.Errorf("%s: %d findings, whole pattern %d, in %q", r.id, len(got), len(want), s)
+				continue
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("%s: finding %q, whole pattern %q, in %q", r.id, s[got[i].start:got[i].end], s[want[i].start:want[i].end], s)
+				}
+			}
+		}
+	}
+	if split < 50 {
+		t.Errorf("%d rules split, want gitleaks' semi-generic rules (over 50)", split)
+	}
+	if found < 20 {
+		t.Errorf("the whole patterns found %d secrets: the comparison proves little", found)
+	}
+	t.Logf("%d split rules, %d findings compared", split, found)
+}
+
+// ruleSources returns the patterns of gitleaks.toml by rule id.
+func ruleSources(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := ruleFiles.ReadFile("rules/gitleaks.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f tomlRules
+	if _, err := toml.Decode(string(b), &f); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range f.Rules {
+		out[r.ID] = r.Regex
+	}
+	return out
 }

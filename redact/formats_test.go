@@ -164,7 +164,7 @@ func TestSplitLeadFindsTheSameSecrets(t *testing.T) {
 	for _, f := range secretFormats() {
 		texts = append(texts, f.line, "my "+strings.ReplaceAll(f.line, "=", "_token = "))
 	}
-	fields, _ := traceStrings(t, 256<<10)
+	fields, _ := traceStrings(t, 64<<10)
 	texts = append(texts, fields...)
 	sources := ruleSources(t)
 	split, found := 0, 0

@@ -65,9 +65,10 @@ type GenericMapping struct {
 	Status      Paths             `yaml:"status" json:"status"`
 	// StatusMap translates a sender's status word (compared lower case)
 	// into "firing" or "resolved". A status word that is not in the map
-	// is refused with a 400 naming the field. Without any status value the
-	// alert is firing, unless the title starts with a bracketed status
-	// such as "[Recovered]" or "[RESOLVED]".
+	// is refused with a 400 naming the field. A delivery needs a status:
+	// a string at one of the Status paths or a bracketed status leading
+	// the title, such as "[Recovered]" or "[RESOLVED]"; without one it is
+	// refused with a 400 naming the paths.
 	StatusMap   map[string]string `yaml:"status_map" json:"status_map"`
 	Fingerprint Paths             `yaml:"fingerprint" json:"fingerprint"` // missing: derived from the labels and the title
 	GroupKey    Paths             `yaml:"group_key" json:"group_key"`     // missing: one group per fingerprint
@@ -244,6 +245,9 @@ func NewGenericDecoder(m GenericMapping) (Decoder, error) {
 	if len(g.title) == 0 {
 		errs = append(errs, errors.New("generic mapping title: at least one path is required"))
 	}
+	if len(g.status) == 0 {
+		errs = append(errs, errors.New("generic mapping status: at least one path is required"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -275,6 +279,64 @@ func (ps compiledPaths) firstString(doc any) (string, jsonPath, bool) {
 	return "", jsonPath{}, false
 }
 
+// firstText returns the first path's value that is a non-empty string,
+// with the path it came from. A path that holds a value of another type
+// (a number, an object, an array, a boolean) is an error naming that
+// path: a sender that puts an object where the title belongs is
+// misconfigured, and guessing from the next path would hide it.
+func (ps compiledPaths) firstText(doc any) (string, jsonPath, error) {
+	for _, p := range ps {
+		v, ok := p.lookup(doc)
+		if !ok || v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", p, fieldError(p.String(), "must be a string, got %s", describeType(v))
+		}
+		if s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD")); s != "" {
+			return s, p, nil
+		}
+	}
+	return "", jsonPath{}, nil
+}
+
+// names lists the paths for an error about a field none of them holds.
+func (ps compiledPaths) names() string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// checkLabels refuses a labels value of a shape labelsFrom would
+// silently drop: it must be an object of strings, numbers and booleans, a
+// list of "key:value" strings or one comma-separated string.
+func checkLabels(path string, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			if x[k] == nil {
+				continue
+			}
+			if _, ok := scalarString(x[k]); !ok {
+				return fieldError(fmt.Sprintf("%s[%q]", path, k), "a label value must be a string, number or boolean, got %s", describeType(x[k]))
+			}
+		}
+	case []any:
+		for i, item := range x {
+			if _, ok := item.(string); !ok {
+				return fieldError(fmt.Sprintf("%s[%d]", path, i), "a label in a list must be a \"key:value\" string, got %s", describeType(item))
+			}
+		}
+	case string:
+	default:
+		return fieldError(path, "must be an object, a list of \"key:value\" strings or a comma-separated string, got %s", describeType(v))
+	}
+	return nil
+}
+
 // firstAny returns the first path's value that is present and not null
 // or empty.
 func (ps compiledPaths) firstAny(doc any) (any, jsonPath, bool) {
@@ -296,25 +358,42 @@ func (g *genericDecoder) decode(body []byte, now time.Time) (Notification, error
 	if err != nil {
 		return Notification{}, err
 	}
-	title, _, _ := g.title.firstString(doc)
+	title, _, err := g.title.firstText(doc)
+	if err != nil {
+		return Notification{}, err
+	}
 	name, bracketStatus := g.stripStatusPrefix(title)
 
-	status := oncall.AlertFiring
-	if raw, p, ok := g.status.firstString(doc); ok {
+	labels := map[string]string{}
+	for _, p := range g.labels {
+		if v, ok := p.lookup(doc); ok && v != nil {
+			if err := checkLabels(p.String(), v); err != nil {
+				return Notification{}, err
+			}
+			labelsFrom(v, labels)
+		}
+	}
+	if name == "" && labels["alertname"] == "" {
+		// Without a name there is nothing to group, route or show.
+		return Notification{}, fieldError(g.title[0].String(), "required: the alert's name or title, a non-empty string at one of %s (or an alertname label)", g.title.names())
+	}
+
+	var status oncall.AlertStatus
+	raw, p, err := g.status.firstText(doc)
+	switch {
+	case err != nil:
+		return Notification{}, err
+	case raw != "":
 		st, known := g.statusMap[strings.ToLower(raw)]
 		if !known {
 			return Notification{}, fieldError(p.String(), "unknown status %q: map it to firing or resolved in the generic status_map", clip(raw, 64))
 		}
 		status = st
-	} else if bracketStatus != "" {
+	case bracketStatus != "":
 		status = bracketStatus
-	}
-
-	labels := map[string]string{}
-	for _, p := range g.labels {
-		if v, ok := p.lookup(doc); ok {
-			labelsFrom(v, labels)
-		}
+	default:
+		// Guessing "firing" would open an incident for a recovery.
+		return Notification{}, fieldError(g.status[0].String(), "required: the alert's status, a string at one of %s (or a bracketed status such as [RESOLVED] leading the title)", g.status.names())
 	}
 	for _, k := range sortedKeys(g.labelPaths) {
 		if v, _, ok := g.labelPaths[k].firstString(doc); ok {
@@ -336,10 +415,8 @@ func (g *genericDecoder) decode(body []byte, now time.Time) (Notification, error
 	}
 
 	if name == "" {
+		// Checked above: without a title there is an alertname label.
 		name = labels["alertname"]
-	}
-	if name == "" {
-		name = "unnamed alert"
 	}
 	raw, _, ok := g.severity.firstString(doc)
 	if !ok {

@@ -131,6 +131,10 @@ func TestBadSourceWebhooksAreRejected(t *testing.T) {
 		{"langsmith", `{"project_name":"p"}`, "alert_rule_id"},
 		{"generic", `{"title":"x","state":"smouldering"}`, "state"},
 		{"generic", `{"title":`, ""},
+		{"generic", `{}`, "title"},
+		{"generic", `{"title":"x"}`, "status"},
+		{"generic", `{"title":["x"],"status":"firing"}`, "title"},
+		{"generic", `{"title":"x","status":"firing","labels":"env:prod","tags":true}`, "tags"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.source+" "+tt.wantField, func(t *testing.T) {

@@ -300,8 +300,18 @@ func TestDecodeRejects(t *testing.T) {
 		{"generic malformed", DecodeGeneric, `{"title": "x",}`, "", "malformed JSON", false},
 		{"generic trailing data", DecodeGeneric, `{"title": "x"} {"title": "y"}`, "", "after the top-level value", false},
 		{"generic unknown status", DecodeGeneric, `{"title":"x","status":"smouldering"}`, "status", "status_map", false},
-		{"generic bad start", DecodeGeneric, `{"title":"x","createdAt":"tomorrow-ish"}`, "createdAt", "not an RFC 3339", false},
-		{"generic start out of range", DecodeGeneric, `{"title":"x","date":-5}`, "date", "not a valid time", false},
+		{"generic bad start", DecodeGeneric, `{"title":"x","status":"firing","createdAt":"tomorrow-ish"}`, "createdAt", "not an RFC 3339", false},
+		{"generic start out of range", DecodeGeneric, `{"title":"x","status":"firing","date":-5}`, "date", "not a valid time", false},
+		{"generic empty object", DecodeGeneric, `{}`, "title", "required", false},
+		{"generic no title", DecodeGeneric, `{"status":"firing","labels":{"agent":"x"}}`, "title", "required", false},
+		{"generic no status", DecodeGeneric, `{"title":"Agent down"}`, "status", "required", false},
+		{"generic title is a number", DecodeGeneric, `{"title":42,"status":"firing"}`, "title", "must be a string", false},
+		{"generic title is an object", DecodeGeneric, `{"title":{"text":"x"},"status":"firing"}`, "title", "must be a string", false},
+		{"generic status is a boolean", DecodeGeneric, `{"title":"x","status":true}`, "status", "must be a string", false},
+		{"generic status is a list", DecodeGeneric, `{"title":"x","state":["firing"]}`, "state", "must be a string", false},
+		{"generic labels is a number", DecodeGeneric, `{"title":"x","status":"firing","labels":7}`, "labels", "must be an object", false},
+		{"generic label value is an object", DecodeGeneric, `{"title":"x","status":"firing","labels":{"agent":{"id":1}}}`, `labels["agent"]`, "string, number or boolean", false},
+		{"generic tag is a number", DecodeGeneric, `{"title":"x","status":"firing","tags":["env:prod",3]}`, "tags[1]", "key:value", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,7 +378,7 @@ func TestMissingFingerprintDerivedStably(t *testing.T) {
 		body   string
 	}{
 		{"grafana", DecodeGrafana, `{"status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A","agent":"x"},"startsAt":"2026-11-23T10:00:00Z"}]}`},
-		{"generic", DecodeGeneric, `{"title":"Agent down","labels":{"agent":"x"}}`},
+		{"generic", DecodeGeneric, `{"title":"Agent down","status":"triggered","labels":{"agent":"x"}}`},
 		{"langsmith", DecodeLangSmith, `{"project_name":"p","alert_rule_id":"r"}`},
 	}
 	for _, tt := range tests {
@@ -387,14 +397,14 @@ func TestMissingFingerprintDerivedStably(t *testing.T) {
 		})
 	}
 	// A severity that changes on recovery keeps the fingerprint.
-	fire, _ := DecodeGeneric([]byte(`{"title":"Agent down","alert_type":"error","tags":"agent:x"}`), received)
+	fire, _ := DecodeGeneric([]byte(`{"title":"Agent down","alert_type":"error","status":"Triggered","tags":"agent:x"}`), received)
 	ok, _ := DecodeGeneric([]byte(`{"title":"Agent down","alert_type":"success","status":"Recovered","tags":"agent:x"}`), received)
 	if fire.Alerts[0].Fingerprint != ok.Alerts[0].Fingerprint || ok.Alerts[0].Status != oncall.AlertResolved {
 		t.Errorf("firing %+v and recovered %+v do not pair", fire.Alerts[0], ok.Alerts[0])
 	}
 	// Different labels must not collide.
-	x, _ := DecodeGeneric([]byte(`{"title":"Agent down","labels":{"agent":"x"}}`), received)
-	y, _ := DecodeGeneric([]byte(`{"title":"Agent down","labels":{"agent":"y"}}`), received)
+	x, _ := DecodeGeneric([]byte(`{"title":"Agent down","status":"triggered","labels":{"agent":"x"}}`), received)
+	y, _ := DecodeGeneric([]byte(`{"title":"Agent down","status":"triggered","labels":{"agent":"y"}}`), received)
 	if x.Alerts[0].Fingerprint == y.Alerts[0].Fingerprint {
 		t.Error("different label sets share a fingerprint")
 	}

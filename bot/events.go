@@ -132,14 +132,17 @@ func (in *Intake) signed(fn func(w http.ResponseWriter, r *http.Request, body []
 			return
 		}
 		if in.opts.SigningSecret != "" {
-			if err := VerifySignature(in.opts.SigningSecret, r.Header, body, in.opts.Now()); err != nil {
+			sig, err := verifySignature(in.opts.SigningSecret, r.Header, body, in.opts.Now())
+			if err != nil {
 				in.log.Warn("slack request refused", "path", r.URL.Path, "err", err)
 				http.Error(w, "invalid signature", http.StatusUnauthorized)
 				return
 			}
 			// A signature is only valid once: a captured request sent
-			// again within the window is a replay.
-			first, err := in.opts.Once.Once(r.Context(), "slack:signature:"+r.Header.Get("X-Slack-Signature"), 2*SignatureWindow+time.Minute)
+			// again within the window is a replay, however its header
+			// is spelled. The canonical signature stands for the
+			// timestamp and body it signs.
+			first, err := in.opts.Once.Once(r.Context(), "slack:signature:"+sig, 2*SignatureWindow+time.Minute)
 			if err != nil {
 				in.log.Error("record request signature", "err", err)
 				http.Error(w, "temporarily unavailable", http.StatusInternalServerError)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +123,66 @@ func TestEndpointsRefuseBadRequests(t *testing.T) {
 			t.Errorf("%d jobs queued after the replay, want still 1", n)
 		}
 	})
+}
+
+// TestReplayWithRewrittenSignature resends a captured request with its
+// signature spelled differently (upper-case hex, padded): the same
+// timestamp and body are the same request, on every endpoint.
+func TestReplayWithRewrittenSignature(t *testing.T) {
+	rewrites := map[string]func(string) string{
+		"upper-case hex": func(sig string) string { return "v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0=")) },
+		"mixed-case hex": func(sig string) string {
+			b := []byte(sig)
+			for i := 3; i < len(b); i += 2 {
+				if b[i] >= 'a' && b[i] <= 'f' {
+					b[i] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		},
+		"surrounding spaces": func(sig string) string { return " " + sig + " " },
+	}
+	for rname, rewrite := range rewrites {
+		t.Run(rname, func(t *testing.T) {
+			h := newHarness(t, nil)
+			inc := h.openIncident()
+			qts := h.slack.AddReply(inc.Channel, inc.ThreadTS, engineer, "<@U0FAKEBOT> why?")
+			// Interactions and commands carry no event id: only the
+			// replay check stops a second delivery.
+			payload := h.blockActions(engineer, inc.Channel, inc.ThreadTS, inc.ThreadTS, ActionAcknowledge, "oncall_actions", inc.Key, "", false)
+			command := url.Values{
+				"team_id": {"T0FAKETEAM"}, "channel_id": {"C0INCIDENTS"}, "user_id": {engineer},
+				"command": {"/oncall"}, "text": {"status"}, "trigger_id": {"13345.7.abc"},
+			}
+			requests := []struct {
+				path, contentType string
+				body              []byte
+			}{
+				{"/slack/events", "application/json", messageEvent("EvReplay1", "app_mention", "", engineer, "", "<@U0FAKEBOT> why?", inc.Channel, qts, inc.ThreadTS)},
+				{"/slack/interactions", "application/x-www-form-urlencoded", []byte(url.Values{"payload": {string(payload)}}.Encode())},
+				{"/slack/commands", "application/x-www-form-urlencoded", []byte(command.Encode())},
+			}
+			for _, rq := range requests {
+				ts := strconv.FormatInt(h.clock.Now().Unix(), 10)
+				sig := slacktest.Sign(signingSecret, ts, rq.body)
+				before := h.queued()
+				first := http.Header{"X-Slack-Request-Timestamp": {ts}, "X-Slack-Signature": {sig}}
+				if resp := h.send(rq.path, rq.contentType, rq.body, first); resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: first delivery: status %d", rq.path, resp.StatusCode)
+				}
+				if n := h.queued(); n != before+1 {
+					t.Fatalf("%s: %d jobs queued after the first delivery, want %d", rq.path, n, before+1)
+				}
+				replay := http.Header{"X-Slack-Request-Timestamp": {ts}, "X-Slack-Signature": {rewrite(sig)}}
+				if resp := h.send(rq.path, rq.contentType, rq.body, replay); resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s: replay with %s signature: status %d, want 401", rq.path, rname, resp.StatusCode)
+				}
+				if n := h.queued(); n != before+1 {
+					t.Errorf("%s: %d jobs queued after the replay, want still %d", rq.path, n, before+1)
+				}
+			}
+		})
+	}
 }
 
 func TestRegisterNeedsASigningSecret(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
+
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // Slack's limits on what one message may carry.
@@ -47,13 +49,15 @@ var linkableID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // safe prepares text from alerts, traces or the model for mrkdwn:
-// redacted, broadcast words defused with a zero-width space after the @,
-// control characters escaped.
+// redacted, control and format characters (bidi overrides, zero-width
+// characters, NUL) shown as code points, broadcast words defused with a
+// zero-width space after the @, mrkdwn's control characters escaped.
+// Every piece of untrusted text in a message goes through it.
 func (r renderer) safe(s string) string {
 	if r.opts.Redact != nil {
 		s = r.opts.Redact(s)
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = redact.Printable(s)
 	s = broadcastWord.ReplaceAllString(s, "$1\u200b$2")
 	return mrkdwnEscaper.Replace(s)
 }
@@ -67,6 +71,8 @@ func (r renderer) clip(s string, max int) string {
 		// half-shown.
 		s = r.opts.Redact(s)
 	}
+	// Likewise, a code point is never cut in half.
+	s = redact.Printable(s)
 	n := utf8.RuneCountInString(s)
 	if n <= max {
 		return renderer{}.safe(s)

@@ -59,8 +59,8 @@ type Telemetry struct {
 	SelfTracePath string `yaml:"self_trace_path"`
 	// OTLPEndpoint is the collector's base URL; traces go to its
 	// v1/traces path. OTLPTracesEndpoint, when set, is the full URL.
-	OTLPEndpoint       string `yaml:"otlp_endpoint"`
-	OTLPTracesEndpoint string `yaml:"otlp_traces_endpoint"`
+	OTLPEndpoint       URL `yaml:"otlp_endpoint"`
+	OTLPTracesEndpoint URL `yaml:"otlp_traces_endpoint"`
 	// OTLPHeaders are key=value pairs, comma-separated, values
 	// URL-encoded, as OTEL_EXPORTER_OTLP_HEADERS writes them.
 	OTLPHeaders Secret `yaml:"otlp_headers"`
@@ -85,14 +85,14 @@ type Slack struct {
 	BotToken      Secret `yaml:"bot_token"`
 	AppToken      Secret `yaml:"app_token"`
 	SigningSecret Secret `yaml:"signing_secret"`
-	APIURL        string `yaml:"api_url"`
+	APIURL        URL    `yaml:"api_url"`
 	Channel       string `yaml:"channel"`
 }
 
 // Model configures the OpenAI-compatible model.
 type Model struct {
 	APIKey      Secret   `yaml:"api_key"`
-	BaseURL     string   `yaml:"base_url"`
+	BaseURL     URL      `yaml:"base_url"`
 	Name        string   `yaml:"name"`
 	TokenBudget int      `yaml:"token_budget"`
 	Timeout     Duration `yaml:"timeout"`
@@ -186,6 +186,7 @@ func boolean(p *bool) func(string) error {
 		return nil
 	}
 }
+func addr(p *URL) func(string) error { return func(v string) error { *p = URL(v); return nil } }
 func num(p *int) func(string) error {
 	return func(v string) error {
 		n, err := strconv.Atoi(v)
@@ -213,30 +214,30 @@ func (c *Config) envVars() []envVar {
 		{"SLACK_BOT_TOKEN", sec(&c.Slack.BotToken)},
 		{"SLACK_APP_TOKEN", sec(&c.Slack.AppToken)},
 		{"SLACK_SIGNING_SECRET", sec(&c.Slack.SigningSecret)},
-		{"SLACK_API_URL", str(&c.Slack.APIURL)},
+		{"SLACK_API_URL", addr(&c.Slack.APIURL)},
 		{"SLACK_CHANNEL", str(&c.Slack.Channel)},
 		{"OPENAI_API_KEY", sec(&c.Model.APIKey)},
-		{"OPENAI_BASE_URL", str(&c.Model.BaseURL)},
+		{"OPENAI_BASE_URL", addr(&c.Model.BaseURL)},
 		{"OPENAI_MODEL", str(&c.Model.Name)},
 		{"MODEL_TOKEN_BUDGET", num(&c.Model.TokenBudget)},
 		{"TRACE_SOURCE", str(&c.Traces.Default)},
 		{"TRACE_JSONL_PATH", str(&c.Traces.JSONL.Path)},
-		{"TRACE_UI_URL", str(&c.Traces.UIURL)},
-		{"LANGFUSE_HOST", str(&c.Traces.Langfuse.Host)},
+		{"TRACE_UI_URL", addr(&c.Traces.UIURL)},
+		{"LANGFUSE_HOST", addr(&c.Traces.Langfuse.Host)},
 		{"LANGFUSE_PUBLIC_KEY", str(&c.Traces.Langfuse.PublicKey)},
 		{"LANGFUSE_SECRET_KEY", sec(&c.Traces.Langfuse.SecretKey)},
-		{"PHOENIX_BASE_URL", str(&c.Traces.Phoenix.BaseURL)},
+		{"PHOENIX_BASE_URL", addr(&c.Traces.Phoenix.BaseURL)},
 		{"PHOENIX_API_KEY", sec(&c.Traces.Phoenix.APIKey)},
 		{"PHOENIX_PROJECT", str(&c.Traces.Phoenix.Project)},
-		{"JAEGER_QUERY_URL", str(&c.Traces.Jaeger.QueryURL)},
-		{"TEMPO_URL", str(&c.Traces.Tempo.URL)},
+		{"JAEGER_QUERY_URL", addr(&c.Traces.Jaeger.QueryURL)},
+		{"TEMPO_URL", addr(&c.Traces.Tempo.URL)},
 		{"TEMPO_BEARER_TOKEN", sec(&c.Traces.Tempo.BearerToken)},
 		{"TEMPO_ORG_ID", str(&c.Traces.Tempo.OrgID)},
 		{"TRIAGE_WINDOW", dur(&c.Triage.Window)},
 		{"TRIAGE_BASELINE", dur(&c.Triage.Baseline)},
 		{"SELF_TRACE_PATH", str(&c.Telemetry.SelfTracePath)},
-		{"OTEL_EXPORTER_OTLP_ENDPOINT", str(&c.Telemetry.OTLPEndpoint)},
-		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", str(&c.Telemetry.OTLPTracesEndpoint)},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", addr(&c.Telemetry.OTLPEndpoint)},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", addr(&c.Telemetry.OTLPTracesEndpoint)},
 		{"OTEL_EXPORTER_OTLP_HEADERS", sec(&c.Telemetry.OTLPHeaders)},
 		{"QUEUE_JOB_TIMEOUT", dur(&c.Queue.JobTimeout)},
 		{"QUEUE_RECLAIM_IDLE", dur(&c.Queue.ReclaimIdle)},
@@ -346,8 +347,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func checkURL(errs *[]error, field, raw string) {
-	u, err := url.Parse(raw)
+// checkURL quotes the URL with its user info masked: a validation error
+// is printed and logged.
+func checkURL(errs *[]error, field string, raw URL) {
+	u, err := url.Parse(raw.Reveal())
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		*errs = append(*errs, fmt.Errorf("%s: must be an http(s) URL, got %q", field, raw))
 	}

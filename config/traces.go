@@ -12,7 +12,7 @@ type Traces struct {
 	Default string `yaml:"default"`
 	// UIURL is a link template for traces in Slack, with {trace_id} and
 	// {span_id} placeholders; empty derives one from the default source.
-	UIURL    string   `yaml:"ui_url"`
+	UIURL    URL      `yaml:"ui_url"`
 	JSONL    JSONL    `yaml:"jsonl"`
 	Langfuse Langfuse `yaml:"langfuse"`
 	Phoenix  Phoenix  `yaml:"phoenix"`
@@ -28,27 +28,27 @@ type JSONL struct {
 
 // Langfuse is the Langfuse public API.
 type Langfuse struct {
-	Host      string `yaml:"host"`
+	Host      URL    `yaml:"host"`
 	PublicKey string `yaml:"public_key"`
 	SecretKey Secret `yaml:"secret_key"`
 }
 
 // Phoenix is Arize Phoenix's REST API.
 type Phoenix struct {
-	BaseURL string `yaml:"base_url"`
+	BaseURL URL    `yaml:"base_url"`
 	APIKey  Secret `yaml:"api_key"`
 	Project string `yaml:"project"`
 }
 
 // Jaeger is Jaeger's query API v3.
 type Jaeger struct {
-	QueryURL string `yaml:"query_url"`
+	QueryURL URL    `yaml:"query_url"`
 	Service  string `yaml:"service"` // searched when the alert names none
 }
 
 // Tempo is Grafana Tempo's HTTP API.
 type Tempo struct {
-	URL           string `yaml:"url"`
+	URL           URL    `yaml:"url"`
 	BearerToken   Secret `yaml:"bearer_token"`
 	BasicUser     string `yaml:"basic_user"`
 	BasicPassword Secret `yaml:"basic_password"`

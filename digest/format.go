@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // Formatting shared by the text and Block Kit renderings. Nothing here
@@ -178,16 +178,11 @@ func trendLabel(a AgentRate) string {
 	}
 }
 
-// oneLine collapses whitespace and drops control characters, so
-// untrusted text cannot break a line or steer a terminal.
+// oneLine collapses whitespace and shows control and format characters
+// as code points (redact.Printable), so untrusted text cannot break a
+// line, steer a terminal or reorder what is read.
 func oneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(redact.Printable(s)), " ")
 }
 
 // clip shortens s to max runes, saying how much it cut.

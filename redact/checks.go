@@ -61,6 +61,17 @@ func luhn(s string) bool {
 	return n >= 13 && n <= 19 && sum%10 == 0
 }
 
+// validSSN accepts the numbers the Social Security Administration
+// issues: area 001 to 899 except 666, group 01 to 99, serial 0001 to
+// 9999 (SSA, "Social Security Number Randomization").
+func validSSN(s string) bool {
+	if len(s) != 11 {
+		return false
+	}
+	area, group, serial := s[0:3], s[4:6], s[7:11]
+	return area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000"
+}
+
 // validIBAN checks the ISO 13616 mod-97 checksum.
 func validIBAN(s string) bool {
 	s = strings.ReplaceAll(s, " ", "")
@@ -148,10 +159,15 @@ func isAlnum(c byte) bool {
 
 func isWordByte(c byte) bool { return isAlnum(c) || c == '_' }
 
-// findHighEntropy finds words of 24 or more key characters that mix upper
-// case, lower case and digits with high per-character entropy. Hex ids
-// and uuids (one case only) and ordinary identifiers (low entropy or no
-// digits) do not qualify.
+// findHighEntropy finds words that look like credentials of vendors no
+// rule knows. Identifiers people need to read (alert names, span and
+// tool names, error classes) are long mixed-case words too, so a word
+// must also look random: split in camel-case parts (Checkout, API,
+// Latency, P, 99, High), most of an identifier's characters sit in parts
+// of three or more, where a random key is mostly parts of one or two
+// (9, f, K, 2, m, Qx, 7, Lp). Right after a credential keyword (key,
+// token, secret, password: "use key tok_…") the bar is lower: the
+// context says what the value is.
 func findHighEntropy(s string) [][]int {
 	var out [][]int
 	isKey := func(c byte) bool {
@@ -166,7 +182,8 @@ func findHighEntropy(s string) [][]int {
 		for j < len(s) && isKey(s[j]) {
 			j++
 		}
-		if j-i >= 24 && looksRandom(s[i:j]) {
+		w := s[i:j]
+		if len(w) >= 16 && (len(w) >= 24 && looksRandom(w) || afterCredentialKeyword(s, i) && looksLikeKey(w)) {
 			out = append(out, []int{i, j})
 		}
 		i = j
@@ -174,35 +191,135 @@ func findHighEntropy(s string) [][]int {
 	return out
 }
 
-func looksRandom(w string) bool {
-	var upper, lower, digit int
+// wordShape describes the characters of a word.
+type wordShape struct {
+	upper, lower, digit int
+	// inWords counts the letters and digits that belong to camel-case
+	// parts of three or more characters.
+	inWords int
+	entropy float64
+	slashes int
+}
+
+// charClass is 1 for upper case, 2 for lower case, 3 for a digit, 0 for
+// anything else.
+func charClass(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return 1
+	case c >= 'a' && c <= 'z':
+		return 2
+	case c >= '0' && c <= '9':
+		return 3
+	}
+	return 0
+}
+
+func shapeOf(w string) wordShape {
+	var sh wordShape
 	var counts [256]int
+	// part is the length of the camel-case part being read: a run of
+	// one class, where one upper-case letter followed by lower case
+	// starts a word (APILatency is API and Latency).
+	part, prev := 0, 0
+	end := func() {
+		if part >= 3 {
+			sh.inWords += part
+		}
+		part = 0
+	}
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		counts[c]++
-		switch {
-		case c >= 'A' && c <= 'Z':
-			upper++
-		case c >= 'a' && c <= 'z':
-			lower++
-		case c >= '0' && c <= '9':
-			digit++
+		class := charClass(c)
+		switch class {
+		case 1:
+			sh.upper++
+		case 2:
+			sh.lower++
+		case 3:
+			sh.digit++
+		default:
+			if c == '/' {
+				sh.slashes++
+			}
 		}
+		switch {
+		case class == 0:
+			end()
+		case class == prev:
+			part++
+		case prev == 1 && class == 2:
+			// The last upper-case letter begins this word.
+			part--
+			end()
+			part = 2
+		default:
+			end()
+			part = 1
+		}
+		prev = class
 	}
-	if upper < 2 || lower < 2 || digit < 2 {
-		return false
-	}
-	// Paths and dotted names have separators every few characters.
-	if strings.Count(w, "/") > len(w)/8 {
-		return false
-	}
-	var h float64
+	end()
 	n := float64(len(w))
 	for _, c := range counts {
 		if c > 0 {
 			p := float64(c) / n
-			h -= p * math.Log2(p)
+			sh.entropy -= p * math.Log2(p)
 		}
 	}
-	return h >= 4.0
+	return sh
+}
+
+// looksRandom is the bar for a word with no context: all three classes,
+// high per-character entropy, and less than two thirds of its letters and
+// digits in camel-case parts of three or more. Random base62 of 24 to 32
+// characters clears it about 19 times in 20; names joined from words
+// (HostDiskMayFillIn24Hours: five sixths) do not.
+func looksRandom(w string) bool {
+	sh := shapeOf(w)
+	if sh.upper < 2 || sh.lower < 2 || sh.digit < 2 {
+		return false
+	}
+	// Paths and dotted names have separators every few characters.
+	if sh.slashes > len(w)/8 {
+		return false
+	}
+	alnum := sh.upper + sh.lower + sh.digit
+	return sh.entropy >= 4.0 && 3*sh.inWords < 2*alnum
+}
+
+// looksLikeKey is the bar for a word right after a credential keyword:
+// digits and letters, the entropy of a random value, and not three
+// quarters words ("auth: ServiceAccountTokenExpired2024" names an error).
+func looksLikeKey(w string) bool {
+	sh := shapeOf(w)
+	if sh.digit < 2 || sh.upper+sh.lower < 2 || sh.slashes > len(w)/8 {
+		return false
+	}
+	alnum := sh.upper + sh.lower + sh.digit
+	return sh.entropy >= 3.5 && 4*sh.inWords < 3*alnum
+}
+
+// credentialKeywords are words that, right before a value, say it is a
+// credential.
+var credentialKeywords = []string{"key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials", "apikey", "auth"}
+
+// afterCredentialKeyword reports whether the word at s[i:] follows a
+// credential keyword and a separator (spaces, quotes, "=", ":"), as in
+// "key tok_…", "token: …", "secret='…'".
+func afterCredentialKeyword(s string, i int) bool {
+	j := i
+	for j > 0 && i-j < 4 && strings.IndexByte(" \t=:'\"", s[j-1]) >= 0 {
+		j--
+	}
+	if j == i {
+		return false
+	}
+	for _, k := range credentialKeywords {
+		if j >= len(k) && strings.EqualFold(s[j-len(k):j], k) && (j == len(k) || !isAlnum(s[j-len(k)-1])) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,13 @@
 // a reader (or a model) can still tell that two spans carried the same
 // key without seeing it. Hex trace and span ids and uuids are never
 // redacted: they are what a diagnosis cites.
+//
+// Vendors' secret formats come from gitleaks' maintained rule set
+// (rules/, see leaks.go); personal data (emails, phones, payment cards
+// with Luhn, IBANs with mod-97, US social security numbers) and the
+// copilot's own ecosystem's keys have detectors here. A last detector
+// hides random-looking values of unknown vendors, but not the long
+// identifiers (alert, span and tool names) on-call must read.
 package redact
 
 import (
@@ -39,7 +46,11 @@ type Redactor struct {
 // New compiles the built-in detectors and opts.Extra. It returns an error
 // naming every extra pattern that does not compile.
 func New(opts Options) (*Redactor, error) {
-	r := &Redactor{rules: builtinRules(), protected: regexp.MustCompile(protectedPattern)}
+	leaks, err := loadLeakSet()
+	if err != nil {
+		return nil, fmt.Errorf("load secret rule set: %w", err)
+	}
+	r := &Redactor{rules: builtinRules(leaks), protected: regexp.MustCompile(protectedPattern)}
 	var errs []error
 	for i, p := range opts.Extra {
 		if strings.TrimSpace(p) == "" {
@@ -164,6 +175,12 @@ func (r *Redactor) find(s string) []span {
 		if len(ru.hints) > 0 && !containsAny(lower, ru.hints) {
 			continue
 		}
+		if ru.set != nil {
+			for _, c := range ru.set(s, lower) {
+				out = insert(out, c)
+			}
+			continue
+		}
 		for _, m := range ru.matches(s, lower) {
 			if ru.wordStart && m[0] > 0 && isWordByte(s[m[0]-1]) {
 				continue
@@ -282,7 +299,7 @@ func (r *Redactor) protectedIDs(s string) [][]int {
 
 // spareIDs reports whether findings of c must leave trace ids and uuids
 // alone. Digit-pattern rules are loose enough to hit them by chance.
-func (c Category) spareIDs() bool { return c == Phone || c == Card || c == IBAN }
+func (c Category) spareIDs() bool { return c == Phone || c == Card || c == IBAN || c == SSN }
 
 // merges reports whether a finding of c that overlaps an earlier one is
 // merged with it rather than dropped.

@@ -18,6 +18,7 @@ const (
 	Phone  Category = "PHONE"
 	Card   Category = "CARD" // payment card numbers (Luhn-checked)
 	IBAN   Category = "IBAN" // bank account numbers (mod-97 checked)
+	SSN    Category = "SSN"  // US social security numbers (area, group and serial checked)
 )
 
 // rule is one detector. groups are the submatches that may hold the value
@@ -37,6 +38,9 @@ type rule struct {
 	// find replaces re for detectors written by hand; it returns
 	// [start, end] pairs.
 	find func(string) [][]int
+	// set replaces re for a whole rule set that checks its own findings
+	// and names their categories (the gitleaks rules).
+	set func(s, lower string) []span
 	// wordStart says the match must not start inside a word. Patterns
 	// check this in code rather than with a leading \b so that they keep
 	// a literal prefix, which lets the engine skip to candidates.
@@ -53,8 +57,11 @@ type rule struct {
 }
 
 // builtinRules returns the detectors in priority order: earlier rules win
-// where matches overlap.
-func builtinRules() []rule {
+// where matches overlap. The vendor formats the copilot's own ecosystem
+// uses (model providers, Slack, GitHub, clouds) come first with their
+// own patterns; every other vendor's format comes from the maintained
+// rule set leaks, run after the key-value rules.
+func builtinRules(leaks *leakSet) []rule {
 	return []rule{
 		{
 			name: "private key block", category: Secret,
@@ -106,8 +113,8 @@ func builtinRules() []rule {
 			// cloud tokens, GitLab, npm, Hugging Face, PyPI, DigitalOcean,
 			// Shopify, Groq, xAI.
 			name: "prefixed api key", category: Secret,
-			re:        regexp.MustCompile(`(?:gl(?:sa|c)_|glpat-|npm_|hf_|pypi-|dop_v1_|shp(?:at|ss|ca)_|gsk_|xai-)[A-Za-z0-9_\-]{16,}`),
-			wordStart: true,
+			re:     regexp.MustCompile(`^(?:gl(?:sa|c)_|glpat-|npm_|hf_|pypi-|dop_v1_|shp(?:at|ss|ca)_|gsk_|xai-)[A-Za-z0-9_\-]{16,}`),
+			starts: wordsAt("glsa_", "glc_", "glpat-", "npm_", "hf_", "pypi-", "dop_v1_", "shpat_", "shpss_", "shpca_", "gsk_", "xai-"),
 		},
 		{
 			name: "jwt", category: Token,
@@ -142,6 +149,10 @@ func builtinRules() []rule {
 			valid:  credentialValue,
 		},
 		{
+			name: "vendor secret formats (gitleaks rules)", category: Secret,
+			set: leaks.spans,
+		},
+		{
 			name: "email", category: Email,
 			find: findEmails,
 		},
@@ -157,6 +168,15 @@ func builtinRules() []rule {
 			starts: numberStarts,
 			valid:  validCard,
 			shrink: true,
+		},
+		{
+			// Dashed only: nine digits in a row are too often something
+			// else (an order number, a timestamp part).
+			name: "us social security number", category: SSN,
+			re:     regexp.MustCompile(`^(\d{3}-\d{2}-\d{4})(?:$|[^\w-])`),
+			groups: []int{1},
+			starts: numberStarts,
+			valid:  validSSN,
 		},
 		{
 			name: "international phone", category: Phone,

@@ -7,10 +7,17 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
-// RenderText renders a triage report for a terminal.
+// RenderText renders a triage report for a terminal. Control and format
+// characters in the report's text (escape sequences, carriage returns,
+// bidi overrides) are shown as code points, never sent to the terminal.
 func RenderText(rep oncall.Report) string {
+	return redact.Printable(renderText(rep))
+}
+
+func renderText(rep oncall.Report) string {
 	var b strings.Builder
 	a := rep.Alert
 	fmt.Fprintf(&b, "ALERT   %s [%s] %s\n", a.Name, a.Status, a.Severity)

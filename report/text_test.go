@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
@@ -62,5 +63,26 @@ func TestRenderTextSaysWhatTheAlertAsks(t *testing.T) {
 		if !strings.Contains(RenderText(r), want) {
 			t.Errorf("%s: missing %q", kind, want)
 		}
+	}
+}
+
+// TestRenderTextShowsUnsafeCharacters: a terminal obeys escape sequences
+// and carriage returns and shows bidi overrides; text from alerts, traces
+// and the model shows them as code points instead.
+func TestRenderTextShowsUnsafeCharacters(t *testing.T) {
+	const unsafe = "Pay\u202eecivreS\u202c down\u200b \x00\x1b[2J\rOK"
+	rep := sampleReport()
+	rep.Alert.Name, rep.Alert.Summary = unsafe, unsafe
+	rep.Clusters[0].Error, rep.Clusters[0].SpanName = unsafe, unsafe
+	rep.Diagnosis.Summary, rep.Diagnosis.NextSteps[0] = unsafe, unsafe
+	rep.Missing[0] = unsafe
+	got := RenderText(rep)
+	for _, r := range got {
+		if (unicode.IsControl(r) && r != '\n') || unicode.Is(unicode.Cf, r) {
+			t.Fatalf("report carries U+%04X:\n%s", r, got)
+		}
+	}
+	if !strings.Contains(got, "ALERT   Pay[U+202E]ecivreS[U+202C] down[U+200B] [U+0000][U+001B][2J[U+000D]OK") {
+		t.Errorf("the alert name is not shown as written:\n%s", got)
 	}
 }

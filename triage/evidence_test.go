@@ -241,7 +241,7 @@ func TestExcerpt(t *testing.T) {
 	if got := b.excerpt(straddle, 40); strings.Contains(got, fxAPIKey[:20]) {
 		t.Errorf("excerpt leaks the start of a key: %q", got)
 	}
-	if got := b.excerpt("short\n\ttext\x00", 40); got != "short text" {
+	if got := b.excerpt("short\n\ttext\x00", 40); got != "short text[U+0000]" {
 		t.Errorf("excerpt of a short text = %q", got)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // redactWindow is how far past a cut the redactor reads, so that a secret
@@ -42,18 +44,19 @@ func (b *evidenceBuilder) excerpt(s string, n int) string {
 	return fmt.Sprintf("%s … [%d chars skipped] … %s", strings.TrimSuffix(head, "…"), utf8.RuneCountInString(s)-2*n, tail)
 }
 
-// flatten drops control and invisible formatting characters, turns
+// flatten shows control and invisible formatting characters as code
+// points (redact.Printable, as everywhere text is shown), turns
 // whitespace runs into one space and defuses delimiter look-alikes.
 func flattenUntrusted(s string) string {
 	var sb strings.Builder
 	sb.Grow(len(s))
 	space := false
-	for _, r := range s {
+	for _, r := range redact.Printable(s) {
 		switch {
 		case unicode.IsSpace(r):
 			space = true
 			continue
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+		case r == utf8.RuneError:
 			continue
 		}
 		if space && sb.Len() > 0 {

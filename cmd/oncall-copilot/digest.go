@@ -94,7 +94,7 @@ func runDigestAt(ctx context.Context, args []string, getenv func(string) string,
 	}
 
 	if *post {
-		slack, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL, Logger: log})
+		slack, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL.Reveal(), Logger: log})
 		if err != nil {
 			return err
 		}

@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	slack, err := bot.New(bot.Options{
 		Token:    cfg.Slack.BotToken.Reveal(),
-		APIURL:   cfg.Slack.APIURL,
+		APIURL:   cfg.Slack.APIURL.Reveal(),
 		Logger:   log,
 		TraceURL: traceURL(cfg.Traces),
 		Redact:   red.String,

@@ -116,7 +116,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 		}
 	}
 	if appToken != "" {
-		if s.socket, err = bot.NewSocket(bot.SocketOptions{AppToken: appToken, APIURL: cfg.Slack.APIURL, Intake: intake, Logger: log}); err != nil {
+		if s.socket, err = bot.NewSocket(bot.SocketOptions{AppToken: appToken, APIURL: cfg.Slack.APIURL.Reveal(), Intake: intake, Logger: log}); err != nil {
 			return nil, err
 		}
 	}

@@ -27,12 +27,12 @@ import (
 func slackConfig(slack *slacktest.Server, model *llmtest.Server) config.Config {
 	cfg := config.Default()
 	cfg.Slack.BotToken = config.Secret(slack.Token)
-	cfg.Slack.APIURL = slack.URL + "/"
+	cfg.Slack.APIURL = config.URL(slack.URL + "/")
 	cfg.Slack.Channel = channel
 	cfg.Traces.JSONL.Path = exampleTraces
 	if model != nil {
 		cfg.Model.APIKey = "sk-test-not-a-real-key-000000000000"
-		cfg.Model.BaseURL = model.URL
+		cfg.Model.BaseURL = config.URL(model.URL)
 		cfg.Model.Name = "gpt-4o-mini"
 	}
 	return cfg
@@ -50,7 +50,7 @@ func openTestStore(t *testing.T) *boltdb.Store {
 
 func newBotSlack(t *testing.T, cfg config.Config) *bot.Slack {
 	t.Helper()
-	s, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL, MinInterval: time.Millisecond})
+	s, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL.Reveal(), MinInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func newTelemetry(cfg config.Config, queue metrics.QueueStatser, log *slog.Logge
 			return nil, fmt.Errorf("telemetry.otlp_headers: %w", err)
 		}
 		s, err := selftrace.NewOTLPSink(selftrace.OTLPOptions{
-			Endpoint: cfg.Telemetry.OTLPEndpoint, TracesEndpoint: cfg.Telemetry.OTLPTracesEndpoint, Headers: headers,
+			Endpoint: cfg.Telemetry.OTLPEndpoint.Reveal(), TracesEndpoint: cfg.Telemetry.OTLPTracesEndpoint.Reveal(), Headers: headers,
 		})
 		if err != nil {
 			return nil, err
@@ -114,7 +114,7 @@ func (t *telemetry) model(cfg config.Model, m triage.Model) triage.Model {
 	if t == nil {
 		return m
 	}
-	return t.tracer.Model(t.metrics.Model(cfg.Name, m), cfg.Name, provider(cfg.BaseURL))
+	return t.tracer.Model(t.metrics.Model(cfg.Name, m), cfg.Name, provider(cfg.BaseURL.Reveal()))
 }
 
 // provider names the model provider for gen_ai.system: openai for

@@ -204,7 +204,7 @@ func TestCopilotTriagesItself(t *testing.T) {
 	selfPath := filepath.Join(t.TempDir(), "self.jsonl")
 	cfg := config.Default()
 	cfg.Model.APIKey = "sk-test-not-a-real-key-000000000000"
-	cfg.Model.BaseURL = model.URL
+	cfg.Model.BaseURL = config.URL(model.URL)
 	cfg.Telemetry.SelfTracePath = selfPath
 	log := slog.New(slog.DiscardHandler)
 	tel, err := newTelemetry(cfg, nil, log)

@@ -93,28 +93,28 @@ func traceSources(cfg config.Config, jsonlPath string, log *slog.Logger) (map[st
 		out["jsonl"] = src
 	}
 	if t.Langfuse.Host != "" {
-		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host, PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal()})
+		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host.Reveal(), PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal()})
 		if err != nil {
 			return nil, fmt.Errorf("langfuse: %w", err)
 		}
 		out["langfuse"] = src
 	}
 	if t.Phoenix.BaseURL != "" {
-		src, err := phoenix.New(phoenix.Options{BaseURL: t.Phoenix.BaseURL, APIKey: t.Phoenix.APIKey.Reveal(), Project: t.Phoenix.Project})
+		src, err := phoenix.New(phoenix.Options{BaseURL: t.Phoenix.BaseURL.Reveal(), APIKey: t.Phoenix.APIKey.Reveal(), Project: t.Phoenix.Project})
 		if err != nil {
 			return nil, fmt.Errorf("phoenix: %w", err)
 		}
 		out["phoenix"] = src
 	}
 	if t.Jaeger.QueryURL != "" {
-		src, err := jaeger.New(jaeger.Options{QueryURL: t.Jaeger.QueryURL, Service: t.Jaeger.Service})
+		src, err := jaeger.New(jaeger.Options{QueryURL: t.Jaeger.QueryURL.Reveal(), Service: t.Jaeger.Service})
 		if err != nil {
 			return nil, fmt.Errorf("jaeger: %w", err)
 		}
 		out["jaeger"] = src
 	}
 	if t.Tempo.URL != "" {
-		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL, BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID})
+		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL.Reveal(), BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID})
 		if err != nil {
 			return nil, fmt.Errorf("tempo: %w", err)
 		}
@@ -132,7 +132,7 @@ func newModel(cfg config.Config) (*llm.Client, error) {
 		return nil, nil
 	}
 	m, err := llm.New(llm.Options{
-		BaseURL: cfg.Model.BaseURL,
+		BaseURL: cfg.Model.BaseURL.Reveal(),
 		APIKey:  cfg.Model.APIKey.Reveal(),
 		Model:   cfg.Model.Name,
 		Timeout: cfg.Model.Timeout.D(),
@@ -188,15 +188,16 @@ func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor
 // traceURL links trace and span ids to the trace UI: the configured
 // template, or one derived from the default source.
 func traceURL(t config.Traces) func(traceID, spanID string) string {
-	tmpl := t.UIURL
+	// Links are posted to Slack: credentials in a source's URL stay out.
+	tmpl := t.UIURL.WithoutUserInfo()
 	if tmpl == "" {
 		switch t.DefaultSource() {
 		case "langfuse":
-			tmpl = strings.TrimRight(t.Langfuse.Host, "/") + "/trace/{trace_id}"
+			tmpl = strings.TrimRight(t.Langfuse.Host.WithoutUserInfo(), "/") + "/trace/{trace_id}"
 		case "jaeger":
-			tmpl = strings.TrimRight(t.Jaeger.QueryURL, "/") + "/trace/{trace_id}?uiFind={span_id}"
+			tmpl = strings.TrimRight(t.Jaeger.QueryURL.WithoutUserInfo(), "/") + "/trace/{trace_id}?uiFind={span_id}"
 		case "phoenix":
-			tmpl = strings.TrimRight(t.Phoenix.BaseURL, "/") + "/projects/" + url.PathEscape(t.Phoenix.Project) + "/traces/{trace_id}"
+			tmpl = strings.TrimRight(t.Phoenix.BaseURL.WithoutUserInfo(), "/") + "/projects/" + url.PathEscape(t.Phoenix.Project) + "/traces/{trace_id}"
 		}
 	}
 	if tmpl == "" {
@@ -207,8 +208,14 @@ func traceURL(t config.Traces) func(traceID, spanID string) string {
 	}
 }
 
+// newLogger logs JSON lines with every message and string attribute
+// redacted and its control and format characters shown as code points:
+// errors and keys carry untrusted text from alerts, traces and models.
 func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	// The built-in rules are fixed and tested; without them the log
+	// still gets the character check.
+	red, _ := redact.New(redact.Options{})
+	return slog.New(redact.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}), red))
 }

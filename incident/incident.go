@@ -25,7 +25,10 @@ type Store interface {
 
 // Publisher posts to the incident's Slack thread.
 type Publisher interface {
-	PostParent(ctx context.Context, inc oncall.Incident) (ts string, err error)
+	// PostParent posts the parent message in inc.Channel, an id or a
+	// name, and returns the channel's id and the thread's ts: every
+	// later call on the thread uses the id.
+	PostParent(ctx context.Context, inc oncall.Incident) (channelID, ts string, err error)
 	UpdateParent(ctx context.Context, inc oncall.Incident) error
 	PostReport(ctx context.Context, inc oncall.Incident, rep oncall.Report) error
 	PostNote(ctx context.Context, inc oncall.Incident, text string) error

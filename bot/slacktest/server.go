@@ -3,6 +3,13 @@
 // or form tokens, {"ok":...} responses, 429 with Retry-After), records what
 // it received and can be told to fail.
 //
+// It refuses what Slack refuses: a channel name anywhere but
+// chat.postMessage and chat.postEphemeral is channel_not_found, a
+// channel the bot is not in is not_in_channel, an archived one
+// is_archived, a wrong token invalid_auth (see channels.go, with the
+// documentation each rule follows). Messages are recorded under the
+// channel's id, as Slack keeps them.
+//
 // Point a slack-go client at it with slack.OptionAPIURL(srv.URL + "/").
 // A Server is safe for concurrent use.
 package slacktest
@@ -119,12 +126,14 @@ type Server struct {
 	responses  []Response
 	clock      func() time.Time // see UseClock; nil: synthetic timestamps
 	lastMicros int64            // the latest ts handed out under clock
+	channels   map[string]*Channel
+	declared   bool // AddChannel was called: only added channels exist
 }
 
 // NewServer starts a fake Slack API that closes when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{Token: Token, AppToken: AppToken, uploads: map[string]*File{}, faults: map[string][]Fault{}}
+	s := &Server{Token: Token, AppToken: AppToken, uploads: map[string]*File{}, faults: map[string][]Fault{}, channels: map[string]*Channel{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.serveAPI)
 	mux.HandleFunc("GET /api/{method}", s.serveAPI)
@@ -299,6 +308,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.answer(w, method, params, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 		return
+	}
+	if id, code := s.channelFor(method, params); code != "" {
+		s.answer(w, method, params, http.StatusOK, map[string]any{"ok": false, "error": code})
+		return
+	} else if id != "" {
+		params.Set(channelRules[method].param, id)
 	}
 	body := h(params)
 	s.answer(w, method, params, http.StatusOK, body)

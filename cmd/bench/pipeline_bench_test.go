@@ -310,7 +310,7 @@ func BenchmarkWebhookToSlackParentBaseline(b *testing.B) {
 		a := n.Alerts[0]
 		inc := oncall.Incident{Key: oncall.IncidentKey("bench", n.GroupKey), Status: oncall.IncidentOpen, Alert: a, Alerts: n.Alerts,
 			Channel: "CB" + a.Labels["bench_id"], OpenedAt: time.Now()}
-		if _, err := slack.PostParent(r.Context(), inc); err != nil {
+		if _, _, err := slack.PostParent(r.Context(), inc); err != nil {
 			http.Error(w, "slack failed", http.StatusBadGateway)
 			return
 		}

@@ -177,3 +177,17 @@ func (s *Slack) CheckChannel(ctx context.Context, channel string) (string, error
 	}
 	return id, nil
 }
+
+// RefusalCode returns the Web API error code ("channel_not_found",
+// "not_in_channel", "invalid_auth", …) of a call Slack refused, found
+// anywhere in err's chain, or "".
+func RefusalCode(err error) string {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae.code
+	case errors.Is(err, ErrChannelNotFound):
+		return "channel_not_found"
+	}
+	return ""
+}

@@ -80,6 +80,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		}
 		select {
 		case err := <-done:
+			stopped, runErr = true, err
 			t.Fatalf("serve exited early: %v\n%s", err, stderr)
 		case <-time.After(10 * time.Millisecond):
 		}

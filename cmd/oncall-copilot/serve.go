@@ -45,17 +45,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	var problems []error
-	if !cfg.Slack.BotToken.IsSet() {
-		problems = append(problems, errors.New("slack.bot_token: SLACK_BOT_TOKEN is required to serve"))
-	}
-	if cfg.Slack.Channel == "" {
-		problems = append(problems, errors.New("slack.channel: SLACK_CHANNEL is required to serve"))
-	}
-	if !cfg.WebhookToken.IsSet() && !cfg.InsecureNoAuth {
-		problems = append(problems, errors.New("webhook_token: WEBHOOK_TOKEN is required (or pass --insecure-no-auth to accept unauthenticated alerts)"))
-	}
-	if err := errors.Join(problems...); err != nil {
+	if err := serveRequirements(cfg, getenv); err != nil {
 		return fmt.Errorf("cannot serve:\n%w", err)
 	}
 
@@ -99,6 +89,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Slack is checked before anything is accepted: a refused token or a
+	// channel the app is not in stops serve here, naming the setting;
+	// Slack out of reach keeps it unready until a check passes.
+	channels := configuredChannels(cfg, getenv)
+	slackOK := &slackHealth{}
+	channelIDs, err := checkSlack(ctx, slack, channels)
+	switch {
+	case errors.Is(err, errSlackUnreachable):
+		log.Error("slack check failed; not ready until it passes", "err", err)
+		slackOK.set(err.Error())
+	case err != nil:
+		return fmt.Errorf("slack is not set up:\n%w", err)
+	}
+	routeCfg, defaultChannel := resolvedRoutes(cfg, channelIDs)
+	routes, err := alerts.NewRouteTable(routeCfg, defaultChannel)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	od, err := newDigestOnDemand(cfg, getenv, store, slack, log)
 	if err != nil {
@@ -110,14 +118,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// A job's lease on its incident lasts as long as its delivery may go
 	// unacknowledged before another worker takes the job over.
-	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
+	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Logger: log})
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
 		Queue:       store,
-		Handler:     tel.jobs(sa.Handle(inc.Handle)),
+		Handler:     tel.jobs(sa.Handle(settingHints(routes)(inc.Handle))),
 		Workers:     cfg.Workers,
 		Name:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 		JobTimeout:  cfg.Queue.JobTimeout.D(),
@@ -130,10 +138,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	sched, err := newDigestScheduler(cfg, getenv, store, slack, log) // nil when DIGEST_SCHEDULE=off
-	if err != nil {
-		return err
-	}
-	routes, err := alerts.NewRouteTable(cfg.Routes, cfg.Slack.Channel)
 	if err != nil {
 		return err
 	}
@@ -164,6 +168,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer cancel()
 		if err := store.Ping(pctx); err != nil {
 			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		if p := slackOK.Problem(); p != "" {
+			http.Error(w, "slack: "+p, http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
@@ -203,6 +211,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	g.Go(func() error { return sa.Run(gctx) })
 	g.Go(func() error { return pool.Run(workCtx) })
+	g.Go(func() error { return slackOK.watch(gctx, slack, channels, time.Minute, log) })
 	if sched != nil {
 		g.Go(func() error { return sched.Run(workCtx) })
 	}

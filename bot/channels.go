@@ -46,7 +46,8 @@ func IsChannelID(channel string) bool {
 
 // ChannelID returns the id of channel: an id as it is; a name, with or
 // without its #, looked up with conversations.list (public channels and
-// the private ones the bot is in, archived ones excluded) and cached.
+// the private ones the bot is in; archived ones too, so that a check can
+// say a channel is archived rather than missing) and cached.
 // An unknown name is ErrChannelNotFound, marked permanent.
 func (s *Slack) ChannelID(ctx context.Context, channel string) (string, error) {
 	channel = strings.TrimSpace(channel)
@@ -81,7 +82,7 @@ func (s *Slack) ChannelID(ctx context.Context, channel string) (string, error) {
 func (s *Slack) listChannels(ctx context.Context) (map[string]string, error) {
 	ids := map[string]string{}
 	params := slack.GetConversationsParameters{
-		Types: []string{"public_channel", "private_channel"}, ExcludeArchived: true, Limit: 200,
+		Types: []string{"public_channel", "private_channel"}, Limit: 200,
 	}
 	for page := 0; page < 200; page++ {
 		var chans []slack.Channel

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
@@ -118,5 +119,131 @@ func TestServeByChannelName(t *testing.T) {
 	}
 	if refused := refusedCalls(slack); len(refused) > 0 {
 		t.Errorf("Slack refused calls: %v", refused)
+	}
+}
+
+// TestServeStopsOnWrongSlackSetting: a refused token or a channel the app
+// cannot post to stops serve at start, with an error naming the setting
+// and the fix.
+func TestServeStopsOnWrongSlackSetting(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(s *slacktest.Server, env map[string]string)
+		channel string
+		want    []string
+	}{
+		{name: "wrong token", channel: "#agents-oncall",
+			setup: func(s *slacktest.Server, env map[string]string) { env["SLACK_BOT_TOKEN"] = "xoxb-wrong" },
+			want:  []string{"SLACK_BOT_TOKEN", "rejected the token"}},
+		{name: "mistyped channel", channel: "#agents-oncal",
+			want: []string{"SLACK_CHANNEL", "#agents-oncal", "no channel"}},
+		{name: "app not in the channel", channel: "#quiet",
+			want: []string{"SLACK_CHANNEL", "invite the app with /invite @oncall-copilot to #quiet"}},
+		{name: "archived channel", channel: "#old",
+			want: []string{"SLACK_CHANNEL", "#old is archived"}},
+		{name: "wrong app token", channel: "#agents-oncall",
+			setup: func(s *slacktest.Server, env map[string]string) { env["SLACK_APP_TOKEN"] = "xapp-wrong" },
+			want:  []string{"SLACK_APP_TOKEN", "refused the app-level token"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			slack := slacktest.NewServer(t)
+			slack.AddChannel(slacktest.Channel{Name: "agents-oncall", IsMember: true})
+			slack.AddChannel(slacktest.Channel{Name: "quiet"})
+			slack.AddChannel(slacktest.Channel{Name: "old", IsMember: true, IsArchived: true})
+			env := channelNameEnv(t, slack, "http://127.0.0.1:1", tt.channel)
+			if tt.setup != nil {
+				tt.setup(slack, env)
+			}
+			var stdout, stderr strings.Builder
+			err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("serve started")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(stdout.String(), "listening") {
+				t.Error("serve listened before failing")
+			}
+			if strings.Contains(err.Error()+stderr.String(), slack.Token) {
+				t.Error("the token was printed")
+			}
+		})
+	}
+}
+
+// TestJobsRetryAfterChannelFix: an alert dead-lettered because the app
+// was taken out of its channel says which setting to fix; after the
+// channel is changed, jobs retry posts it to the new channel, in one
+// thread.
+func TestJobsRetryAfterChannelFix(t *testing.T) {
+	alertBody, err := os.ReadFile(exampleAlert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slack := slacktest.NewServer(t)
+	old := slack.AddChannel(slacktest.Channel{Name: "agents-old", IsMember: true})
+	fixed := slack.AddChannel(slacktest.Channel{Name: "agents-oncall", IsMember: true})
+	model := groundedModel(t)
+	env := channelNameEnv(t, slack, model.URL, "#agents-old")
+	srv := startServer(t, env)
+	slack.SetMember(old.ID, false) // removed from the channel after start
+
+	if resp := srv.postAlert(t, alertBody); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+	slacktest.WaitFor(t, func() bool {
+		for _, c := range slack.Calls() {
+			if c.Error == "not_in_channel" {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second)
+	if err := srv.stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	out, errOut, err := runJobsCmd(env, "list", "--format", "json")
+	if err != nil {
+		t.Fatalf("jobs list: %v\n%s", err, errOut)
+	}
+	var listed struct {
+		DeadLetters []deadLetterRow `json:"dead"`
+	}
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed.DeadLetters) != 1 {
+		t.Fatalf("jobs list: %v\n%s", err, out)
+	}
+	row := listed.DeadLetters[0]
+	if !strings.Contains(row.LastError, "SLACK_CHANNEL=#agents-old") || !strings.Contains(row.LastError, "/invite") {
+		t.Errorf("the dead letter does not name the setting and the fix: %q", row.LastError)
+	}
+
+	env["SLACK_CHANNEL"] = "#agents-oncall"
+	// The id goes after the flags' place: jobs retry ID --data-dir DIR.
+	if _, errOut, err := runJobsCmd(env, "retry", row.ID, "--data-dir", env["DATA_DIR"]); err != nil {
+		t.Fatalf("jobs retry: %v\n%s", err, errOut)
+	}
+	srv = startServer(t, env)
+	slacktest.WaitFor(t, func() bool { return len(slack.Updates()) >= 1 }, 20*time.Second)
+	if err := srv.stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	var parents []slacktest.Message
+	for _, m := range slack.Messages() {
+		if m.ThreadTS == "" {
+			parents = append(parents, m)
+		}
+	}
+	if len(parents) != 1 || parents[0].Channel != fixed.ID {
+		t.Fatalf("parents %+v, want one in %s", parents, fixed.ID)
+	}
+	if len(slack.Replies(fixed.ID, parents[0].TS)) == 0 {
+		t.Error("no diagnosis in the thread")
+	}
+	if up := slack.Updates(); up[len(up)-1].Channel != fixed.ID || up[len(up)-1].TS != parents[0].TS {
+		t.Errorf("the parent in %s was not updated: %+v", fixed.ID, up)
 	}
 }

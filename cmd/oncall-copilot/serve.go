@@ -125,7 +125,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
 		Queue:       store,
-		Handler:     tel.jobs(sa.Handle(settingHints(routes)(inc.Handle))),
+		Handler:     tel.jobs(sa.Handle(settingHints(cfg)(inc.Handle))),
 		Workers:     cfg.Workers,
 		Name:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 		JobTimeout:  cfg.Queue.JobTimeout.D(),

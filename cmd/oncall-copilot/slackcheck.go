@@ -14,6 +14,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
 
@@ -222,33 +223,41 @@ func (h *slackHealth) watch(ctx context.Context, s slackChecker, channels []chan
 	}
 }
 
-// settingHints name the setting behind a Slack refusal in a job's error,
-// so that the dead letter says what to fix before jobs retry.
-func settingHints(routes *alerts.RouteTable) func(next worker.HandlerFunc) worker.HandlerFunc {
+// settingHints name the setting behind a Slack refusal at the start of a
+// job's error, so that the dead letter (jobs list) says what to fix
+// before jobs retry.
+func settingHints(cfg config.Config) func(next worker.HandlerFunc) worker.HandlerFunc {
 	return func(next worker.HandlerFunc) worker.HandlerFunc {
 		return func(ctx context.Context, job oncall.Job) error {
 			err := next(ctx, job)
 			if err == nil {
 				return nil
 			}
-			setting := "SLACK_CHANNEL"
-			if job.Route != "" && job.Route != alerts.DefaultRouteName {
-				setting = fmt.Sprintf("the channel of route %q (or SLACK_CHANNEL when it has none)", job.Route)
+			setting, channel := "SLACK_CHANNEL", cfg.Slack.Channel
+			for i, r := range cfg.Routes {
+				if r.Name == job.Route && strings.TrimSpace(r.Channel) != "" {
+					setting, channel = fmt.Sprintf("routes[%d] (%s).channel", i, r.Name), r.Channel
+				}
 			}
-			channel, _ := routes.Channel(job.Route)
+			var hint string
 			switch bot.RefusalCode(err) {
 			case "channel_not_found":
-				return fmt.Errorf("%w: check %s (%s): no channel the app can see; after fixing it, run jobs retry", err, setting, channel)
+				hint = fmt.Sprintf("%s=%s: no such channel the app can see; fix it, restart, then jobs retry", setting, channel)
 			case "not_in_channel":
-				return fmt.Errorf("%w: invite the app to the channel of %s (%s) with /invite @oncall-copilot, then run jobs retry", err, setting, channel)
+				hint = fmt.Sprintf("%s=%s: the app is not in the channel; /invite @oncall-copilot there, then jobs retry", setting, channel)
 			case "is_archived":
-				return fmt.Errorf("%w: the channel of %s (%s) is archived: set another one, then run jobs retry", err, setting, channel)
+				hint = fmt.Sprintf("%s=%s: the channel is archived; set another one, restart, then jobs retry", setting, channel)
 			case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive":
-				return fmt.Errorf("%w: check SLACK_BOT_TOKEN, then run jobs retry", err)
+				hint = "SLACK_BOT_TOKEN: Slack refused the token; fix it, restart, then jobs retry"
 			case "missing_scope":
-				return fmt.Errorf("%w: the app lacks a scope: add the scopes of the manifest in slack/, reinstall the app, then run jobs retry", err)
+				hint = "the Slack app lacks a scope: add those of the manifest in slack/, reinstall, then jobs retry"
+			default:
+				return err
 			}
-			return err
+			if retry.IsPermanent(err) {
+				return retry.Permanent(fmt.Errorf("%s: %w", hint, err))
+			}
+			return fmt.Errorf("%s: %w", hint, err)
 		}
 	}
 }

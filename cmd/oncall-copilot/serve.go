@@ -22,14 +22,43 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
 
+const serveHelp = `
+Receives alert webhooks, triages them against the agents' traces and
+posts each incident as a Slack thread.
+
+Required settings (environment, or the YAML file given with --config):
+  SLACK_BOT_TOKEN   the app's Bot User OAuth Token (xoxb-…)
+  SLACK_CHANNEL     the channel incidents go to: #name or id; the app must be in it
+  WEBHOOK_TOKEN     the bearer token alert sources send (or --insecure-no-auth)
+  a trace source    TRACE_JSONL_PATH, LANGFUSE_HOST, PHOENIX_BASE_URL, JAEGER_QUERY_URL or TEMPO_URL
+Optional:
+  OPENAI_API_KEY    model diagnoses (offline analysis without it)
+  SLACK_APP_TOKEN   Socket Mode (xapp-…), or SLACK_SIGNING_SECRET for the HTTP
+                    Events API: questions, buttons and /oncall
+  REDIS_URL         Redis instead of the embedded store in DATA_DIR (./data)
+
+At start serve checks the Slack token and that the app is in every
+configured channel, and stops naming the setting to fix; "config check
+--online" makes the same checks without serving.`
+
 // runServe runs the server until ctx ends: HTTP intake, workers, store.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandHelp(fs, stderr, "serve [--config FILE] [--data-dir DIR] [--insecure-no-auth]", serveHelp)
 	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
 	dataDir := fs.String("data-dir", "", "directory of the embedded store (default ./data)")
 	noAuth := fs.Bool("insecure-no-auth", false, "accept webhooks without a bearer token (never in production)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "serve takes no arguments, got %q\n", pos)
+		fs.Usage()
 		return errUsage
 	}
 	cfg, err := config.Load(*path, getenv)

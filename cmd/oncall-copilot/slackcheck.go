@@ -35,6 +35,10 @@ func serveRequirements(cfg config.Config, getenv func(string) string) error {
 	if t := cfg.Slack.AppToken.Reveal(); t != "" && !strings.HasPrefix(t, "xapp-") {
 		problems = append(problems, errors.New("slack.app_token: SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write scope, from the app's Basic Information page"))
 	}
+	t := cfg.Traces
+	if t.JSONL.Path == "" && t.Langfuse.Host == "" && t.Phoenix.BaseURL == "" && t.Jaeger.QueryURL == "" && t.Tempo.URL == "" {
+		problems = append(problems, errors.New("traces: no trace source configured: set TRACE_JSONL_PATH, LANGFUSE_HOST, PHOENIX_BASE_URL, JAEGER_QUERY_URL or TEMPO_URL"))
+	}
 	if p := cfg.Traces.JSONL.Path; p != "" {
 		if _, err := os.Stat(p); err != nil {
 			problems = append(problems, fmt.Errorf("traces.jsonl.path: TRACE_JSONL_PATH %s: %w", p, pathProblem(err)))

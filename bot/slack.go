@@ -52,6 +52,10 @@ type Options struct {
 	// Observer is told the outcome of every Web API attempt; nil
 	// observes nothing.
 	Observer Observer
+	// WithoutButtons leaves the Acknowledge / Re-run / Resolve buttons
+	// out of reports, for a server with no interactivity endpoint: a
+	// click would reach nothing.
+	WithoutButtons bool
 }
 
 // Observer is told the method, outcome (ok, rate_limited, error) and
@@ -136,7 +140,7 @@ func New(opts Options) (*Slack, error) {
 		now:         opts.Now,
 		sleep:       opts.Sleep,
 		log:         opts.Logger.With("component", "slack"),
-		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact},
+		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact, WithoutButtons: opts.WithoutButtons},
 		minInterval: opts.MinInterval,
 		observer:    opts.Observer,
 		next:        map[string]time.Time{},

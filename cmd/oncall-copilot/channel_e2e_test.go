@@ -71,6 +71,9 @@ func TestServeByChannelName(t *testing.T) {
 	if up := slack.Updates(); up[0].TS != parent.TS || !strings.Contains(up[0].Text+string(up[0].Blocks), "Diagnosis") {
 		t.Errorf("the parent was not updated with the diagnosis: %+v", up[0])
 	}
+	if r := slack.Replies(ch.ID, parent.TS); len(r) == 0 || !strings.Contains(string(r[len(r)-1].Blocks), "oncall_actions") {
+		t.Error("no buttons under the diagnosis, with the Events API configured")
+	}
 
 	q := slack.AddReply(ch.ID, parent.TS, "U0ENGINEER", "<@"+slacktest.BotUserID+"> why is the tool failing?")
 	askInChannelThread(t, srv, ch.ID, parent.TS, q, "evt-name-1", 0)
@@ -189,6 +192,7 @@ func TestJobsRetryAfterChannelFix(t *testing.T) {
 	fixed := slack.AddChannel(slacktest.Channel{Name: "agents-oncall", IsMember: true})
 	model := groundedModel(t)
 	env := channelNameEnv(t, slack, model.URL, "#agents-old")
+	delete(env, "SLACK_SIGNING_SECRET") // no interactivity: no buttons
 	srv := startServer(t, env)
 	slack.SetMember(old.ID, false) // removed from the channel after start
 
@@ -240,8 +244,14 @@ func TestJobsRetryAfterChannelFix(t *testing.T) {
 	if len(parents) != 1 || parents[0].Channel != fixed.ID {
 		t.Fatalf("parents %+v, want one in %s", parents, fixed.ID)
 	}
-	if len(slack.Replies(fixed.ID, parents[0].TS)) == 0 {
+	replies := slack.Replies(fixed.ID, parents[0].TS)
+	if len(replies) == 0 {
 		t.Error("no diagnosis in the thread")
+	}
+	for _, r := range replies {
+		if strings.Contains(string(r.Blocks), "oncall_actions") {
+			t.Error("buttons under the diagnosis of a server without interactivity")
+		}
 	}
 	if up := slack.Updates(); up[len(up)-1].Channel != fixed.ID || up[len(up)-1].TS != parents[0].TS {
 		t.Errorf("the parent in %s was not updated: %+v", fixed.ID, up)

@@ -114,6 +114,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TraceURL: traceURL(cfg.Traces),
 		Redact:   red.String,
 		Observer: tel.metrics,
+		// Buttons nobody could click are left out.
+		WithoutButtons: !interactivityConfigured(cfg, getenv),
 	})
 	if err != nil {
 		return err

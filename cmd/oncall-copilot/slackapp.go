@@ -43,6 +43,15 @@ type slackStore interface {
 // without a signing secret. Never in production.
 const slackAllowUnsignedEnv = "SLACK_ALLOW_UNSIGNED"
 
+// interactivityConfigured reports whether Slack can reach the copilot
+// with clicks: Socket Mode, or the Events API endpoints (signed, or
+// unsigned on purpose). Without it the buttons under a diagnosis are
+// left out.
+func interactivityConfigured(cfg config.Config, getenv func(string) string) bool {
+	unsigned, _ := strconv.ParseBool(getenv(slackAllowUnsignedEnv))
+	return cfg.Slack.AppToken.IsSet() || cfg.Slack.SigningSecret.IsSet() || unsigned
+}
+
 // slackInteractive is the interactive Slack side as serve runs it: the
 // handler of its jobs, its HTTP endpoints and its Socket Mode connection.
 type slackInteractive struct {

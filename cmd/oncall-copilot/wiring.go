@@ -206,5 +206,14 @@ func traceURL(t config.Traces) func(traceID, spanID string) string {
 func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}))
+}
+
+// durationText writes durations as people read them ("took":"2.007s"),
+// not as the integer nanoseconds JSON would otherwise get.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+	"github.com/oncall-copilot/oncall-copilot/internal/testenv"
 	"github.com/oncall-copilot/oncall-copilot/llm/llmtest"
 )
 
@@ -152,7 +153,7 @@ func backends(t *testing.T) map[string]map[string]string {
 	}
 	if redisReachable(url) {
 		out["redis"] = map[string]string{"REDIS_URL": url}
-	} else if os.Getenv("CI") == "true" {
+	} else if testenv.CI() {
 		t.Fatalf("redis at %s is unreachable; the end-to-end test needs it in CI", url)
 	} else {
 		t.Logf("redis at %s unreachable: running the embedded backend only", url)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +258,37 @@ func TestJobsRetryAfterChannelFix(t *testing.T) {
 	}
 	if up := slack.Updates(); up[len(up)-1].Channel != fixed.ID || up[len(up)-1].TS != parents[0].TS {
 		t.Errorf("the parent in %s was not updated: %+v", fixed.ID, up)
+	}
+}
+
+// TestServeUnreadyWhileSlackIsDown: when Slack cannot be reached at
+// start, serve runs but /readyz says it is not ready, and why.
+func TestServeUnreadyWhileSlackIsDown(t *testing.T) {
+	slack := slacktest.NewServer(t)
+	slack.AddChannel(slacktest.Channel{Name: "agents-oncall", IsMember: true})
+	slack.Fail("auth.test", 10, slacktest.HTTPStatus(http.StatusServiceUnavailable))
+	env := channelNameEnv(t, slack, "http://127.0.0.1:1", "#agents-oncall")
+	// Interactivity needs the bot's identity at start, and stops serve
+	// without it; posting alone can wait for Slack.
+	delete(env, "SLACK_SIGNING_SECRET")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, stdout, stderr) }()
+	t.Cleanup(func() { cancel(); <-done })
+	re := regexp.MustCompile(`listening on (\S+)`)
+	slacktest.WaitFor(t, func() bool { return re.MatchString(stdout.String()) || len(done) > 0 }, 30*time.Second)
+	if !re.MatchString(stdout.String()) {
+		t.Fatalf("serve did not start: %s", stderr)
+	}
+	addr := re.FindStringSubmatch(stdout.String())[1]
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "slack") {
+		t.Errorf("/readyz answered %d %q, want 503 naming Slack", resp.StatusCode, body)
 	}
 }

@@ -87,7 +87,11 @@ type Fault struct {
 	Error      string        // the "error" of an {"ok":false} body; empty for a non-JSON body
 }
 
-// RateLimited is Slack's answer to a caller over its rate limit.
+// RateLimited is Slack's answer to a caller over its rate limit: HTTP 429
+// with a Retry-After header in seconds and {"ok":false,"error":"ratelimited"}
+// (api.slack.com/apis/rate-limits: "a HTTP 429 Too Many Requests error,
+// and a Retry-After HTTP header containing the number of seconds until
+// you can retry").
 func RateLimited(retryAfter time.Duration) Fault {
 	return Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, Error: "ratelimited"}
 }
@@ -320,7 +324,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkAuth returns the Slack error code for a request without the right
-// token, or "". Slack takes the token as a bearer header or a form field.
+// token, or "". Slack takes the token as a bearer header or a form field,
+// and answers HTTP 200 with not_authed when there is none and
+// invalid_auth when it is wrong (the error list of every method at
+// api.slack.com/methods, auth.test's among them).
 func checkAuth(r *http.Request, formToken, want string) string {
 	tok := formToken
 	if h := r.Header.Get("Authorization"); h != "" {

@@ -86,3 +86,37 @@ func TestConfigCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandLine: every command's help lists what it needs and exits
+// 0; flags go after positional arguments; a typo is an unknown command.
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args  []string
+		usage bool
+		want  string // in stdout or stderr
+	}{
+		{args: []string{"serve", "-h"}, want: "SLACK_CHANNEL"},
+		{args: []string{"triage", "-h"}, want: "--source"},
+		{args: []string{"digest", "-h"}, want: "SLACK_BOT_TOKEN"},
+		{args: []string{"eval", "-h"}, want: "OPENAI_API_KEY"},
+		{args: []string{"jobs", "retry", "-h"}, want: "retry ID"},
+		{args: []string{"config", "-h"}, want: "--online"},
+		{args: []string{"config", "chek"}, usage: true, want: `unknown command "config chek"`},
+		{args: []string{"jobs", "retyr", "x"}, usage: true, want: `unknown jobs command "retyr"`},
+		{args: []string{"serev"}, usage: true, want: `unknown command "serev"`},
+		{args: []string{"jobs", "retry"}, usage: true, want: "the id of one dead letter is required"},
+		{args: []string{"serve", "extra"}, usage: true, want: "serve takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut strings.Builder
+			err := run(t.Context(), tt.args, func(string) string { return "" }, &out, &errOut)
+			if tt.usage != errors.Is(err, errUsage) || (!tt.usage && err != nil) {
+				t.Errorf("err %v, usage error wanted: %v", err, tt.usage)
+			}
+			if got := out.String() + errOut.String(); !strings.Contains(got, tt.want) {
+				t.Errorf("output does not say %q:\n%s", tt.want, got)
+			}
+		})
+	}
+}

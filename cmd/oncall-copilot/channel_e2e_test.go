@@ -292,3 +292,16 @@ func TestServeUnreadyWhileSlackIsDown(t *testing.T) {
 		t.Errorf("/readyz answered %d %q, want 503 naming Slack", resp.StatusCode, body)
 	}
 }
+
+// TestStartCheckMissingScope: an app installed before the copilot looked
+// channels up lacks channels:read; serve says which scopes to add.
+func TestStartCheckMissingScope(t *testing.T) {
+	slack := slacktest.NewServer(t)
+	slack.AddChannel(slacktest.Channel{Name: "agents-oncall", IsMember: true})
+	slack.Fail("conversations.list", 1, slacktest.APIError("missing_scope"))
+	env := channelNameEnv(t, slack, "http://127.0.0.1:1", "#agents-oncall")
+	err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, &strings.Builder{}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "channels:read and groups:read") || !strings.Contains(err.Error(), "SLACK_CHANNEL") {
+		t.Errorf("serve: %v, want an error naming SLACK_CHANNEL and the scopes to add", err)
+	}
+}

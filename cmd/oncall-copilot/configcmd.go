@@ -22,7 +22,7 @@ TRACE_JSONL_PATH, when set, must exist.
 With --online it also makes serve's start-up checks over the network:
 Slack accepts the bot token (auth.test) and the app token
 (apps.connections.open), every configured channel exists and has the app
-as a member (conversations.info), and the store answers.
+as a member (conversations.info), and Redis answers (with REDIS_URL).
 `
 
 func runConfig(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -144,7 +144,9 @@ func checkSlack(ctx context.Context, s slackChecker, channels []channelSetting) 
 		case errors.Is(err, bot.ErrChannelArchived):
 			err = fmt.Errorf("%s: %s is archived: unarchive it or set another channel", c.setting, show)
 		case errors.Is(err, bot.ErrAuth):
-			err = fmt.Errorf("%s: Slack refused to look %s up: %w (does the app have the channels:read and groups:read scopes? reinstall it after adding them)", c.setting, show, err)
+			err = fmt.Errorf("%s: Slack refused to look %s up: %w", c.setting, show, err)
+		case bot.RefusalCode(err) == "missing_scope":
+			err = fmt.Errorf("%s: the app may not look channels up: add the channels:read and groups:read scopes (see slack/manifest.*.yaml), reinstall the app, and restart", c.setting)
 		default:
 			return nil, fmt.Errorf("%w: check %s: %w", errSlackUnreachable, c.setting, err)
 		}

@@ -190,6 +190,25 @@ func NewRouteTable(routes Routes, defaultChannel string) (*RouteTable, error) {
 	return &RouteTable{routes: compiled, defaultChannel: defaultChannel}, nil
 }
 
+// Channel returns the channel the route named route posts to now: its
+// own, or the default channel. ok is false for a route the table does not
+// have. Jobs queued before a configuration change use it, so that a fixed
+// channel takes effect on them too.
+func (t *RouteTable) Channel(route string) (channel string, ok bool) {
+	if route == DefaultRouteName {
+		return t.defaultChannel, true
+	}
+	for _, r := range t.routes {
+		if r.name == route {
+			if r.channel == "" {
+				return t.defaultChannel, true
+			}
+			return r.channel, true
+		}
+	}
+	return "", false
+}
+
 // Route implements Router: the destinations of every matching route, in
 // order, or the default route's when none matches.
 func (t *RouteTable) Route(a oncall.Alert) []Destination {

@@ -107,7 +107,7 @@ func (a *App) reply(ctx context.Context, c commandJob, r Reply) error {
 		return a.respond(ctx, c.ResponseURL, r)
 	}
 	if r.ResponseType == "in_channel" {
-		_, err := a.slack.post(ctx, c.Channel, "", r.Text, r.Blocks)
+		_, _, err := a.slack.post(ctx, c.Channel, "", r.Text, r.Blocks)
 		return err
 	}
 	return a.slack.postEphemeral(ctx, c.Channel, c.User, "", r.Text, r.Blocks)

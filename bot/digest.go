@@ -40,15 +40,17 @@ func (s *Slack) PostDigest(ctx context.Context, channel, text string, blocks []s
 	if len(blocks) > maxBlocks {
 		return fmt.Errorf("post digest to %s: %w: %d blocks, Slack takes %d", channel, ErrPermanent, len(blocks), maxBlocks)
 	}
-	ts, err := s.post(ctx, channel, "", text, blocks)
+	// The upload takes the channel's id, not a name: the one Slack
+	// answers the post with.
+	channelID, ts, err := s.post(ctx, channel, "", text, blocks)
 	if err != nil {
 		return fmt.Errorf("post digest to %s: %w", channel, err)
 	}
-	s.log.Info("digest posted", "channel", channel, "ts", ts)
+	s.log.Info("digest posted", "channel", channelID, "ts", ts)
 	if len(chart) == 0 {
 		return nil
 	}
-	if err := s.uploadChart(ctx, channel, ts, chart, chartAlt); err != nil {
+	if err := s.uploadChart(ctx, channelID, ts, chart, chartAlt); err != nil {
 		return fmt.Errorf("post digest to %s: message posted, chart not: %w", channel, err)
 	}
 	return nil

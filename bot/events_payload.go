@@ -133,6 +133,15 @@ func messageJob(env envelope, botUser string) (eventJob, string) {
 		if len(ev.Edited) > 0 && string(ev.Edited) != "null" {
 			return eventJob{}, "edited mention"
 		}
+		// A mention in a canvas (subtype document_mention) or any other
+		// non-chat place has no thread to answer in; only a chat
+		// message's mention (no subtype, or a broadcast or file share
+		// reply) is a question.
+		switch ev.Subtype {
+		case "", "thread_broadcast", "file_share":
+		default:
+			return eventJob{}, "mention subtype " + ev.Subtype
+		}
 		return job, ""
 	case "message":
 		switch ev.Subtype {

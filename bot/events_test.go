@@ -96,6 +96,9 @@ func TestBotLoopGuard(t *testing.T) {
 		{"edited mention", []byte(strings.Replace(string(messageEvent("Ev7", "app_mention", "", engineer, "", "<@U0FAKEBOT> why?", inc.Channel, reply, inc.ThreadTS)),
 			`"type":"app_mention"`, `"type":"app_mention","edited":{"user":"U0ENGINEER","ts":"1700000001.000000"}`, 1))},
 		{"top-level chatter", messageEvent("Ev8", "message", "", engineer, "", "lunch?", inc.Channel, "1700000077.000100", "")},
+		// A mention in a canvas: Slack sends app_mention with subtype
+		// document_mention; there is no chat thread to answer in.
+		{"mention in a canvas", messageEvent("Ev9", "app_mention", "document_mention", engineer, "", "<@U0FAKEBOT> see this doc?", inc.Channel, "1700000078.000100", "")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

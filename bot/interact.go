@@ -177,7 +177,7 @@ func (a *App) note(ctx context.Context, inc oncall.Incident, text string) {
 	if inc.Channel == "" || inc.ThreadTS == "" {
 		return
 	}
-	if _, err := a.slack.post(ctx, inc.Channel, inc.ThreadTS, notification(text), noteBlocks(text)); err != nil {
+	if _, _, err := a.slack.post(ctx, inc.Channel, inc.ThreadTS, notification(text), noteBlocks(text)); err != nil {
 		a.log.Warn("thread note failed", "incident", inc.Key, "err", err)
 	}
 }

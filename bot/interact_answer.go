@@ -55,7 +55,7 @@ func (a *App) answer(ctx context.Context, job oncall.Job, ev eventJob) error {
 	}
 	text := a.questionText(ev.Text)
 	if text == "" {
-		_, err := a.slack.post(ctx, ev.Channel, thread, "Ask me about this incident or about your agents' traces.",
+		_, _, err := a.slack.post(ctx, ev.Channel, thread, "Ask me about this incident or about your agents' traces.",
 			noteBlocks("Ask me about this incident or about your agents' traces, for example _why did the top cluster start?_ or _what failed in agent checkout in the last hour?_"))
 		return err
 	}

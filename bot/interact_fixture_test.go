@@ -236,7 +236,7 @@ func (h *harness) openIncident() oncall.Incident {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ts, err := h.bot.PostParent(ctx, inc)
+	_, ts, err := h.bot.PostParent(ctx, inc)
 	if err != nil {
 		h.t.Fatal(err)
 	}

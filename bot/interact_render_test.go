@@ -94,11 +94,15 @@ func TestActionsOnlyUnderIncidentReports(t *testing.T) {
 	if _, ok := last[len(last)-1].(*slack.ActionBlock); !ok {
 		t.Error("the report of an incident does not end with the buttons")
 	}
-	without := RenderReport(oncall.Incident{}, rep, RenderOptions{})
-	for _, msg := range without {
-		for _, b := range msg {
-			if _, ok := b.(*slack.ActionBlock); ok {
-				t.Error("a report without an incident has buttons")
+	for name, without := range map[string][][]slack.Block{
+		"a report without an incident":               RenderReport(oncall.Incident{}, rep, RenderOptions{}),
+		"a report on a server without interactivity": RenderReport(testIncident(), rep, RenderOptions{WithoutButtons: true}),
+	} {
+		for _, msg := range without {
+			for _, b := range msg {
+				if _, ok := b.(*slack.ActionBlock); ok {
+					t.Errorf("%s has buttons", name)
+				}
 			}
 		}
 	}

@@ -41,7 +41,11 @@ func (s *Slack) react(ctx context.Context, channel, ts, name string, add bool) e
 	if add {
 		method = "reactions.add"
 	}
-	err := s.call(ctx, method, channel, func(ctx context.Context) error {
+	channel, err := s.ChannelID(ctx, channel)
+	if err != nil {
+		return fmt.Errorf("%s %s on %s: %w", method, name, ts, err)
+	}
+	err = s.call(ctx, method, channel, func(ctx context.Context) error {
 		ref := slack.NewRefToMessage(channel, ts)
 		if add {
 			return s.api.AddReactionContext(ctx, name, ref)
@@ -61,8 +65,12 @@ func (s *Slack) react(ctx context.Context, channel, ts, name string, add bool) e
 // threadReplies reads up to limit messages of the thread of ts, the
 // parent first.
 func (s *Slack) threadReplies(ctx context.Context, channel, ts string, limit int) ([]slack.Message, error) {
+	channel, err := s.ChannelID(ctx, channel)
+	if err != nil {
+		return nil, fmt.Errorf("read thread %s: %w", ts, err)
+	}
 	var msgs []slack.Message
-	err := s.call(ctx, "conversations.replies", channel, func(ctx context.Context) error {
+	err = s.call(ctx, "conversations.replies", channel, func(ctx context.Context) error {
 		m, _, _, err := s.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: limit})
 		msgs = m
 		return err
@@ -94,7 +102,7 @@ func (s *Slack) postEphemeral(ctx context.Context, channel, user, threadTS, text
 // set.
 func (s *Slack) postMessages(ctx context.Context, channel, threadTS string, msgs []message) error {
 	for i, m := range msgs {
-		if _, err := s.post(ctx, channel, threadTS, m.text, m.blocks); err != nil {
+		if _, _, err := s.post(ctx, channel, threadTS, m.text, m.blocks); err != nil {
 			return fmt.Errorf("post message %d of %d in %s: %w", i+1, len(msgs), channel, err)
 		}
 	}

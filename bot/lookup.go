@@ -62,6 +62,11 @@ func (s *Slack) FindParent(ctx context.Context, inc oncall.Incident) (string, er
 	if inc.Channel == "" || inc.Key == "" {
 		return "", fmt.Errorf("find parent of incident %s: %w: no channel or key", inc.Key, ErrPermanent)
 	}
+	channel, err := s.threadChannel(ctx, "find parent", inc)
+	if err != nil {
+		return "", err
+	}
+	inc.Channel = channel
 	params := slack.GetConversationHistoryParameters{
 		ChannelID:          inc.Channel,
 		Limit:              lookupPageSize,
@@ -112,6 +117,11 @@ func (s *Slack) FindReport(ctx context.Context, inc oncall.Incident) (bool, erro
 	if inc.Channel == "" || inc.ThreadTS == "" {
 		return false, retry.Permanent(fmt.Errorf("find report of incident %s: %w: no channel or thread", inc.Key, ErrPermanent))
 	}
+	channel, err := s.threadChannel(ctx, "find report", inc)
+	if err != nil {
+		return false, err
+	}
+	inc.Channel = channel
 	params := slack.GetConversationRepliesParameters{
 		ChannelID: inc.Channel, Timestamp: inc.ThreadTS, Limit: lookupPageSize, IncludeAllMetadata: true,
 	}

@@ -25,10 +25,10 @@ func TestFindParent(t *testing.T) {
 		{"found among other messages", func(t *testing.T, f fixture) string {
 			other := testIncident()
 			other.Key = "inc-other"
-			if _, err := f.bot.PostParent(ctx, other); err != nil {
+			if _, _, err := f.bot.PostParent(ctx, other); err != nil {
 				t.Fatal(err)
 			}
-			ts, err := f.bot.PostParent(ctx, testIncident())
+			_, ts, err := f.bot.PostParent(ctx, testIncident())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,13 +40,13 @@ func TestFindParent(t *testing.T) {
 			return ""
 		}, ""},
 		{"another incident's key", func(t *testing.T, f fixture) string {
-			if _, err := f.bot.PostParent(ctx, testIncident()); err != nil {
+			if _, _, err := f.bot.PostParent(ctx, testIncident()); err != nil {
 				t.Fatal(err)
 			}
 			return ""
 		}, "inc-unrelated"},
 		{"beyond the first page", func(t *testing.T, f fixture) string {
-			ts, err := f.bot.PostParent(ctx, testIncident())
+			_, ts, err := f.bot.PostParent(ctx, testIncident())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestFindParent(t *testing.T) {
 			return ts
 		}, ""},
 		{"after transient failures", func(t *testing.T, f fixture) string {
-			ts, err := f.bot.PostParent(ctx, testIncident())
+			_, ts, err := f.bot.PostParent(ctx, testIncident())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +64,7 @@ func TestFindParent(t *testing.T) {
 		}, ""},
 		{"updated parent keeps its metadata", func(t *testing.T, f fixture) string {
 			inc := testIncident()
-			ts, err := f.bot.PostParent(ctx, inc)
+			_, ts, err := f.bot.PostParent(ctx, inc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func TestFindParentSearchesSinceTheIncidentOpened(t *testing.T) {
 	ctx := context.Background()
 	inc := testIncident()
 	inc.OpenedAt = f.clock.Now()
-	if _, err := f.bot.PostParent(ctx, inc); err != nil {
+	if _, _, err := f.bot.PostParent(ctx, inc); err != nil {
 		t.Fatal(err)
 	}
 	// The incident key reused for an incident opened a day later: the old
@@ -146,7 +146,7 @@ func TestFindReport(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	inc := testIncident()
-	ts, err := f.bot.PostParent(ctx, inc)
+	_, ts, err := f.bot.PostParent(ctx, inc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestRefusalsStayPermanent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.srv.Fail("chat.postMessage", tt.times, tt.fault)
-			_, err := f.bot.PostParent(context.Background(), testIncident())
+			_, _, err := f.bot.PostParent(context.Background(), testIncident())
 			if err == nil {
 				t.Fatal("want an error")
 			}

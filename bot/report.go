@@ -107,7 +107,7 @@ func renderReport(inc oncall.Incident, rep oncall.Report, opts RenderOptions) []
 	blocks = append(blocks, contextBlock(r.footer(rep)...))
 
 	parts := pack(blocks)
-	if inc.Key != "" {
+	if inc.Key != "" && !opts.WithoutButtons {
 		// The buttons go under the end of the report; pack left room.
 		last := len(parts) - 1
 		parts[last] = append(parts[last], RenderActions(inc))

@@ -52,6 +52,10 @@ type Options struct {
 	// Observer is told the outcome of every Web API attempt; nil
 	// observes nothing.
 	Observer Observer
+	// WithoutButtons leaves the Acknowledge / Re-run / Resolve buttons
+	// out of reports, for a server with no interactivity endpoint: a
+	// click would reach nothing.
+	WithoutButtons bool
 }
 
 // Observer is told the method, outcome (ok, rate_limited, error) and
@@ -79,6 +83,10 @@ type Slack struct {
 
 	mu   sync.Mutex
 	next map[string]time.Time // channel → earliest time of its next message
+
+	chMu       sync.Mutex
+	channelIDs map[string]string // channel name → id, from conversations.list
+	listedAt   time.Time         // when conversations.list was last read
 }
 
 // New checks opts and returns a publisher. It makes no call to Slack.
@@ -132,7 +140,7 @@ func New(opts Options) (*Slack, error) {
 		now:         opts.Now,
 		sleep:       opts.Sleep,
 		log:         opts.Logger.With("component", "slack"),
-		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact},
+		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact, WithoutButtons: opts.WithoutButtons},
 		minInterval: opts.MinInterval,
 		observer:    opts.Observer,
 		next:        map[string]time.Time{},
@@ -144,21 +152,34 @@ func New(opts Options) (*Slack, error) {
 // is rejected, the message is malformed. Check with errors.Is.
 var ErrPermanent = errors.New("slack refused the request")
 
-// PostParent posts the incident's parent message in inc.Channel and
-// returns its ts, which is the thread's. It posts every time it is
-// called: the caller records the ts and calls it once per incident. The
-// message carries the incident key as metadata, so that FindParent can
-// find it when the caller crashed before recording the ts.
-func (s *Slack) PostParent(ctx context.Context, inc oncall.Incident) (string, error) {
+// PostParent posts the incident's parent message in inc.Channel (an id
+// or a name) and returns the channel's id and the message's ts, which is
+// the thread's: every later call on the thread needs both, as Slack takes
+// a name only when posting. It posts every time it is called: the caller
+// records the ts and calls it once per incident. The message carries the
+// incident key as metadata, so that FindParent can find it when the
+// caller crashed before recording the ts.
+func (s *Slack) PostParent(ctx context.Context, inc oncall.Incident) (channelID, ts string, err error) {
 	if inc.Channel == "" {
-		return "", fmt.Errorf("post parent of incident %s: %w: no channel", inc.Key, ErrPermanent)
+		return "", "", fmt.Errorf("post parent of incident %s: %w: no channel", inc.Key, ErrPermanent)
 	}
-	ts, err := s.post(ctx, inc.Channel, "", ParentFallback(inc, s.render), RenderParent(inc, s.render), incidentMetadata(inc))
+	channelID, ts, err = s.post(ctx, inc.Channel, "", ParentFallback(inc, s.render), RenderParent(inc, s.render), incidentMetadata(inc))
 	if err != nil {
-		return "", fmt.Errorf("post parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
+		return "", "", fmt.Errorf("post parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
 	}
-	s.log.Info("parent posted", "incident", inc.Key, "channel", inc.Channel, "ts", ts)
-	return ts, nil
+	s.log.Info("parent posted", "incident", inc.Key, "channel", channelID, "ts", ts)
+	return channelID, ts, nil
+}
+
+// threadChannel returns the id of the channel of inc's thread, for the
+// calls that take no name: incidents recorded before ids were kept may
+// hold a name.
+func (s *Slack) threadChannel(ctx context.Context, what string, inc oncall.Incident) (string, error) {
+	id, err := s.ChannelID(ctx, inc.Channel)
+	if err != nil {
+		return "", fmt.Errorf("%s of incident %s: %w", what, inc.Key, keepPermanent(err))
+	}
+	return id, nil
 }
 
 // UpdateParent rewrites the parent message (inc.ThreadTS) to show the
@@ -167,10 +188,14 @@ func (s *Slack) UpdateParent(ctx context.Context, inc oncall.Incident) error {
 	if inc.Channel == "" || inc.ThreadTS == "" {
 		return fmt.Errorf("update parent of incident %s: %w: no channel or thread", inc.Key, ErrPermanent)
 	}
+	channel, err := s.threadChannel(ctx, "update parent", inc)
+	if err != nil {
+		return err
+	}
 	text, blocks := ParentFallback(inc, s.render), RenderParent(inc, s.render)
-	err := s.call(ctx, "chat.update", inc.Channel, func(ctx context.Context) error {
+	err = s.call(ctx, "chat.update", channel, func(ctx context.Context) error {
 		opts := append(messageOptions(text, blocks), incidentMetadata(inc))
-		_, _, _, err := s.api.UpdateMessageContext(ctx, inc.Channel, inc.ThreadTS, opts...)
+		_, _, _, err := s.api.UpdateMessageContext(ctx, channel, inc.ThreadTS, opts...)
 		return err
 	})
 	if err != nil {
@@ -188,9 +213,13 @@ func (s *Slack) PostReport(ctx context.Context, inc oncall.Incident, rep oncall.
 	if inc.Channel == "" || inc.ThreadTS == "" {
 		return fmt.Errorf("post report of incident %s: %w: no channel or thread", inc.Key, ErrPermanent)
 	}
+	channel, err := s.threadChannel(ctx, "post report", inc)
+	if err != nil {
+		return err
+	}
 	msgs := renderReport(inc, rep, s.render)
 	for i, m := range msgs {
-		if _, err := s.post(ctx, inc.Channel, inc.ThreadTS, m.text, m.blocks, reportMetadata(inc)); err != nil {
+		if _, _, err := s.post(ctx, channel, inc.ThreadTS, m.text, m.blocks, reportMetadata(inc)); err != nil {
 			return fmt.Errorf("post report of incident %s, reply %d of %d: %w", inc.Key, i+1, len(msgs), err)
 		}
 	}
@@ -207,12 +236,16 @@ func (s *Slack) PostNote(ctx context.Context, inc oncall.Incident, text string) 
 	if strings.TrimSpace(text) == "" {
 		return fmt.Errorf("post note on incident %s: %w: empty text", inc.Key, ErrPermanent)
 	}
+	channel, err := s.threadChannel(ctx, "post note", inc)
+	if err != nil {
+		return err
+	}
 	r := renderer{s.render}
 	var blocks []slack.Block
 	for _, piece := range splitText(r.clip(text, maxMessageChars/2), maxSectionChars) {
 		blocks = append(blocks, section(piece))
 	}
-	if _, err := s.post(ctx, inc.Channel, inc.ThreadTS, r.line(text, 300), blocks); err != nil {
+	if _, _, err := s.post(ctx, channel, inc.ThreadTS, r.line(text, 300), blocks); err != nil {
 		return fmt.Errorf("post note on incident %s: %w", inc.Key, err)
 	}
 	return nil
@@ -232,20 +265,23 @@ func messageOptions(text string, blocks []slack.Block) []slack.MsgOption {
 	}
 }
 
-// post sends one message, in a thread when threadTS is set, with extra
-// options (metadata), and returns its ts.
-func (s *Slack) post(ctx context.Context, channel, threadTS, text string, blocks []slack.Block, extra ...slack.MsgOption) (string, error) {
+// post sends one message to channel (an id or a name), in a thread when
+// threadTS is set, with extra options (metadata), and returns the
+// channel's id, as Slack answers it, and the message's ts.
+func (s *Slack) post(ctx context.Context, channel, threadTS, text string, blocks []slack.Block, extra ...slack.MsgOption) (channelID, ts string, err error) {
 	opts := append(messageOptions(text, blocks), extra...)
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
-	var ts string
-	err := s.call(ctx, "chat.postMessage", channel, func(ctx context.Context) error {
-		_, t, err := s.api.PostMessageContext(ctx, channel, opts...)
-		ts = t
+	err = s.call(ctx, "chat.postMessage", channel, func(ctx context.Context) error {
+		c, t, err := s.api.PostMessageContext(ctx, channel, opts...)
+		channelID, ts = c, t
 		return err
 	})
-	return ts, err
+	if err == nil && channelID == "" {
+		channelID = channel
+	}
+	return channelID, ts, err
 }
 
 // call runs one Web API call under the retry policy, pacing each attempt

@@ -88,7 +88,7 @@ func TestParentThenReportInThread(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	inc := testIncident()
-	ts, err := f.bot.PostParent(ctx, inc)
+	_, ts, err := f.bot.PostParent(ctx, inc)
 	if err != nil {
 		t.Fatalf("PostParent: %v", err)
 	}
@@ -140,7 +140,7 @@ func TestUpdateParent(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	inc := testIncident()
-	ts, err := f.bot.PostParent(ctx, inc)
+	_, ts, err := f.bot.PostParent(ctx, inc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestRetries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.srv.Fail("chat.postMessage", tt.n, tt.fault)
-			ts, err := f.bot.PostParent(context.Background(), testIncident())
+			_, ts, err := f.bot.PostParent(context.Background(), testIncident())
 			if got := f.srv.CallCount("chat.postMessage"); got != tt.wantCalls {
 				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
 			}
@@ -238,7 +238,7 @@ func TestLongReportPostsRepliesInOrder(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	inc := testIncident()
-	ts, err := f.bot.PostParent(ctx, inc)
+	_, ts, err := f.bot.PostParent(ctx, inc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestPacingPerChannel(t *testing.T) {
 	other := testIncident()
 	other.Channel = "C0OTHER"
 	for _, i := range []oncall.Incident{inc, inc, other, inc} {
-		if _, err := f.bot.PostParent(ctx, i); err != nil {
+		if _, _, err := f.bot.PostParent(ctx, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -308,7 +308,7 @@ func TestPostNeedsThread(t *testing.T) {
 		{"parent without channel", func() error {
 			i := inc
 			i.Channel = ""
-			_, err := f.bot.PostParent(ctx, i)
+			_, _, err := f.bot.PostParent(ctx, i)
 			return err
 		}},
 	}
@@ -333,7 +333,7 @@ func TestWrongTokenIsPermanentAndNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.PostParent(context.Background(), testIncident())
+	_, _, err = b.PostParent(context.Background(), testIncident())
 	if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "invalid_auth") {
 		t.Fatalf("err = %v, want permanent invalid_auth", err)
 	}

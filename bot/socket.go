@@ -64,6 +64,24 @@ func NewSocket(opts SocketOptions) (*Socket, error) {
 	return &Socket{opts: opts, log: opts.Logger.With("component", "slack-socket")}, nil
 }
 
+// CheckToken asks Slack for a connection URL (apps.connections.open)
+// without connecting, so that a refused app token is found at start. A
+// refused token is ErrAuth.
+func (s *Socket) CheckToken(ctx context.Context) error {
+	api := slack.New("", slack.OptionAppLevelToken(s.opts.AppToken), slack.OptionAPIURL(s.opts.APIURL), slack.OptionHTTPClient(s.opts.HTTPClient))
+	_, _, err := api.StartSocketModeContext(ctx)
+	if err == nil {
+		return nil
+	}
+	err = classify("apps.connections.open", err)
+	refused := authCode(err)
+	err = scrubToken(err, s.opts.AppToken)
+	if refused {
+		return fmt.Errorf("apps.connections.open: %w: %w", ErrAuth, err)
+	}
+	return fmt.Errorf("apps.connections.open: %w", err)
+}
+
 // Run connects and handles envelopes until ctx ends, reconnecting when
 // Slack asks to or the connection drops. It returns nil when ctx ends and
 // an error when Slack refuses the token.

@@ -30,6 +30,10 @@ type RenderOptions struct {
 	// Redact hides secrets in text that comes from alerts, traces or the
 	// model before it is rendered. Nil leaves text as it is.
 	Redact func(string) string
+	// WithoutButtons leaves the buttons out from under a diagnosis: set
+	// it when no interactivity endpoint (Socket Mode or the Events API)
+	// is configured, as clicks would go nowhere.
+	WithoutButtons bool
 }
 
 // renderer turns untrusted text into safe Slack mrkdwn.

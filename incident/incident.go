@@ -28,7 +28,10 @@ type Store interface {
 
 // Publisher posts to the incident's Slack thread.
 type Publisher interface {
-	PostParent(ctx context.Context, inc oncall.Incident) (ts string, err error)
+	// PostParent posts the parent message in inc.Channel, an id or a
+	// name, and returns the channel's id and the thread's ts: every
+	// later call on the thread uses the id.
+	PostParent(ctx context.Context, inc oncall.Incident) (channelID, ts string, err error)
 	UpdateParent(ctx context.Context, inc oncall.Incident) error
 	PostReport(ctx context.Context, inc oncall.Incident, rep oncall.Report) error
 	PostNote(ctx context.Context, inc oncall.Incident, text string) error
@@ -49,6 +52,11 @@ type ReportFinder interface {
 	FindReport(ctx context.Context, inc oncall.Incident) (bool, error)
 }
 
+// RouteChannels says which channel a route posts to now.
+type RouteChannels interface {
+	Channel(route string) (channel string, ok bool)
+}
+
 // Triager analyses an alert's traces.
 type Triager interface {
 	Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error)
@@ -59,6 +67,11 @@ type Options struct {
 	Store     Store     // required
 	Publisher Publisher // required
 	Triager   Triager   // required
+	// Routes gives the channel each route posts to now, so that an
+	// incident whose thread was never posted (its channel was wrong, say)
+	// goes where the configuration says after a fix, and so does a job
+	// queued before it; nil keeps the channel the job was queued with.
+	Routes RouteChannels
 	// Finder looks a parent up before a job posts it again; default the
 	// Publisher when it implements ParentFinder, else none (a crash
 	// between posting a parent and recording it then posts it twice).
@@ -153,6 +166,17 @@ func (s *Service) Handle(ctx context.Context, job oncall.Job) error {
 	return s.fire(ctx, log, key, job)
 }
 
+// channel is where the job's incident is posted: the channel its route
+// names now, or the one it was queued with.
+func (s *Service) channel(job oncall.Job) string {
+	if s.opts.Routes != nil {
+		if ch, ok := s.opts.Routes.Channel(job.Route); ok && ch != "" {
+			return ch
+		}
+	}
+	return job.Channel
+}
+
 // groupResolved reports whether every alert of the notification ended.
 func groupResolved(alerts []oncall.Alert) bool {
 	for _, a := range alerts {
@@ -184,13 +208,14 @@ func representative(alerts []oncall.Alert) oncall.Alert {
 func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job oncall.Job) error {
 	now := s.opts.Now().UTC()
 	alert := representative(job.Alerts)
+	channel := s.channel(job)
 	inc, created, err := s.opts.Store.CreateIncident(ctx, oncall.Incident{
 		Key:        key,
 		Status:     oncall.IncidentOpen,
 		Alert:      alert,
 		Alerts:     job.Alerts,
 		Route:      job.Route,
-		Channel:    job.Channel,
+		Channel:    channel,
 		OpenedAt:   now,
 		UpdatedAt:  now,
 		Fires:      1,
@@ -203,7 +228,7 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 	}
 	refired := false
 	if !created {
-		inc, refired, err = s.refresh(ctx, key, job, now)
+		inc, refired, err = s.refresh(ctx, key, job, channel, now)
 		if err != nil {
 			return err
 		}
@@ -262,10 +287,14 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 // refresh records a notification for an incident that already exists: new
 // alerts in the group, or a re-fire after resolution (which asks for a new
 // triage).
-func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, now time.Time) (oncall.Incident, bool, error) {
+func (s *Service) refresh(ctx context.Context, key string, job oncall.Job, channel string, now time.Time) (oncall.Incident, bool, error) {
 	refired := false
 	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		refired = false
+		if inc.ThreadTS == "" && inc.Storm == "" && channel != "" {
+			// Never posted: it goes where its route says now.
+			inc.Channel = channel
+		}
 		if inc.Status == oncall.IncidentResolved && !inc.ResolvedAt.IsZero() &&
 			!representative(job.Alerts).StartsAt.After(inc.ResolvedAt) {
 			// A firing notification of the episode that already ended,

@@ -34,13 +34,13 @@ func (p *lostAnswer) PostReport(ctx context.Context, inc oncall.Incident, rep on
 	return err
 }
 
-func (p *lostAnswer) PostParent(ctx context.Context, inc oncall.Incident) (string, error) {
-	ts, err := p.Slack.PostParent(ctx, inc)
+func (p *lostAnswer) PostParent(ctx context.Context, inc oncall.Incident) (string, string, error) {
+	channel, ts, err := p.Slack.PostParent(ctx, inc)
 	if err == nil && p.lose > 0 {
 		p.lose--
-		return "", errors.New("slack chat.postMessage: context deadline exceeded")
+		return "", "", errors.New("slack chat.postMessage: context deadline exceeded")
 	}
-	return ts, err
+	return channel, ts, err
 }
 
 // lookupFixture is an incident service over the real store and the fake

@@ -134,18 +134,18 @@ func (s *Service) postParent(ctx context.Context, key string, inc oncall.Inciden
 				return inc, fmt.Errorf("look for parent: %w", err)
 			case ts != "" && first:
 				s.log.Info("thread the store forgot found in Slack; continuing in it", "incident", key, "thread", ts)
-				return s.recordParent(ctx, key, ts)
+				return s.recordParent(ctx, key, "", ts)
 			case ts != "":
 				s.log.Info("parent posted by an earlier attempt found", "incident", key, "thread", ts)
-				return s.recordParent(ctx, key, ts)
+				return s.recordParent(ctx, key, "", ts)
 			}
 		}
 	}
-	ts, err := s.opts.Publisher.PostParent(ctx, inc)
+	channel, ts, err := s.opts.Publisher.PostParent(ctx, inc)
 	if err != nil {
 		return inc, fmt.Errorf("post parent: %w", err)
 	}
-	return s.recordParent(ctx, key, ts)
+	return s.recordParent(ctx, key, channel, ts)
 }
 
 // storeForgot reports whether the store lost its data within the
@@ -158,11 +158,15 @@ func (s *Service) storeForgot() bool {
 	return !at.IsZero() && s.opts.Now().Sub(at) < s.opts.RecoveryWindow
 }
 
-// recordParent stores the parent's ts, unless one is stored already.
-func (s *Service) recordParent(ctx context.Context, key, ts string) (oncall.Incident, error) {
+// recordParent stores the parent's ts, and the id of its channel when
+// known, unless a thread is stored already.
+func (s *Service) recordParent(ctx context.Context, key, channelID, ts string) (oncall.Incident, error) {
 	inc, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		if inc.ThreadTS == "" {
 			inc.ThreadTS = ts
+			if channelID != "" {
+				inc.Channel = channelID
+			}
 		}
 		return nil
 	})

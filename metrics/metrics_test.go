@@ -216,7 +216,7 @@ func TestSlackCallsAndRateLimitsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc := oncall.Incident{Key: "k", Channel: "C1", Alert: oncall.Alert{Name: "AgentErrorRate", Status: oncall.AlertFiring}}
-	if inc.ThreadTS, err = slack.PostParent(t.Context(), inc); err != nil {
+	if _, inc.ThreadTS, err = slack.PostParent(t.Context(), inc); err != nil {
 		t.Fatalf("PostParent after a 429: %v", err)
 	}
 	if err := slack.UpdateParent(t.Context(), inc); err == nil {

@@ -29,6 +29,8 @@ func (s *Server) handlers() map[string]handler {
 		"files.getUploadURLExternal":   s.getUploadURL,
 		"files.completeUploadExternal": s.completeUpload,
 		"apps.connections.open":        s.connectionsOpen,
+		"conversations.info":           s.conversationInfo,
+		"conversations.list":           s.conversationList,
 	}
 }
 

@@ -3,6 +3,13 @@
 // or form tokens, {"ok":...} responses, 429 with Retry-After), records what
 // it received and can be told to fail.
 //
+// It refuses what Slack refuses: a channel name anywhere but
+// chat.postMessage and chat.postEphemeral is channel_not_found, a
+// channel the bot is not in is not_in_channel, an archived one
+// is_archived, a wrong token invalid_auth (see channels.go, with the
+// documentation each rule follows). Messages are recorded under the
+// channel's id, as Slack keeps them.
+//
 // Point a slack-go client at it with slack.OptionAPIURL(srv.URL + "/").
 // A Server is safe for concurrent use.
 package slacktest
@@ -80,7 +87,11 @@ type Fault struct {
 	Error      string        // the "error" of an {"ok":false} body; empty for a non-JSON body
 }
 
-// RateLimited is Slack's answer to a caller over its rate limit.
+// RateLimited is Slack's answer to a caller over its rate limit: HTTP 429
+// with a Retry-After header in seconds and {"ok":false,"error":"ratelimited"}
+// (api.slack.com/apis/rate-limits: "a HTTP 429 Too Many Requests error,
+// and a Retry-After HTTP header containing the number of seconds until
+// you can retry").
 func RateLimited(retryAfter time.Duration) Fault {
 	return Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, Error: "ratelimited"}
 }
@@ -119,12 +130,14 @@ type Server struct {
 	responses  []Response
 	clock      func() time.Time // see UseClock; nil: synthetic timestamps
 	lastMicros int64            // the latest ts handed out under clock
+	channels   map[string]*Channel
+	declared   bool // AddChannel was called: only added channels exist
 }
 
 // NewServer starts a fake Slack API that closes when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{Token: Token, AppToken: AppToken, uploads: map[string]*File{}, faults: map[string][]Fault{}}
+	s := &Server{Token: Token, AppToken: AppToken, uploads: map[string]*File{}, faults: map[string][]Fault{}, channels: map[string]*Channel{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.serveAPI)
 	mux.HandleFunc("GET /api/{method}", s.serveAPI)
@@ -300,12 +313,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, method, params, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 		return
 	}
+	if id, code := s.channelFor(method, params); code != "" {
+		s.answer(w, method, params, http.StatusOK, map[string]any{"ok": false, "error": code})
+		return
+	} else if id != "" {
+		params.Set(channelRules[method].param, id)
+	}
 	body := h(params)
 	s.answer(w, method, params, http.StatusOK, body)
 }
 
 // checkAuth returns the Slack error code for a request without the right
-// token, or "". Slack takes the token as a bearer header or a form field.
+// token, or "". Slack takes the token as a bearer header or a form field,
+// and answers HTTP 200 with not_authed when there is none and
+// invalid_auth when it is wrong (the error list of every method at
+// api.slack.com/methods, auth.test's among them).
 func checkAuth(r *http.Request, formToken, want string) string {
 	tok := formToken
 	if h := r.Header.Get("Authorization"); h != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,15 @@ func runDigest(ctx context.Context, args []string, getenv func(string) string, s
 func runDigestAt(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, now func() time.Time) error {
 	fs := flag.NewFlagSet("digest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandHelp(fs, stderr, "digest [--since 24h] [--post [--channel CHANNEL]] [--format text|json]", `
+Prints the digest of the last --since (incidents, the agents' runs, top
+failure clusters, triage cost and feedback) or, with --post, posts it to
+Slack with its chart.
+
+Settings: a store (DATA_DIR or --data-dir, or REDIS_URL); a trace source
+(--traces PATH, or TRACE_JSONL_PATH, LANGFUSE_HOST, …). --post needs
+SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
+(a #name or an id; the app must be in it).`)
 	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
 	since := fs.Duration("since", 24*time.Hour, "how far back the digest looks")
 	post := fs.Bool("post", false, "post the digest to Slack instead of printing it")
@@ -30,11 +40,15 @@ func runDigestAt(ctx context.Context, args []string, getenv func(string) string,
 	format := fs.String("format", "text", "output format: text or json")
 	traces := fs.String("traces", "", "JSONL trace file or directory (default: the configured default trace source)")
 	dataDir := fs.String("data-dir", "", "directory of the embedded store (default ./data)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return errUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "digest: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "digest: unexpected argument %q\n", pos[0])
 		return errUsage
 	}
 	if *since <= 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,11 +17,25 @@ import (
 func runEval(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandHelp(fs, stderr, "eval [--scenarios DIR] [--model=false] [--format text|json]", `
+Triages every labelled scenario in --scenarios (each a directory with
+alert.json, traces/ and expected.json) and scores the diagnoses.
+
+Settings: none required; OPENAI_API_KEY (and OPENAI_BASE_URL,
+OPENAI_MODEL) scores the model's diagnoses too.`)
 	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
 	dir := fs.String("scenarios", "examples/scenarios", "directory of scenario directories (alert.json, traces/, expected.json)")
 	format := fs.String("format", "text", "output format: text or json")
 	useModel := fs.Bool("model", true, "diagnose with the configured model too, when a key is set")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "eval: unexpected argument %q\n", pos[0])
 		return errUsage
 	}
 	cfg, err := config.Load(*path, getenv)

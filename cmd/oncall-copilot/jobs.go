@@ -38,14 +38,20 @@ var (
 	_ jobStore = (*redisdb.Store)(nil)
 )
 
-const jobsUsage = `usage: oncall-copilot jobs COMMAND [--config FILE] [--data-dir DIR]
+const jobsUsage = `usage: oncall-copilot jobs COMMAND [ID] [--config FILE] [--data-dir DIR]
 
   list [--format text|json]   queue figures and the dead letters
   retry ID                    queue dead letter ID again, its attempts reset
   drop ID                     delete dead letter ID
 
+ID is a dead letter's id, as jobs list shows it; flags may come before or
+after it. Settings: REDIS_URL (and REDIS_PREFIX) for Redis, else DATA_DIR
+or --data-dir for the embedded store (default ./data).
+
 With Redis (REDIS_URL) the commands work while serve runs. The embedded
 store is one file that one process at a time may open: stop serve first.
+A retried alert is posted where the configuration says when serve runs it
+(fix SLACK_CHANNEL or the route's channel first).
 `
 
 // runJobs lists, requeues and drops dead letters.
@@ -57,25 +63,30 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 	cmd := args[0]
 	flags := flag.NewFlagSet("jobs "+cmd, flag.ContinueOnError)
 	flags.SetOutput(stderr)
+	flags.Usage = func() { fmt.Fprint(stderr, jobsUsage) }
 	path := flags.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
 	dataDir := flags.String("data-dir", "", "directory of the embedded store (default ./data)")
 	format := flags.String("format", "text", "output format of list: text or json")
-	if err := flags.Parse(args[1:]); err != nil {
+	pos, err := parseArgs(flags, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return errUsage
 	}
 	var id string
 	switch cmd {
 	case "list":
-		if flags.NArg() != 0 || (*format != "text" && *format != "json") {
+		if len(pos) != 0 || (*format != "text" && *format != "json") {
 			fmt.Fprint(stderr, jobsUsage)
 			return errUsage
 		}
 	case "retry", "drop":
-		if flags.NArg() != 1 || strings.TrimSpace(flags.Arg(0)) == "" {
-			fmt.Fprintf(stderr, "jobs %s: the id of one dead letter is required (see oncall-copilot jobs list)\n", cmd)
+		if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+			fmt.Fprintf(stderr, "jobs %s: the id of one dead letter is required (see oncall-copilot jobs list)\n\n%s", cmd, jobsUsage)
 			return errUsage
 		}
-		id = flags.Arg(0)
+		id = pos[0]
 	default:
 		fmt.Fprintf(stderr, "unknown jobs command %q\n\n%s", cmd, jobsUsage)
 		return errUsage

@@ -5,11 +5,11 @@
 // Usage:
 //
 //	oncall-copilot serve   [--config FILE] [--data-dir DIR] [--insecure-no-auth]
-//	oncall-copilot triage  --alert FILE --traces PATH [--format text|json]
+//	oncall-copilot triage  --alert FILE --traces PATH [--source NAME] [--format text|json]
 //	oncall-copilot digest  [--since 24h] [--post] [--format text|json]
 //	oncall-copilot eval    [--scenarios DIR] [--format text|json]
 //	oncall-copilot jobs    list|retry ID|drop ID [--format text|json]
-//	oncall-copilot config check [--config FILE]
+//	oncall-copilot config check [--config FILE] [--online]
 //	oncall-copilot version
 package main
 
@@ -55,7 +55,8 @@ Commands:
   digest         print or post the digest of the last day (--since 24h, --post)
   eval           score triage on labelled scenarios (examples/scenarios)
   jobs           list the queue and its dead letters; retry or drop one (list, retry ID, drop ID)
-  config check   validate the configuration and print it, secrets masked
+  config check   validate the configuration as serve does and print it, secrets masked
+                 (--online: also check Slack's tokens and channels and the store)
   version        print the version
 
 Run "oncall-copilot COMMAND -h" for a command's flags.
@@ -81,11 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "jobs":
 		return runJobs(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "usage: oncall-copilot config check [--config FILE]\n")
-			return errUsage
-		}
-		return runConfigCheck(args[2:], getenv, stdout, stderr)
+		return runConfig(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "oncall-copilot", version)
 		return nil

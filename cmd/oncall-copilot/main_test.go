@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+	"github.com/oncall-copilot/oncall-copilot/internal/testenv"
 	"github.com/oncall-copilot/oncall-copilot/llm/llmtest"
 )
 
@@ -80,6 +81,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		}
 		select {
 		case err := <-done:
+			stopped, runErr = true, err
 			t.Fatalf("serve exited early: %v\n%s", err, stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
@@ -151,7 +153,7 @@ func backends(t *testing.T) map[string]map[string]string {
 	}
 	if redisReachable(url) {
 		out["redis"] = map[string]string{"REDIS_URL": url}
-	} else if os.Getenv("CI") == "true" {
+	} else if testenv.CI() {
 		t.Fatalf("redis at %s is unreachable; the end-to-end test needs it in CI", url)
 	} else {
 		t.Logf("redis at %s unreachable: running the embedded backend only", url)
@@ -320,19 +322,26 @@ const signingSecret = "e2e-signing-secret"
 // a question in the incident's thread.
 func askInThread(t *testing.T, srv *server, threadTS, eventID string, retry int) {
 	t.Helper()
+	askInChannelThread(t, srv, channel, threadTS, "1700000999.000100", eventID, retry)
+}
+
+// askInChannelThread is askInThread in the channel of id channelID:
+// Slack's events always carry the channel's id.
+func askInChannelThread(t *testing.T, srv *server, channel, threadTS, ts, eventID string, retry int) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"token": "ignored", "team_id": slacktest.TeamID, "api_app_id": "A0APP", "type": "event_callback",
 		"event_id": eventID, "event_time": time.Now().Unix(),
 		"event": map[string]any{
-			"type": "app_mention", "user": "U0ENGINEER", "channel": channel, "ts": "1700000999.000100",
+			"type": "app_mention", "user": "U0ENGINEER", "channel": channel, "ts": ts,
 			"thread_ts": threadTS, "text": "<@" + slacktest.BotUserID + "> why is the tool failing?",
 		},
 	})
-	ts := fmt.Sprint(time.Now().Unix() + int64(retry))
+	sent := fmt.Sprint(time.Now().Unix() + int64(retry))
 	req, _ := http.NewRequest(http.MethodPost, srv.addr+"/slack/events", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slacktest.Sign(signingSecret, ts, body))
+	req.Header.Set("X-Slack-Request-Timestamp", sent)
+	req.Header.Set("X-Slack-Signature", slacktest.Sign(signingSecret, sent, body))
 	if retry > 0 {
 		req.Header.Set("X-Slack-Retry-Num", fmt.Sprint(retry))
 		req.Header.Set("X-Slack-Retry-Reason", "http_timeout")

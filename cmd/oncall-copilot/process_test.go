@@ -24,6 +24,7 @@ import (
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+	"github.com/oncall-copilot/oncall-copilot/internal/testenv"
 )
 
 // testBinary is the oncall-copilot binary, built on first use.
@@ -205,10 +206,7 @@ func startRedisWith(t *testing.T, persist []string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed; ./scripts/test.sh installs it")
-		}
-		t.Skip("redis-server is not installed")
+		testenv.Missing(t, "redis-server is not installed")
 	}
 	_, port, _ := net.SplitHostPort(freePort(t))
 	r := &redisServer{port: port, dir: t.TempDir(), persist: persist}

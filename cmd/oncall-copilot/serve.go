@@ -22,14 +22,43 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
 
+const serveHelp = `
+Receives alert webhooks, triages them against the agents' traces and
+posts each incident as a Slack thread.
+
+Required settings (environment, or the YAML file given with --config):
+  SLACK_BOT_TOKEN   the app's Bot User OAuth Token (xoxb-…)
+  SLACK_CHANNEL     the channel incidents go to: #name or id; the app must be in it
+  WEBHOOK_TOKEN     the bearer token alert sources send (or --insecure-no-auth)
+  a trace source    TRACE_JSONL_PATH, LANGFUSE_HOST, PHOENIX_BASE_URL, JAEGER_QUERY_URL or TEMPO_URL
+Optional:
+  OPENAI_API_KEY    model diagnoses (offline analysis without it)
+  SLACK_APP_TOKEN   Socket Mode (xapp-…), or SLACK_SIGNING_SECRET for the HTTP
+                    Events API: questions, buttons and /oncall
+  REDIS_URL         Redis instead of the embedded store in DATA_DIR (./data)
+
+At start serve checks the Slack token and that the app is in every
+configured channel, and stops naming the setting to fix; "config check
+--online" makes the same checks without serving.`
+
 // runServe runs the server until ctx ends: HTTP intake, workers, store.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandHelp(fs, stderr, "serve [--config FILE] [--data-dir DIR] [--insecure-no-auth]", serveHelp)
 	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
 	dataDir := fs.String("data-dir", "", "directory of the embedded store (default ./data)")
 	noAuth := fs.Bool("insecure-no-auth", false, "accept webhooks without a bearer token (never in production)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "serve takes no arguments, got %q\n", pos)
+		fs.Usage()
 		return errUsage
 	}
 	cfg, err := config.Load(*path, getenv)
@@ -45,17 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	var problems []error
-	if !cfg.Slack.BotToken.IsSet() {
-		problems = append(problems, errors.New("slack.bot_token: SLACK_BOT_TOKEN is required to serve"))
-	}
-	if cfg.Slack.Channel == "" {
-		problems = append(problems, errors.New("slack.channel: SLACK_CHANNEL is required to serve"))
-	}
-	if !cfg.WebhookToken.IsSet() && !cfg.InsecureNoAuth {
-		problems = append(problems, errors.New("webhook_token: WEBHOOK_TOKEN is required (or pass --insecure-no-auth to accept unauthenticated alerts)"))
-	}
-	if err := errors.Join(problems...); err != nil {
+	if err := serveRequirements(cfg, getenv); err != nil {
 		return fmt.Errorf("cannot serve:\n%w", err)
 	}
 
@@ -95,7 +114,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TraceURL: traceURL(cfg.Traces),
 		Redact:   red.String,
 		Observer: tel.metrics,
+		// Buttons nobody could click are left out.
+		WithoutButtons: !interactivityConfigured(cfg, getenv),
 	})
+	if err != nil {
+		return err
+	}
+	// Slack is checked before anything is accepted: a refused token or a
+	// channel the app is not in stops serve here, naming the setting;
+	// Slack out of reach keeps it unready until a check passes.
+	channels := configuredChannels(cfg, getenv)
+	slackOK := &slackHealth{}
+	channelIDs, err := checkSlack(ctx, slack, channels)
+	switch {
+	case errors.Is(err, errSlackUnreachable):
+		log.Error("slack check failed; not ready until it passes", "err", err)
+		slackOK.set(err.Error())
+	case err != nil:
+		return fmt.Errorf("slack is not set up:\n%w", err)
+	}
+	routeCfg, defaultChannel := resolvedRoutes(cfg, channelIDs)
+	routes, err := alerts.NewRouteTable(routeCfg, defaultChannel)
 	if err != nil {
 		return err
 	}
@@ -110,7 +149,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// A job's lease on its incident, like its lease on its delivery,
 	// lapses queue.reclaim_idle after its worker stopped renewing it.
-	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Lease: cfg.Queue.ReclaimIdle.D(), Logger: log}
+	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Logger: log}
 	forgetful, _ := store.(forgetfulStore) // Redis: may lose its data
 	if forgetful != nil {
 		incOpts.StoreLostAt = forgetful.DataLostAt
@@ -122,7 +161,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
 		Queue:       store,
-		Handler:     tel.jobs(sa.Handle(inc.Handle)),
+		Handler:     tel.jobs(sa.Handle(settingHints(cfg)(inc.Handle))),
 		Workers:     cfg.Workers,
 		Name:        fmt.Sprintf("%s-%d", host, os.Getpid()),
 		JobTimeout:  cfg.Queue.JobTimeout.D(),
@@ -136,10 +175,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	sched, err := newDigestScheduler(cfg, getenv, store, slack, log) // nil when DIGEST_SCHEDULE=off
-	if err != nil {
-		return err
-	}
-	routes, err := alerts.NewRouteTable(cfg.Routes, cfg.Slack.Channel)
 	if err != nil {
 		return err
 	}
@@ -170,6 +205,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer cancel()
 		if err := store.Ping(pctx); err != nil {
 			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		if p := slackOK.Problem(); p != "" {
+			http.Error(w, "slack: "+p, http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
@@ -216,6 +255,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	g.Go(func() error { return sa.Run(gctx) })
 	g.Go(func() error { return pool.Run(workCtx) })
+	g.Go(func() error { return slackOK.watch(gctx, slack, channels, time.Minute, log) })
 	if sched != nil {
 		g.Go(func() error { return sched.Run(workCtx) })
 	}

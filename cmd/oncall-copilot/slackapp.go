@@ -43,6 +43,15 @@ type slackStore interface {
 // without a signing secret. Never in production.
 const slackAllowUnsignedEnv = "SLACK_ALLOW_UNSIGNED"
 
+// interactivityConfigured reports whether Slack can reach the copilot
+// with clicks: Socket Mode, or the Events API endpoints (signed, or
+// unsigned on purpose). Without it the buttons under a diagnosis are
+// left out.
+func interactivityConfigured(cfg config.Config, getenv func(string) string) bool {
+	unsigned, _ := strconv.ParseBool(getenv(slackAllowUnsignedEnv))
+	return cfg.Slack.AppToken.IsSet() || cfg.Slack.SigningSecret.IsSet() || unsigned
+}
+
 // slackInteractive is the interactive Slack side as serve runs it: the
 // handler of its jobs, its HTTP endpoints and its Socket Mode connection.
 type slackInteractive struct {
@@ -88,7 +97,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 	}
 	botUser, _, err := slack.Identify(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("slack interactivity: %w", err)
+		return nil, fmt.Errorf("slack interactivity: SLACK_BOT_TOKEN (slack.bot_token): %w", err)
 	}
 	answerer, err := newAnswerer(cfg, log, tel)
 	if err != nil {
@@ -117,7 +126,13 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 	}
 	if appToken != "" {
 		if s.socket, err = bot.NewSocket(bot.SocketOptions{AppToken: appToken, APIURL: cfg.Slack.APIURL.Reveal(), Intake: intake, Logger: log}); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("SLACK_APP_TOKEN (slack.app_token): %w", err)
+		}
+		if err := s.socket.CheckToken(ctx); err != nil {
+			if errors.Is(err, bot.ErrAuth) {
+				return nil, fmt.Errorf("SLACK_APP_TOKEN (slack.app_token): Slack refused the app-level token: create one with the connections:write scope on the app's Basic Information page (%w)", err)
+			}
+			return nil, fmt.Errorf("SLACK_APP_TOKEN (slack.app_token): %w", err)
 		}
 	}
 	s.log.Info("slack interactivity on", "socket_mode", appToken != "", "events_api", serveHTTP, "assistant", answerer != nil, "bot_user", botUser)
@@ -145,7 +160,10 @@ func (s *slackInteractive) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	return s.socket.Run(ctx)
+	if err := s.socket.Run(ctx); err != nil {
+		return fmt.Errorf("SLACK_APP_TOKEN (slack.app_token): %w", err)
+	}
+	return nil
 }
 
 // newAnswerer builds the assistant over the default trace source, or nil

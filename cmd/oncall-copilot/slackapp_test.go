@@ -103,7 +103,7 @@ func TestSlackAppAnswersOverSocketMode(t *testing.T) {
 	if _, _, err := store.CreateIncident(ctx, inc); err != nil {
 		t.Fatal(err)
 	}
-	ts, err := pub.PostParent(ctx, inc)
+	_, ts, err := pub.PostParent(ctx, inc)
 	if err != nil {
 		t.Fatal(err)
 	}

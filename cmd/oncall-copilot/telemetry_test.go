@@ -220,7 +220,7 @@ func TestCopilotTriagesItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	tri := tel.triager(svc, modelOn(cfg))
-	alert, err := readAlert(exampleAlert, time.Now())
+	alert, err := readAlert(exampleAlert, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -23,18 +25,38 @@ import (
 func runTriage(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("triage", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandHelp(fs, stderr, "triage --alert FILE [--source NAME] [--traces PATH | --trace-source NAME] [--format text|json] [--offline]", triageHelp)
 	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
-	alertPath := fs.String("alert", "", "Alertmanager webhook payload (JSON file) of the alert to triage")
+	alertPath := fs.String("alert", "", "webhook payload (JSON file) of the alert to triage; required")
+	alertSource := fs.String("source", "", "the payload's source: "+strings.Join(alerts.SourceNames(), ", ")+" (default: detected)")
 	traces := fs.String("traces", "", "JSONL trace file or directory (default: the configured trace source)")
-	source := fs.String("source", "", "configured trace source to read: jsonl, langfuse, phoenix, jaeger or tempo (default: traces.default)")
+	traceSource := fs.String("trace-source", "", "configured trace source to read: jsonl, langfuse, phoenix, jaeger or tempo (default: traces.default)")
 	format := fs.String("format", "text", "output format: text or json")
 	offline := fs.Bool("offline", false, "deterministic analysis only, even when a model is configured")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "triage takes no arguments, got %q\n", pos)
+		fs.Usage()
 		return errUsage
 	}
 	if *alertPath == "" {
 		fmt.Fprintln(stderr, "triage: --alert FILE is required")
 		fs.Usage()
+		return errUsage
+	}
+	// --source once named the trace source; a trace source's name there
+	// still means that.
+	if slices.Contains([]string{"jsonl", "langfuse", "phoenix", "jaeger", "tempo"}, *alertSource) && *traceSource == "" {
+		*traceSource, *alertSource = *alertSource, ""
+	}
+	if *alertSource != "" && !slices.Contains(alerts.SourceNames(), *alertSource) {
+		fmt.Fprintf(stderr, "triage: --source must be one of %s, got %q\n", strings.Join(alerts.SourceNames(), ", "), *alertSource)
 		return errUsage
 	}
 	if *format != "text" && *format != "json" {
@@ -48,7 +70,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	alert, err := readAlert(*alertPath, time.Now())
+	alert, err := readAlert(*alertPath, *alertSource, time.Now())
 	if err != nil {
 		return err
 	}
@@ -62,7 +84,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	svc, err := newTriage(cfg, *traces, *source, red, log, nil)
+	svc, err := newTriage(cfg, *traces, *traceSource, red, log, nil)
 	if err != nil {
 		return err
 	}
@@ -84,20 +106,32 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	return err
 }
 
-// readAlert reads an Alertmanager webhook payload and picks the alert to
-// triage: the earliest firing one.
-func readAlert(path string, now time.Time) (oncall.Alert, error) {
+const triageHelp = `
+Triages one alert from a webhook payload file against the traces and
+prints the report. The payload may come from any supported source
+(alertmanager, grafana, pagerduty, langsmith or generic); its source is
+detected unless --source names it.
+
+Settings: a trace source (--traces PATH, or TRACE_JSONL_PATH, LANGFUSE_HOST,
+PHOENIX_BASE_URL, JAEGER_QUERY_URL or TEMPO_URL); OPENAI_API_KEY for a
+model diagnosis (deterministic analysis without it, or with --offline).`
+
+// readAlert reads a webhook payload of source (detected when empty) and
+// picks the alert to triage: the earliest firing one.
+func readAlert(path, source string, now time.Time) (oncall.Alert, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return oncall.Alert{}, fmt.Errorf("read alert: %w", err)
 	}
-	n, err := alerts.DecodeAlertmanager(b, now)
+	if source == "" {
+		source = alerts.DetectSource(b)
+	}
+	n, err := alerts.Decode(source, b, now)
 	if err != nil {
-		var in *alerts.InputError
-		if errors.As(err, &in) {
-			return oncall.Alert{}, fmt.Errorf("alert %s: %w", path, err)
-		}
-		return oncall.Alert{}, err
+		return oncall.Alert{}, fmt.Errorf("alert %s (read as %s; --source names another): %w", path, source, err)
+	}
+	if len(n.Alerts) == 0 {
+		return oncall.Alert{}, fmt.Errorf("alert %s (read as %s): no alert in the payload", path, source)
 	}
 	best := n.Alerts[0]
 	for _, a := range n.Alerts[1:] {

@@ -217,5 +217,14 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Lo
 	// The built-in rules are fixed and tested; without them the log
 	// still gets the character check.
 	red, _ := redact.New(redact.Options{})
-	return slog.New(redact.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}), red))
+	return slog.New(redact.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}), red))
+}
+
+// durationText writes durations as people read them ("took":"2.007s"),
+// not as the integer nanoseconds JSON would otherwise get.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

@@ -10,15 +10,6 @@ import (
 	"testing"
 )
 
-// allowedSkips are test files whose skips another change removes: the
-// Langfuse fixture tests, whose fixtures are being vendored into the
-// repository.
-var allowedSkips = map[string]bool{
-	"tracesource/langfuse/export_test.go":         true,
-	"tracesource/langfuse/client_fixture_test.go": true,
-	"tracesource/jsonl/fixture_test.go":           true,
-}
-
 // TestNoBareSkips finds every Skip in the repository's tests: a test that
 // cannot run calls Missing, which fails under CI=true. Only skips of
 // -short mode (testing.Short() just above) are left as they are.
@@ -37,7 +28,7 @@ func TestNoBareSkips(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		rel = filepath.ToSlash(rel)
-		if allowedSkips[rel] || rel == "internal/testenv/testenv_test.go" {
+		if rel == "internal/testenv/testenv_test.go" {
 			return nil
 		}
 		f, err := os.Open(path)

@@ -3,6 +3,7 @@ package redisdb_test
 import (
 	"context"
 	"errors"
+	"github.com/oncall-copilot/oncall-copilot/internal/testenv"
 	"net"
 	"os/exec"
 	"strings"
@@ -25,7 +26,7 @@ func privateRedis(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server is not installed")
+		testenv.Missing(t, "redis-server is not installed; ./scripts/test.sh installs it")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

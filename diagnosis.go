@@ -42,9 +42,16 @@ type Suspect struct {
 type Report struct {
 	Alert             Alert         `json:"alert"`
 	AlertKind         AlertKind     `json:"alert_kind"`
+	AlertKindFrom     string        `json:"alert_kind_from,omitempty"` // what said the kind: "the alert's query", "what changed in the traces"
 	WindowStart       time.Time     `json:"window_start"`
 	WindowEnd         time.Time     `json:"window_end"`
 	BaselineStart     time.Time     `json:"baseline_start"`
+	// Onset is when the top cluster's rate changed, read from the traces;
+	// zero when the traces do not show it. Traces before it are compared
+	// as the baseline.
+	Onset time.Time `json:"onset,omitzero"`
+	// Selection says how the traces were chosen from the store.
+	Selection *Selection `json:"selection,omitempty"`
 	TracesExamined    int           `json:"traces_examined"`
 	BaselineTraces    int           `json:"baseline_traces"`
 	FailingTraces     int           `json:"failing_traces"`
@@ -57,6 +64,30 @@ type Report struct {
 	Usage             Usage         `json:"usage"`
 	Duration          time.Duration `json:"duration_ns"`
 	EvidenceCut       []string      `json:"evidence_cut,omitempty"` // what the token budget left out of the prompt
+}
+
+// Selection is how a triage chose its traces: which alert labels it
+// correlated with which trace attributes, which it could not use, and how
+// many traces each window held before and after.
+type Selection struct {
+	Filters []LabelMatch `json:"filters"`          // labels used: every selected trace carries each
+	Unused  []LabelMatch `json:"unused,omitempty"` // labels no selected trace carries; not used
+	// Store counts the traces the store returned for the windows before
+	// the filters; Incident and Baseline those selected.
+	StoreIncident int `json:"store_incident_traces"`
+	StoreBaseline int `json:"store_baseline_traces"`
+	Incident      int `json:"incident_traces"`
+	Baseline      int `json:"baseline_traces"`
+}
+
+// LabelMatch is one alert label and the trace attributes that carry its
+// value.
+type LabelMatch struct {
+	Label      string   `json:"label"`
+	Value      string   `json:"value"`
+	Attributes []string `json:"attributes,omitempty"` // e.g. deployment.environment.name
+	Traces     int      `json:"traces"`               // traces of both windows that carry it
+	Mapped     string   `json:"mapped,omitempty"`     // the attribute label_map names for it
 }
 
 // Confidence is how sure a diagnosis is of a cause.

@@ -2,6 +2,7 @@ package triage
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ func latencyAlert() oncall.Alert {
 	return oncall.Alert{
 		Source: "alertmanager", Fingerprint: "d4e5f6", GroupKey: "travel-agent", Status: oncall.AlertFiring,
 		Name: "AgentP95LatencyHigh", Summary: "travel-agent p95 above 5s",
-		StartsAt: incidentWin.End, ReceivedAt: incidentWin.End,
+		GeneratorURL: "http://prometheus:9090/graph?g0.expr=" + url.QueryEscape(`histogram_quantile(0.95, sum by (le) (rate(agent_run_duration_seconds_bucket{agent="travel-agent"}[10m]))) > 5`) + "&g0.tab=1",
+		StartsAt:     incidentWin.End, ReceivedAt: incidentWin.End,
 	}
 }
 

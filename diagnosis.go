@@ -40,18 +40,18 @@ type Suspect struct {
 
 // Report is the deterministic analysis of an alert's traces.
 type Report struct {
-	Alert             Alert         `json:"alert"`
-	AlertKind         AlertKind     `json:"alert_kind"`
-	AlertKindFrom     string        `json:"alert_kind_from,omitempty"` // what said the kind: "the alert's query", "what changed in the traces"
-	WindowStart       time.Time     `json:"window_start"`
-	WindowEnd         time.Time     `json:"window_end"`
-	BaselineStart     time.Time     `json:"baseline_start"`
+	Alert         Alert     `json:"alert"`
+	AlertKind     AlertKind `json:"alert_kind"`
+	AlertKindFrom string    `json:"alert_kind_from,omitempty"` // what said the kind: "the alert's query", "what changed in the traces"
+	WindowStart   time.Time `json:"window_start"`
+	WindowEnd     time.Time `json:"window_end"`
+	BaselineStart time.Time `json:"baseline_start"`
 	// Onset is when the top cluster's rate changed, read from the traces;
 	// zero when the traces do not show it. Traces before it are compared
 	// as the baseline.
 	Onset time.Time `json:"onset,omitzero"`
 	// Selection says how the traces were chosen from the store.
-	Selection *Selection `json:"selection,omitempty"`
+	Selection         *Selection    `json:"selection,omitempty"`
 	TracesExamined    int           `json:"traces_examined"`
 	BaselineTraces    int           `json:"baseline_traces"`
 	FailingTraces     int           `json:"failing_traces"`

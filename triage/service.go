@@ -251,19 +251,22 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		sel.Filters = []oncall.LabelMatch{}
 	}
 	for i := range stored {
-		switch st := traceStart(&stored[i]); {
-		case incWin.Contains(st):
-			sel.StoreIncident++
-		case baseWin.Contains(st):
-			sel.StoreBaseline++
+		if st := traceStart(&stored[i]); incWin.Contains(st) || baseWin.Contains(st) {
+			sel.Store++
 		}
 	}
 	rep := s.analyze(alert, traces, incWin, baseWin)
 	sel.Incident, sel.Baseline = rep.TracesExamined, rep.BaselineTraces
 	rep.Selection = sel
-	if rep.TracesExamined == 0 && sel.StoreIncident > 0 {
+	storeIncident := 0
+	for i := range stored {
+		if incWin.Contains(traceStart(&stored[i])) {
+			storeIncident++
+		}
+	}
+	if rep.TracesExamined == 0 && storeIncident > 0 {
 		rep.Missing = slices.DeleteFunc(rep.Missing, func(m string) bool { return m == noIncidentTraces })
-		rep.Missing = append(rep.Missing, fmt.Sprintf("the store holds %d traces in the incident window, but none carries the alert's labels (%s): the alerted agent may have stopped running", sel.StoreIncident, describeFilters(sel.Filters)))
+		rep.Missing = append(rep.Missing, fmt.Sprintf("the store holds %d traces in the incident window, but none carries the alert's labels (%s): the alerted agent may have stopped running", storeIncident, describeFilters(sel.Filters)))
 	}
 	rep.Missing = append(rep.Missing, missing...)
 	session := s.opts.Redactor.Session()
@@ -415,6 +418,16 @@ func redactReport(rep *oncall.Report, s *redact.Session) {
 	}
 	for i := range rep.Missing {
 		rep.Missing[i] = s.String(rep.Missing[i])
+	}
+	if sel := rep.Selection; sel != nil {
+		c := *sel
+		c.Filters, c.Unused = slices.Clone(c.Filters), slices.Clone(c.Unused)
+		for _, ms := range [][]oncall.LabelMatch{c.Filters, c.Unused} {
+			for i := range ms {
+				ms[i].Value = s.String(ms[i].Value)
+			}
+		}
+		rep.Selection = &c
 	}
 	if d := rep.Diagnosis; d != nil {
 		d.Summary = s.String(d.Summary)

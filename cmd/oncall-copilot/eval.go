@@ -20,6 +20,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	dir := fs.String("scenarios", "examples/scenarios", "directory of scenario directories (alert.json, traces/, expected.json)")
 	format := fs.String("format", "text", "output format: text or json")
 	useModel := fs.Bool("model", true, "diagnose with the configured model too, when a key is set")
+	live := fs.Bool("live", false, "triage each alert a minute after it fired, as the server does, instead of replaying it hours later")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -31,7 +32,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	opts := eval.Options{Budget: cfg.Model.TokenBudget, ModelName: cfg.Model.Name}
+	opts := eval.Options{Budget: cfg.Model.TokenBudget, ModelName: cfg.Model.Name, LabelMap: cfg.Triage.LabelMap, Live: *live}
 	if *useModel {
 		m, err := newModel(cfg)
 		if err != nil {

@@ -27,6 +27,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	source := fs.String("source", "", "configured trace source to read: jsonl, langfuse, phoenix, jaeger or tempo (default: traces.default)")
 	format := fs.String("format", "text", "output format: text or json")
 	offline := fs.Bool("offline", false, "deterministic analysis only, even when a model is configured")
+	at := fs.String("at", "", "triage as if it ran at this time (RFC 3339), e.g. the minute the alert fired; default now")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -39,6 +40,15 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stderr, "triage: --format must be text or json, got %q\n", *format)
 		return errUsage
 	}
+	now := time.Now
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			fmt.Fprintf(stderr, "triage: --at must be an RFC 3339 time, got %q\n", *at)
+			return errUsage
+		}
+		now = func() time.Time { return t }
+	}
 	cfg, err := config.Load(*path, getenv)
 	if err != nil {
 		return err
@@ -46,7 +56,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	alert, err := readAlert(*alertPath, time.Now())
+	alert, err := readAlert(*alertPath, now())
 	if err != nil {
 		return err
 	}
@@ -55,7 +65,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	svc, err := newTriage(cfg, *traces, *source, red, log, nil)
+	svc, err := newTriage(cfg, *traces, *source, red, log, nil, now)
 	if err != nil {
 		return err
 	}

@@ -200,16 +200,29 @@ func sortedSet(m map[string]bool) []string {
 
 // narrowingFilters turns the labels correlation kept into store filters,
 // so a store whose answer was capped can be asked again for the alert's
-// traces only: each label under the first attribute a store can filter on.
+// traces only: each label under the spelling the traces carry of the
+// attribute the label map names (a store filters on what it holds), else
+// service.name, else the first attribute that carried it. Span names
+// cannot be filtered on.
 func narrowingFilters(ms []oncall.LabelMatch) map[string]string {
 	f := map[string]string{}
 	for _, m := range ms {
+		var choice string
+		mapped := false
 		for _, k := range m.Attributes {
-			if strings.Contains(k, " ") {
-				continue // a span name, not an attribute
+			switch {
+			case strings.Contains(k, " ") || mapped:
+				continue
+			case m.Mapped != "" && slices.Contains(oncall.AttributeAliases(m.Mapped), k):
+				choice, mapped = k, true
+			case k == "service.name":
+				choice = k
+			case choice == "":
+				choice = k
 			}
-			f[k] = m.Value
-			break
+		}
+		if choice != "" {
+			f[choice] = m.Value
 		}
 	}
 	return f

@@ -163,3 +163,16 @@ func TestCorrelateKeepsSelectiveLabels(t *testing.T) {
 		})
 	}
 }
+
+func TestNarrowingFilters(t *testing.T) {
+	got := narrowingFilters([]oncall.LabelMatch{
+		{Label: "environment", Value: "prod", Mapped: "deployment.environment", Attributes: []string{"deployment.environment.name"}},
+		{Label: "app", Value: "orders", Attributes: []string{"gen_ai.agent.name", "root span name", "service.name"}},
+		{Label: "agent", Value: "orders", Attributes: []string{"agent span name"}},
+	})
+	// The spelling the traces carry, not the label map's.
+	want := map[string]string{"deployment.environment.name": "prod", "service.name": "orders"}
+	if len(got) != len(want) || got["deployment.environment.name"] != "prod" || got["service.name"] != "orders" {
+		t.Errorf("filters %v, want %v", got, want)
+	}
+}

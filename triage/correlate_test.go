@@ -2,6 +2,7 @@ package triage
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
+	"github.com/oncall-copilot/oncall-copilot/tracesource/langfuse"
 )
 
 // withAttrs sets resource attributes on every span of a trace, as an
@@ -174,5 +176,43 @@ func TestNarrowingFilters(t *testing.T) {
 	want := map[string]string{"deployment.environment.name": "prod", "service.name": "orders"}
 	if len(got) != len(want) || got["deployment.environment.name"] != "prod" || got["service.name"] != "orders" {
 		t.Errorf("filters %v, want %v", got, want)
+	}
+}
+
+// Langfuse keeps what identifies a trace in its own fields (name,
+// environment, release, tags) and, for OTel-ingested traces, the resource
+// in metadata.resourceAttributes: alert labels match any of them.
+func TestCorrelateLangfuseTraces(t *testing.T) {
+	lf := func(id, name, env, release string, tags []string, service string) oncall.Trace {
+		md, _ := json.Marshal(map[string]any{"resourceAttributes": map[string]string{"service.name": service, "k8s.namespace.name": "agents"}})
+		return langfuse.TraceFromAPI(langfuse.TraceObject{ID: id, Name: name, Timestamp: svcT0, Environment: env, Release: release, Tags: tags, Metadata: md, Latency: 2},
+			[]langfuse.Observation{{ID: id + "-g", TraceID: id, Type: "GENERATION", Name: "chat", StartTime: svcT0, EndTime: svcT0.Add(time.Second)}})
+	}
+	traces := []oncall.Trace{
+		lf("t1", "support-agent", "production", "v1.4.2", []string{"checkout", "tier-1"}, "support-svc"),
+		lf("t2", "billing-agent", "production", "v2.0.0", []string{"billing"}, "billing-svc"),
+		lf("t3", "support-agent", "staging", "v1.5.0-rc1", []string{"checkout"}, "support-svc"),
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"trace name and environment", map[string]string{"app": "support-agent", "environment": "production"}, "t1"},
+		{"release", map[string]string{"version": "v2.0.0"}, "t2"},
+		{"tags", map[string]string{"feature": "checkout", "env": "staging"}, "t3"},
+		{"resource attributes kept in metadata", map[string]string{"service_name": "billing-svc"}, "t2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := correlate(oncall.Alert{Labels: tt.labels}, map[string]string{"environment": "deployment.environment"}, traces)
+			var got []string
+			for _, tr := range c.traces {
+				got = append(got, tr.TraceID)
+			}
+			if strings.Join(got, ",") != tt.want {
+				t.Errorf("kept %v, want %s (filters %+v, missing %v)", got, tt.want, c.filters, c.missing)
+			}
+		})
 	}
 }

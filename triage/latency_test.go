@@ -205,3 +205,17 @@ func TestPercentile(t *testing.T) {
 		t.Error("percentile of nothing is not 0")
 	}
 }
+
+// An alert that does not say what it measures (a generic webhook named
+// "Travel agent degraded") is read from what changed: here runs got
+// slower and none failed more.
+func TestAlertKindFromWhatChanged(t *testing.T) {
+	alert := oncall.Alert{Name: "Travel agent degraded", Summary: "error budget burning", Status: oncall.AlertFiring, StartsAt: incidentWin.End}
+	rep := Analyze(alert, latencyScenario(), windows)
+	if rep.AlertKind != oncall.AlertKindLatency || rep.AlertKindFrom != "what changed in the traces" {
+		t.Fatalf("alert kind %s from %q, want latency from what changed in the traces", rep.AlertKind, rep.AlertKindFrom)
+	}
+	if len(rep.Clusters) == 0 || rep.Clusters[0].Kind != "latency" || rep.Clusters[0].ToolName != "search_flights" {
+		t.Errorf("top cluster %+v, want search_flights' latency", rep.Clusters)
+	}
+}

@@ -357,7 +357,7 @@ func (a *analysis) answersAlert(kind string) bool {
 
 // rank orders clusters best first: what the alert asks about and changed,
 // then anything else that changed, then the rest; by score within each
-// tier, then by count, then by signature.
+// tier, then by count, then the one first seen last, then by signature.
 func (a *analysis) rank(cs []oncall.Cluster) {
 	tier := func(c *oncall.Cluster) int {
 		switch {
@@ -375,6 +375,9 @@ func (a *analysis) rank(cs []oncall.Cluster) {
 			cmp.Compare(tier(&x), tier(&y)),
 			cmp.Compare(y.Score, x.Score),
 			cmp.Compare(y.Count, x.Count),
+			// Equal change, equal support: what appeared last is the likelier
+			// trigger of an alert that just fired.
+			y.FirstSeen.Compare(x.FirstSeen),
 			strings.Compare(x.Signature, y.Signature),
 		)
 	})

@@ -216,3 +216,35 @@ func TestCorrelateLangfuseTraces(t *testing.T) {
 		})
 	}
 }
+
+// A store holding more traces than one answer carries is asked again for
+// the alert's own: the cap does not cut the alerted service out.
+func TestCorrelationPastTheCap(t *testing.T) {
+	src, err := jsonl.New(jsonl.Options{Path: fleetStore(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(ServiceOptions{Sources: map[string]TraceSource{"jsonl": src}, Redactor: red, MaxTraces: 30,
+		Now: func() time.Time { return svcT0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alert := oncall.Alert{Name: "X", Status: oncall.AlertFiring, StartsAt: svcT0, Labels: map[string]string{"service_name": "orders-svc"}}
+	rep, err := svc.Triage(context.Background(), oncall.TriageRequest{Alert: alert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := rep.Selection
+	// orders runs every 2 minutes: 15 in the incident window, 28 in the
+	// baseline; the store holds three times as many.
+	if sel.Incident != 15 || sel.Baseline != 28 || sel.Store != 129 {
+		t.Errorf("selected %d incident and %d baseline of the store's %d; want 15 and 28 of 129", sel.Incident, sel.Baseline, sel.Store)
+	}
+	if len(rep.Clusters) == 0 || rep.Clusters[0].ToolName != "fetch" {
+		t.Errorf("top cluster %+v", rep.Clusters)
+	}
+}

@@ -219,11 +219,12 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		named = append(named, t)
 	}
 	windows := []searchWindow{{"incident", incWin}, {"baseline", baseWin}}
-	stored, capped, miss, err := s.search(ctx, source, sourceName, windows, alert, hints, nil)
+	found, err := s.search(ctx, source, sourceName, windows, alert, hints, nil)
 	if err != nil {
 		return nil, err
 	}
-	missing = append(missing, miss...)
+	stored := found.traces
+	missing = append(missing, found.missing...)
 	labels := alert
 	if len(ignore) > 0 {
 		labels.Labels = maps.Clone(alert.Labels)
@@ -232,15 +233,15 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		}
 	}
 	corr := correlate(labels, hints, stored)
-	if capped && len(corr.filters) > 0 {
+	if found.capped && len(corr.filters) > 0 {
 		// The store held more traces than one answer carries: ask again
 		// for the alert's own, so the cap does not cut them.
-		more, _, miss, err := s.search(ctx, source, sourceName, windows, alert, hints, narrowingFilters(corr.filters))
+		more, err := s.search(ctx, source, sourceName, windows, alert, hints, narrowingFilters(corr.filters))
 		if err != nil {
 			return nil, err
 		}
-		missing = append(missing, miss...)
-		corr = correlate(labels, hints, dedupe(append(stored, more...)))
+		missing = append(missing, more.missing...)
+		corr = correlate(labels, hints, dedupe(append(stored, more.traces...)))
 	}
 	missing = append(missing, corr.missing...)
 	traces := dedupe(append(named, corr.traces...))
@@ -255,6 +256,8 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 			sel.Store++
 		}
 	}
+	// A capped answer returned fewer traces than the store holds.
+	sel.Store = max(sel.Store, found.matched)
 	rep := s.analyze(alert, traces, incWin, baseWin)
 	sel.Incident, sel.Baseline = rep.TracesExamined, rep.BaselineTraces
 	rep.Selection = sel
@@ -280,13 +283,21 @@ type searchWindow struct {
 	win  Window
 }
 
+// searchResult is what the store answered for the windows.
+type searchResult struct {
+	traces  []oncall.Trace
+	matched int  // traces the store counted as matching, before its cap
+	capped  bool // the store held more traces than it returned
+	missing []string
+}
+
 // search reads the windows from the store. With no filters it asks for
 // every trace of each window and, when the store cannot search without a
 // filter (Jaeger needs a service), falls back to the label map's filters,
-// then to each alert label's value as a service name. capped says whether
-// the store held more traces than it returned. Store failures are
+// then to each alert label's value as a service name. Store failures are
 // reported in missing; only a cancelled ctx is an error.
-func (s *Service) search(ctx context.Context, source TraceSource, sourceName string, windows []searchWindow, alert oncall.Alert, hints, filters map[string]string) (traces []oncall.Trace, capped bool, missing []string, err error) {
+func (s *Service) search(ctx context.Context, source TraceSource, sourceName string, windows []searchWindow, alert oncall.Alert, hints, filters map[string]string) (searchResult, error) {
+	var out searchResult
 	for _, w := range windows {
 		if w.win.End.Sub(w.win.Start) <= 0 {
 			continue
@@ -307,7 +318,7 @@ func (s *Service) search(ctx context.Context, source TraceSource, sourceName str
 			res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: f, Limit: s.opts.MaxTraces})
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil, false, nil, ctx.Err()
+					return searchResult{}, ctx.Err()
 				}
 				if firstErr == nil {
 					firstErr = err
@@ -315,12 +326,13 @@ func (s *Service) search(ctx context.Context, source TraceSource, sourceName str
 				continue
 			}
 			if res.Matched > len(res.Traces) {
-				capped = true
+				out.capped = true
 				if len(filters) > 0 {
-					missing = append(missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
+					out.missing = append(out.missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
 				}
 			}
-			traces = append(traces, res.Traces...)
+			out.matched += max(res.Matched, len(res.Traces))
+			out.traces = append(out.traces, res.Traces...)
 			if len(f) == 0 || len(res.Traces) > 0 {
 				firstErr = nil
 				break
@@ -328,10 +340,10 @@ func (s *Service) search(ctx context.Context, source TraceSource, sourceName str
 		}
 		if firstErr != nil {
 			s.log.Warn("trace search failed", "window", w.name, "err", firstErr)
-			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, firstErr))
+			out.missing = append(out.missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, firstErr))
 		}
 	}
-	return traces, capped, missing, nil
+	return out, nil
 }
 
 // dedupe keeps the first trace of each id.

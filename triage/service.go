@@ -32,13 +32,13 @@ type ServiceOptions struct {
 	// diagnosis is posted and says so.
 	Model     Model
 	ModelName string
-	Window    time.Duration     // incident window before the alert's start; default 30m
+	Window    time.Duration     // how far before the alert's start the incident window begins; default 30m (see Windows)
 	Baseline  time.Duration     // baseline window before the incident window; default 60m
-	LabelMap  map[string]string // alert label -> trace attribute filter
+	LabelMap  map[string]string // alert label -> trace attribute, a correlation hint (see correlate)
 	MaxTraces int               // per window; default 500
 	Budget    int               // prompt tokens; default 8000
 	Redactor  *redact.Redactor  // required
-	Now       func() time.Time
+	Now       func() time.Time  // the clock: where a live incident window ends; default time.Now
 	Logger    *slog.Logger
 }
 

@@ -3,6 +3,8 @@ package oncall
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -48,27 +50,122 @@ type Alert struct {
 	ReceivedAt   time.Time         `json:"received_at"`
 }
 
-// Kind guesses which question the alert asks from its name, labels and
-// annotations. Unknown alerts are treated as error alerts.
+// Kind is the question the alert asks (see MeasuredKind), or
+// AlertKindErrors when what it measures does not say.
 func (a Alert) Kind() AlertKind {
-	if k, ok := a.Labels["alert_kind"]; ok {
-		switch AlertKind(strings.ToLower(k)) {
-		case AlertKindLatency, AlertKindCost, AlertKindErrors:
-			return AlertKind(strings.ToLower(k))
-		}
-	}
-	text := strings.ToLower(a.Name + " " + a.Summary + " " + a.Labels["metric"] + " " + a.Annotations["metric"])
-	for _, w := range []string{"latency", "duration", "slow", "p95", "p99", "response time", "timeout rate"} {
-		if strings.Contains(text, w) {
-			return AlertKindLatency
-		}
-	}
-	for _, w := range []string{"cost", "token", "spend", "budget", "usage"} {
-		if strings.Contains(text, w) {
-			return AlertKindCost
-		}
+	if k, _ := a.MeasuredKind(); k != "" {
+		return k
 	}
 	return AlertKindErrors
+}
+
+// MeasuredKind reads which question the alert asks from what it measures:
+// an alert_kind label first, then the metric names and matchers of its
+// query (the generator URL's expr, a query or expr annotation, a metric or
+// __name__ label). from says which; both are empty when nothing does.
+// Words in the alert's name or summary are not read: "High memory usage"
+// measures no token spend, and "AgentErrors" may page on a latency SLO.
+func (a Alert) MeasuredKind() (kind AlertKind, from string) {
+	if k, ok := a.Labels["alert_kind"]; ok {
+		switch k := AlertKind(strings.ToLower(strings.TrimSpace(k))); k {
+		case AlertKindLatency, AlertKindCost, AlertKindErrors:
+			return k, "the alert_kind label"
+		}
+	}
+	for _, q := range []struct{ text, from string }{
+		{generatorQuery(a.GeneratorURL), "the alert's query"},
+		{a.Annotations["query"] + " " + a.Annotations["expr"] + " " + a.Annotations["expression"], "the alert's query"},
+		{a.Labels["__name__"] + " " + a.Labels["metric"] + " " + a.Annotations["metric"], "the alert's metric"},
+	} {
+		if k := kindOfQuery(q.text); k != "" {
+			return k, q.from
+		}
+	}
+	return "", ""
+}
+
+// generatorQuery returns the query a generator URL carries: Prometheus'
+// g0.expr, or an expr, query or q parameter (Grafana Explore, Thanos,
+// Datadog, Honeycomb links).
+func generatorQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	var parts []string
+	for k, vs := range q {
+		lk := strings.ToLower(k)
+		if strings.HasSuffix(lk, ".expr") || lk == "expr" || lk == "query" || lk == "q" || lk == "left" {
+			parts = append(parts, vs...)
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// Words in metric names and matcher values that say what a query
+// measures. "usage" alone is not cost (memory and CPU usage), only
+// tokens, spend and money are.
+var (
+	latencyWords = map[string]bool{"latency": true, "duration": true, "seconds": true, "histogram_quantile": true, "p90": true, "p95": true, "p99": true, "ttft": true, "slow": true, "elapsed": true, "response_time": true, "responsetime": true}
+	costWords    = map[string]bool{"cost": true, "costs": true, "usd": true, "spend": true, "token": true, "tokens": true, "billing": true, "dollars": true}
+	errorWords   = map[string]bool{"error": true, "errors": true, "failed": true, "failure": true, "failures": true, "fail": true, "exception": true, "exceptions": true, "5xx": true, "status_code": true, "unavailable": true}
+)
+
+var (
+	matcherValue  = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|==|=|:)\s*"([^"]*)"`)
+	outcomeLabels = map[string]bool{"status": true, "status_code": true, "code": true, "outcome": true, "result": true, "level": true, "state": true, "error": true, "error_type": true, "http_status_code": true, "otel_status_code": true}
+)
+
+// kindOfQuery classifies a query by the words of its identifiers and
+// quoted values; the kind with most words wins, errors over latency over
+// cost on a tie. It returns "" when no word says.
+func kindOfQuery(q string) AlertKind {
+	if strings.TrimSpace(q) == "" {
+		return ""
+	}
+	var nErr, nLat, nCost int
+	// Matcher values name things (an agent called billing-agent), except
+	// under the labels that carry an outcome (status="error").
+	q = matcherValue.ReplaceAllStringFunc(q, func(m string) string {
+		sub := matcherValue.FindStringSubmatch(m)
+		if outcomeLabels[strings.ToLower(sub[1])] {
+			return sub[1] + " " + sub[3]
+		}
+		return sub[1]
+	})
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	for _, w := range words {
+		if w == "histogram_quantile" || w == "response_time" {
+			nLat += 2
+			continue
+		}
+		for _, part := range strings.Split(w, "_") {
+			switch {
+			case errorWords[part]:
+				nErr++
+			case latencyWords[part]:
+				nLat++
+			case costWords[part]:
+				nCost++
+			}
+		}
+	}
+	switch {
+	case nErr == 0 && nLat == 0 && nCost == 0:
+		return ""
+	case nErr >= nLat && nErr >= nCost:
+		return AlertKindErrors
+	case nLat >= nCost:
+		return AlertKindLatency
+	}
+	return AlertKindCost
 }
 
 // Resolved reports whether the alert has ended.

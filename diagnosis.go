@@ -3,6 +3,7 @@ package oncall
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,11 +41,18 @@ type Suspect struct {
 
 // Report is the deterministic analysis of an alert's traces.
 type Report struct {
-	Alert             Alert         `json:"alert"`
-	AlertKind         AlertKind     `json:"alert_kind"`
-	WindowStart       time.Time     `json:"window_start"`
-	WindowEnd         time.Time     `json:"window_end"`
-	BaselineStart     time.Time     `json:"baseline_start"`
+	Alert         Alert     `json:"alert"`
+	AlertKind     AlertKind `json:"alert_kind"`
+	AlertKindFrom string    `json:"alert_kind_from,omitempty"` // what said the kind: "the alert's query", "what changed in the traces"
+	WindowStart   time.Time `json:"window_start"`
+	WindowEnd     time.Time `json:"window_end"`
+	BaselineStart time.Time `json:"baseline_start"`
+	// Onset is when the top cluster's rate changed, read from the traces;
+	// zero when the traces do not show it. Traces before it are compared
+	// as the baseline.
+	Onset time.Time `json:"onset,omitzero"`
+	// Selection says how the traces were chosen from the store.
+	Selection         *Selection    `json:"selection,omitempty"`
 	TracesExamined    int           `json:"traces_examined"`
 	BaselineTraces    int           `json:"baseline_traces"`
 	FailingTraces     int           `json:"failing_traces"`
@@ -57,6 +65,84 @@ type Report struct {
 	Usage             Usage         `json:"usage"`
 	Duration          time.Duration `json:"duration_ns"`
 	EvidenceCut       []string      `json:"evidence_cut,omitempty"` // what the token budget left out of the prompt
+}
+
+// Selection is how a triage chose its traces: which alert labels it
+// correlated with which trace attributes, which it could not use, and how
+// many traces each window held before and after.
+type Selection struct {
+	Filters []LabelMatch `json:"filters"`          // labels used: every selected trace carries each
+	Unused  []LabelMatch `json:"unused,omitempty"` // labels no selected trace carries; not used
+	// Store counts the traces the store returned for both windows before
+	// any label was applied; Incident and Baseline those selected.
+	Store    int `json:"store_traces"`
+	Incident int `json:"incident_traces"`
+	Baseline int `json:"baseline_traces"`
+}
+
+// Describe says in one sentence how the traces were selected, for a
+// person to tell a wrong correlation at a glance.
+func (s *Selection) Describe() string {
+	if s == nil {
+		return ""
+	}
+	var b strings.Builder
+	if len(s.Filters) == 0 {
+		b.WriteString("No alert label matched a trace attribute: all traces of the windows were read")
+	} else {
+		b.WriteString("Traces selected by ")
+		for i, m := range s.Filters {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(m.Label + "=" + m.Value)
+			if len(m.Attributes) > 0 {
+				b.WriteString(" (" + strings.Join(m.Attributes, ", ") + ")")
+			}
+		}
+	}
+	fmt.Fprintf(&b, ": %d of the store's %d in the windows, %d incident and %d baseline", s.Incident+s.Baseline, s.Store, s.Incident, s.Baseline)
+	for _, m := range s.Unused {
+		if m.Traces == 0 {
+			fmt.Fprintf(&b, "; no trace carries %s=%s, so it was not used", m.Label, m.Value)
+		} else {
+			fmt.Fprintf(&b, "; %s=%s was not used: its %d traces share none with the labels above", m.Label, m.Value, m.Traces)
+		}
+	}
+	return b.String()
+}
+
+// LabelMatch is one alert label and the trace attributes that carry its
+// value.
+type LabelMatch struct {
+	Label      string   `json:"label"`
+	Value      string   `json:"value"`
+	Attributes []string `json:"attributes,omitempty"` // e.g. deployment.environment.name
+	Traces     int      `json:"traces"`               // traces of both windows that carry it
+	Mapped     string   `json:"mapped,omitempty"`     // the attribute label_map names for it
+}
+
+// OnsetText says when the incident started against when the alert fired:
+// "started 06:41 UTC, 4 min before the alert fired"; empty without an
+// onset.
+func (r Report) OnsetText() string {
+	if r.Onset.IsZero() {
+		return ""
+	}
+	s := "started " + r.Onset.UTC().Format("15:04") + " UTC"
+	fired := r.Alert.StartsAt
+	if fired.IsZero() {
+		return s
+	}
+	d := fired.Sub(r.Onset)
+	rel := "before"
+	if d < 0 {
+		d, rel = -d, "after"
+	}
+	if m := int(d.Round(time.Minute) / time.Minute); m > 0 {
+		return fmt.Sprintf("%s, %d min %s the alert fired", s, m, rel)
+	}
+	return s + ", when the alert fired"
 }
 
 // Confidence is how sure a diagnosis is of a cause.

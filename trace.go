@@ -202,7 +202,8 @@ type TraceSearchResult struct {
 // MatchesFilters reports whether every filter holds for the trace: each
 // attribute name has the value on the trace's own attributes or on any
 // span's, with service.name also matching the service and trace.name the
-// trace's name. Empty values match anything. Sources call it for the
+// trace's name, and an attribute under any of its AttributeAliases.
+// Empty values match anything. Sources call it for the
 // filters they cannot send to their store.
 func (t *Trace) MatchesFilters(filters map[string]string) bool {
 	for k, v := range filters {
@@ -214,6 +215,15 @@ func (t *Trace) MatchesFilters(filters map[string]string) bool {
 }
 
 func (t *Trace) hasAttr(k, v string) bool {
+	for _, k := range AttributeAliases(k) {
+		if t.hasOwnAttr(k, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Trace) hasOwnAttr(k, v string) bool {
 	if t.Attributes[k] == v || (k == "service.name" && t.Service == v) || (k == "trace.name" && t.Name == v) {
 		return true
 	}
@@ -224,4 +234,33 @@ func (t *Trace) hasAttr(k, v string) bool {
 		}
 	}
 	return false
+}
+
+// attributeAliases are the spellings of one attribute across generations
+// of the semantic conventions and the stores that rename them.
+var attributeAliases = [][]string{
+	{"deployment.environment.name", "deployment.environment", "langfuse.environment"},
+	{"gen_ai.agent.name", "agent.name"},
+	{"gen_ai.provider.name", "gen_ai.system"},
+	{"service.name", "langfuse.trace.metadata.service.name"},
+}
+
+// AttributeAliases returns key and the other names the semantic
+// conventions give the same attribute (deployment.environment and its
+// newer deployment.environment.name), key first.
+func AttributeAliases(key string) []string {
+	for _, g := range attributeAliases {
+		for _, k := range g {
+			if k == key {
+				out := []string{key}
+				for _, o := range g {
+					if o != key {
+						out = append(out, o)
+					}
+				}
+				return out
+			}
+		}
+	}
+	return []string{key}
 }

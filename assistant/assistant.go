@@ -160,15 +160,16 @@ type Turn struct {
 // Answer is the assistant's reply.
 type Answer struct {
 	// Text is the answer in Slack mrkdwn, redacted. A partial answer ends
-	// with what was tried; ids no tool showed are pointed out.
+	// with what was tried; ids no tool showed are removed.
 	Text string
 	// Partial is set when the step budget ran out or the model failed
 	// before a final answer.
 	Partial bool
 	Steps   int       // model calls made
 	Tried   []ToolUse // tool calls, in order
-	// Unverified are trace or span ids the answer cites that neither the
-	// incident nor any tool result showed.
+	// Unverified are trace or span ids the model wrote that neither the
+	// incident nor any tool result showed; Text has them replaced by
+	// triage.UnverifiedIDMarker.
 	Unverified []string
 	Model      string
 	Usage      oncall.Usage

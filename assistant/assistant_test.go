@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/oncall-copilot/oncall-copilot/llm/llmtest"
+	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // toolMessages returns the tool results of a request, in order.
@@ -101,7 +102,8 @@ func TestAnswerCallsToolsWithinLimits(t *testing.T) {
 	if !slices.Equal(ans.Unverified, []string{"ffffffffffffffffffffffffffffffff"}) {
 		t.Errorf("unverified ids %q, want only the one no tool showed", ans.Unverified)
 	}
-	if !strings.Contains(ans.Text, "trace="+failingTrace) || !strings.Contains(ans.Text, "Not found in anything I read") {
+	if !strings.Contains(ans.Text, "trace="+failingTrace) || strings.Contains(strings.ToLower(ans.Text), "ffffffffffffffffffffffffffffffff") ||
+		!strings.Contains(ans.Text, triage.UnverifiedIDMarker) || !strings.Contains(ans.Text, "1 trace or span id that nothing I read showed was removed") {
 		t.Errorf("answer text:\n%s", ans.Text)
 	}
 }

@@ -2,12 +2,12 @@ package assistant
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/redact"
+	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // msgKind says how compaction may treat a message.
@@ -145,13 +145,10 @@ func stripControl(s string) string {
 	}, s)
 }
 
-// idPattern matches what reads as a trace or span id: 16 or 32 hex
-// digits, or a uuid.
-var idPattern = regexp.MustCompile(`(?i)\b(?:[0-9a-f]{32}|[0-9a-f]{16}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b`)
-
+// learn remembers the ids text shows, so the answer may cite them.
 func (c *conversation) learn(text string) {
-	for _, id := range idPattern.FindAllString(text, -1) {
-		c.known[strings.ToLower(id)] = true
+	for _, id := range triage.IDsIn(text) {
+		c.known[id] = true
 	}
 }
 
@@ -223,19 +220,24 @@ func (c *conversation) lastRoundStart() int {
 	return len(c.msgs)
 }
 
-// finish turns the model's last content into the answer: redacted, ids
-// no tool showed pointed out, and, for a partial answer, what was tried.
+// finish turns the model's last content into the answer: redacted, and
+// every id no tool and no incident context showed replaced by
+// triage.UnverifiedIDMarker, so an invented id never reaches Slack; for a
+// partial answer, what was tried.
 func (c *conversation) finish(final string, failure error, forced bool, steps int) (string, []string) {
 	text := stripControl(c.session.String(strings.TrimSpace(final)))
 	var unverified []string
 	seen := map[string]bool{}
-	for _, id := range idPattern.FindAllString(text, -1) {
-		low := strings.ToLower(id)
-		if !c.known[low] && !seen[low] {
-			seen[low] = true
+	text, _ = triage.GroundText(text, func(id string) bool {
+		if c.known[id] {
+			return true
+		}
+		if !seen[id] {
+			seen[id] = true
 			unverified = append(unverified, id)
 		}
-	}
+		return false
+	})
 	var b strings.Builder
 	switch {
 	case text != "":
@@ -248,14 +250,7 @@ func (c *conversation) finish(final string, failure error, forced bool, steps in
 		b.WriteString("The model gave no answer.")
 	}
 	if len(unverified) > 0 {
-		b.WriteString("\n\n_Not found in anything I read, so check before relying on them: ")
-		for i, id := range unverified {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("`" + id + "`")
-		}
-		b.WriteString("_")
+		fmt.Fprintf(&b, "\n\n_%d trace or span %s that nothing I read showed %s removed from this answer._", len(unverified), plural(len(unverified), "id", "ids"), plural(len(unverified), "was", "were"))
 	}
 	if forced || failure != nil || text == "" {
 		b.WriteString("\n\n")
@@ -274,6 +269,13 @@ func (c *conversation) finish(final string, failure error, forced bool, steps in
 		}
 	}
 	return b.String(), unverified
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func clip(s string, n int) string {

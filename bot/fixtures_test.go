@@ -78,11 +78,20 @@ func testDiagnosis() *oncall.Diagnosis {
 
 func testReport() oncall.Report {
 	return oncall.Report{
-		Alert:             testAlert(),
-		AlertKind:         oncall.AlertKindErrors,
-		WindowStart:       t0.Add(-15 * time.Minute),
-		WindowEnd:         t0,
-		BaselineStart:     t0.Add(-75 * time.Minute),
+		Alert:         testAlert(),
+		AlertKind:     oncall.AlertKindErrors,
+		WindowStart:   t0.Add(-15 * time.Minute),
+		WindowEnd:     t0,
+		BaselineStart: t0.Add(-75 * time.Minute),
+		Onset:         t0.Add(-9 * time.Minute),
+		Selection: &oncall.Selection{
+			Filters: []oncall.LabelMatch{
+				{Label: "service_name", Value: "research-svc", Attributes: []string{"service.name"}, Traces: 1420},
+				{Label: "environment", Value: "production", Attributes: []string{"deployment.environment.name"}, Traces: 3100, Mapped: "deployment.environment"},
+			},
+			Unused: []oncall.LabelMatch{{Label: "agent", Value: "researcher", Mapped: "gen_ai.agent.name"}},
+			Store:  3400, Incident: 240, Baseline: 1180,
+		},
 		TracesExamined:    240,
 		BaselineTraces:    1180,
 		FailingTraces:     57,

@@ -72,6 +72,9 @@ func renderReport(inc oncall.Incident, rep oncall.Report, opts RenderOptions) []
 	if w := window(rep); w != "" {
 		blocks = append(blocks, contextBlock(w))
 	}
+	if sel := rep.Selection.Describe(); sel != "" {
+		blocks = append(blocks, contextBlock(r.line(sel, 1200)))
+	}
 	switch {
 	case d == nil:
 		blocks = append(blocks, section(":information_source: *No diagnosis was produced.* "+
@@ -139,6 +142,9 @@ func window(rep oncall.Report) string {
 			s += " vs baseline from " + clock(rep.BaselineStart, rep.WindowStart)
 		}
 		parts = append(parts, s+" UTC")
+	}
+	if o := rep.OnsetText(); o != "" {
+		parts = append(parts, "Incident "+o)
 	}
 	if q := question(rep.AlertKind); q != "" {
 		parts = append(parts, q)

@@ -100,10 +100,11 @@ type Model struct {
 
 // Triage configures the analysis.
 type Triage struct {
-	Window    Duration `yaml:"window"`   // incident window before the alert's start
+	Window    Duration `yaml:"window"`   // how far before the alert's start the incident window begins
 	Baseline  Duration `yaml:"baseline"` // baseline window before the incident window
 	MaxTraces int      `yaml:"max_traces"`
-	// LabelMap maps alert labels to trace attributes for correlation.
+	// LabelMap maps alert labels to trace attributes: a hint for
+	// correlation, which also matches labels by the values traces carry.
 	LabelMap map[string]string `yaml:"label_map"`
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -31,21 +32,44 @@ type Options struct {
 	Model     triage.Model
 	ModelName string
 	Budget    int // prompt tokens; default 8000
+	// LabelMap is the correlation hint from alert labels to trace
+	// attributes; nil means DefaultLabelMap, the default configuration's.
+	LabelMap map[string]string
+	// Live triages each alert a minute after it fired, as the server
+	// does, instead of replaying it hours later.
+	Live bool
+}
+
+// DefaultLabelMap is the label map of oncall-copilot's default
+// configuration, so the scores are those a new user gets.
+func DefaultLabelMap() map[string]string {
+	return map[string]string{
+		"service":     "service.name",
+		"agent":       "gen_ai.agent.name",
+		"environment": "deployment.environment",
+	}
 }
 
 // Result is one scenario's score.
 type Result struct {
-	Scenario       string        `json:"scenario"`
-	Category       string        `json:"category"`
-	Rank           int           `json:"rank"` // 1-based rank of the expected cause among the clusters; 0 when absent
-	Top            string        `json:"top"`  // the first cluster's signature
-	EvidenceRecall bool          `json:"evidence_recall"`
-	PromptTokens   int           `json:"prompt_tokens"`
-	Budget         int           `json:"budget"`
-	Leaks          []string      `json:"leaks,omitempty"` // "slack: AKIA…" and the like
-	ModelNamed     *bool         `json:"model_named_cause,omitempty"`
-	Duration       time.Duration `json:"duration_ns"`
-	Err            string        `json:"error,omitempty"`
+	Scenario       string   `json:"scenario"`
+	Category       string   `json:"category"`
+	Rank           int      `json:"rank"` // 1-based rank of the expected cause among the clusters; 0 when absent
+	Top            string   `json:"top"`  // the first cluster's signature
+	EvidenceRecall bool     `json:"evidence_recall"`
+	PromptTokens   int      `json:"prompt_tokens"`
+	Budget         int      `json:"budget"`
+	Leaks          []string `json:"leaks,omitempty"` // "slack: AKIA…" and the like
+	// ForeignAbove says a cluster of another service's incident ranked
+	// above the expected cause (or at all, when the cause is missing).
+	ForeignAbove bool `json:"foreign_above,omitempty"`
+	// NoTraces says the report claimed no incident traces.
+	NoTraces bool `json:"no_traces,omitempty"`
+	// Dimensions are the generator dimensions the scenario exercises.
+	Dimensions []string      `json:"dimensions,omitempty"`
+	ModelNamed *bool         `json:"model_named_cause,omitempty"`
+	Duration   time.Duration `json:"duration_ns"`
+	Err        string        `json:"error,omitempty"`
 }
 
 // Totals sums a run.
@@ -61,6 +85,14 @@ type Totals struct {
 	ModelNamed     float64       `json:"model_named_cause,omitempty"`
 	Errors         int           `json:"errors"`
 	MeanDuration   time.Duration `json:"triage_mean_ns"`
+	ForeignAbove   int           `json:"foreign_above"`
+	NoTraces       int           `json:"no_traces"`
+	// Dimensions counts the scenarios that exercise each dimension of
+	// the generator (see scenario.Fleet): another service's incident in
+	// the same window, both environment keys in one store, alert labels
+	// named otherwise than the attributes, no agent label, and each alert
+	// kind.
+	Dimensions map[string]int `json:"dimensions"`
 }
 
 // Run scores every scenario.
@@ -83,11 +115,18 @@ func Run(ctx context.Context, scenarios []scenario.Scenario, opts Options) ([]Re
 }
 
 func runOne(ctx context.Context, sc scenario.Scenario, red *redact.Redactor, opts Options) Result {
-	res := Result{Scenario: sc.Name, Category: string(sc.Expected.Category), Budget: opts.Budget}
+	res := Result{Scenario: sc.Name, Category: string(sc.Expected.Category), Budget: opts.Budget, Dimensions: dimensions(sc.Expected)}
 	fail := func(err error) Result { res.Err = err.Error(); return res }
 	n, err := alerts.DecodeAlertmanager(sc.Alert, time.Now())
 	if err != nil {
 		return fail(fmt.Errorf("alert: %w", err))
+	}
+	// A replay runs hours after the alert fired and sees the incident
+	// window up to one window length after its start; a live triage runs a
+	// minute after it fired and sees up to then.
+	now := n.Alerts[0].StartsAt.Add(2 * time.Hour)
+	if opts.Live {
+		now = n.Alerts[0].StartsAt.Add(time.Minute)
 	}
 	src, err := jsonl.New(jsonl.Options{Path: sc.TracesPath})
 	if err != nil {
@@ -99,7 +138,8 @@ func runOne(ctx context.Context, sc scenario.Scenario, red *redact.Redactor, opt
 		ModelName: opts.ModelName,
 		Budget:    opts.Budget,
 		Redactor:  red,
-		LabelMap:  map[string]string{"agent": "gen_ai.agent.name", "service": "service.name"},
+		LabelMap:  cmpOr(opts.LabelMap, DefaultLabelMap()),
+		Now:       func() time.Time { return now },
 	})
 	if err != nil {
 		return fail(err)
@@ -125,6 +165,23 @@ func runOne(ctx context.Context, sc scenario.Scenario, red *redact.Redactor, opt
 		}
 	}
 	res.EvidenceRecall = recalled(p.Evidence.Text, want)
+	if o := sc.Expected.Fleet.OtherIncident; o != nil {
+		foreign := map[string]bool{}
+		for _, id := range o.Traces {
+			foreign[id] = true
+		}
+		for i, c := range rep.Clusters {
+			if res.Rank > 0 && i+1 >= res.Rank {
+				break
+			}
+			for _, id := range c.TraceIDs {
+				res.ForeignAbove = res.ForeignAbove || foreign[id]
+			}
+		}
+	}
+	for _, m := range rep.Missing {
+		res.NoTraces = res.NoTraces || strings.HasPrefix(m, "no traces in the incident window")
+	}
 
 	// Everything that leaves the process, as it would leave it.
 	inc := oncall.Incident{Key: "eval", Status: oncall.IncidentOpen, Alert: rep.Alert, Channel: "C-EVAL", ThreadTS: "1.000"}
@@ -202,6 +259,52 @@ func diagnosisNames(d *oncall.Diagnosis, want scenario.Cause) bool {
 	return false
 }
 
+func cmpOr(m, def map[string]string) map[string]string {
+	if m == nil {
+		return def
+	}
+	return m
+}
+
+// dimensions names the generator dimensions a scenario exercises.
+func dimensions(e scenario.Expected) []string {
+	f := e.Fleet
+	out := []string{"kind_" + string(e.AlertKind)}
+	if f.OtherIncident != nil {
+		out = append(out, "other_service_incident")
+	}
+	if len(f.EnvironmentKeys) == 2 {
+		out = append(out, "both_environment_keys")
+	}
+	for _, k := range f.EnvironmentKeys {
+		if k == "deployment.environment.name" {
+			out = append(out, "newer_environment_key")
+			break
+		}
+	}
+	agent, renamed := false, false
+	for label, attr := range f.AlertLabels {
+		agent = agent || attr == "gen_ai.agent.name"
+		renamed = renamed || (label != attr && label != "service" && label != "agent" && label != "environment")
+	}
+	if renamed {
+		out = append(out, "labels_named_otherwise")
+	}
+	if !agent {
+		out = append(out, "no_agent_label")
+	}
+	if f.AlertDelaySeconds > 0 {
+		out = append(out, "alert_after_onset")
+	}
+	if len(f.Services) >= 3 {
+		out = append(out, "several_services")
+	}
+	if e.Noisy {
+		out = append(out, "noisy_background")
+	}
+	return out
+}
+
 func abbreviate(s string) string {
 	if len(s) > 8 {
 		return s[:4] + "…"
@@ -210,7 +313,7 @@ func abbreviate(s string) string {
 }
 
 func total(results []Result) Totals {
-	t := Totals{Scenarios: len(results)}
+	t := Totals{Scenarios: len(results), Dimensions: map[string]int{}}
 	if len(results) == 0 {
 		return t
 	}
@@ -235,6 +338,15 @@ func total(results []Result) Totals {
 			t.OverBudget++
 		}
 		t.Leaks += len(r.Leaks)
+		for _, d := range r.Dimensions {
+			t.Dimensions[d]++
+		}
+		if r.ForeignAbove {
+			t.ForeignAbove++
+		}
+		if r.NoTraces {
+			t.NoTraces++
+		}
 		if r.ModelNamed != nil {
 			withModel++
 			if *r.ModelNamed {
@@ -273,6 +385,13 @@ func WriteTable(w io.Writer, results []Result, t Totals) {
 	}
 	fmt.Fprintf(w, "\n%d scenarios: cause@1 %.2f, cause@3 %.2f, evidence recall %.2f, prompt tokens mean %.0f max %d, over budget %d, leaks %d, errors %d, mean triage %s\n",
 		t.Scenarios, t.CauseAt1, t.CauseAt3, t.EvidenceRecall, t.MeanTokens, t.MaxTokens, t.OverBudget, t.Leaks, t.Errors, t.MeanDuration.Round(time.Millisecond))
+	fmt.Fprintf(w, "another service's failure ranked above the cause: %d; \"no traces\" with traces in the store: %d\n", t.ForeignAbove, t.NoTraces)
+	dims := slices.Sorted(maps.Keys(t.Dimensions))
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		parts[i] = fmt.Sprintf("%s %d", d, t.Dimensions[d])
+	}
+	fmt.Fprintf(w, "scenarios per dimension: %s\n", strings.Join(parts, ", "))
 	if t.ModelNamed > 0 {
 		fmt.Fprintf(w, "model diagnosis names the expected cause: %.2f\n", t.ModelNamed)
 	}

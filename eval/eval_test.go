@@ -9,10 +9,13 @@ import (
 )
 
 // TestBundledScenarios is the acceptance bar of the analysis: on the
-// bundled scenarios the deterministic ranking puts the real cause first in
-// at least 90% and in the top three always, the root-cause error always
-// reaches the prompt, no planted secret leaks, and no prompt exceeds the
-// budget.
+// bundled scenarios, triaged both as a replay hours later and live a
+// minute after the alert fired, with the default configuration's label
+// map, the deterministic ranking puts the real cause first in at least
+// 90% and in the top three always, never ranks another service's failure
+// above it, never reports "no traces" while the store has some, the
+// root-cause error always reaches the prompt, no planted secret leaks, no
+// prompt exceeds the budget, and every generator dimension is exercised.
 func TestBundledScenarios(t *testing.T) {
 	scenarios, err := scenario.LoadAll("../examples/scenarios")
 	if err != nil {
@@ -21,32 +24,51 @@ func TestBundledScenarios(t *testing.T) {
 	if len(scenarios) < 30 {
 		t.Fatalf("want at least 30 bundled scenarios, found %d", len(scenarios))
 	}
-	results, tot, err := Run(context.Background(), scenarios, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var table bytes.Buffer
-	WriteTable(&table, results, tot)
-	t.Log("\n" + table.String())
-	for _, r := range results {
-		if r.Err != "" {
-			t.Errorf("%s: %s", r.Scenario, r.Err)
-		}
-		if r.Rank == 0 || r.Rank > 3 {
-			t.Errorf("%s: the expected cause is not in the top three (top: %s)", r.Scenario, r.Top)
-		}
-		if !r.EvidenceRecall {
-			t.Errorf("%s: the root-cause error is not in the prompt", r.Scenario)
-		}
-		for _, l := range r.Leaks {
-			t.Errorf("%s: planted secret leaked to %s", r.Scenario, l)
-		}
-		if r.PromptTokens > r.Budget {
-			t.Errorf("%s: prompt of %d tokens over the budget of %d", r.Scenario, r.PromptTokens, r.Budget)
-		}
-	}
-	if tot.CauseAt1 < 0.9 {
-		t.Errorf("cause@1 = %.2f, want >= 0.9", tot.CauseAt1)
+	for _, mode := range []struct {
+		name string
+		live bool
+	}{{"replay", false}, {"live", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			results, tot, err := Run(context.Background(), scenarios, Options{Live: mode.live})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var table bytes.Buffer
+			WriteTable(&table, results, tot)
+			t.Log("\n" + table.String())
+			for _, r := range results {
+				if r.Err != "" {
+					t.Errorf("%s: %s", r.Scenario, r.Err)
+				}
+				if r.Rank == 0 || r.Rank > 3 {
+					t.Errorf("%s: the expected cause is not in the top three (top: %s)", r.Scenario, r.Top)
+				}
+				if r.ForeignAbove {
+					t.Errorf("%s: another service's failure ranks above the cause", r.Scenario)
+				}
+				if r.NoTraces {
+					t.Errorf("%s: the report says no traces in the incident window", r.Scenario)
+				}
+				if !r.EvidenceRecall {
+					t.Errorf("%s: the root-cause error is not in the prompt", r.Scenario)
+				}
+				for _, l := range r.Leaks {
+					t.Errorf("%s: planted secret leaked to %s", r.Scenario, l)
+				}
+				if r.PromptTokens > r.Budget {
+					t.Errorf("%s: prompt of %d tokens over the budget of %d", r.Scenario, r.PromptTokens, r.Budget)
+				}
+			}
+			if tot.CauseAt1 < 0.9 {
+				t.Errorf("cause@1 = %.2f, want >= 0.9", tot.CauseAt1)
+			}
+			for _, d := range []string{"other_service_incident", "both_environment_keys", "newer_environment_key", "labels_named_otherwise",
+				"no_agent_label", "alert_after_onset", "several_services", "noisy_background", "kind_errors", "kind_latency", "kind_cost"} {
+				if tot.Dimensions[d] == 0 {
+					t.Errorf("no scenario exercises %s", d)
+				}
+			}
+		})
 	}
 }
 

@@ -24,10 +24,20 @@ func renderText(rep oncall.Report) string {
 	if a.Summary != "" {
 		fmt.Fprintf(&b, "        %s\n", a.Summary)
 	}
-	fmt.Fprintf(&b, "ASKS    %s\n", question(rep.AlertKind))
+	asks := question(rep.AlertKind)
+	if rep.AlertKindFrom != "" {
+		asks += " (from " + rep.AlertKindFrom + ")"
+	}
+	fmt.Fprintf(&b, "ASKS    %s\n", asks)
 	fmt.Fprintf(&b, "WINDOW  %s – %s (baseline from %s)\n", ts(rep.WindowStart), ts(rep.WindowEnd), ts(rep.BaselineStart))
+	if o := rep.OnsetText(); o != "" {
+		fmt.Fprintf(&b, "ONSET   %s (when the top cluster's rate changed; runs before it are the baseline)\n", o)
+	}
 	fmt.Fprintf(&b, "TRACES  %d in the incident window (%d failing, %.1f failures/min), %d in the baseline\n",
 		rep.TracesExamined, rep.FailingTraces, rep.FailuresPerMinute, rep.BaselineTraces)
+	if d := rep.Selection.Describe(); d != "" {
+		fmt.Fprintf(&b, "        %s\n", d)
+	}
 
 	b.WriteString("\nFAILURE CLUSTERS (ranked by change against the baseline)\n")
 	if len(rep.Clusters) == 0 {

@@ -19,6 +19,11 @@ func sampleReport() oncall.Report {
 		Alert:     oncall.Alert{Name: "AgentErrorRateHigh", Status: oncall.AlertFiring, Severity: "critical", Summary: "support-agent failing 23% of runs"},
 		AlertKind: oncall.AlertKindErrors, WindowStart: t0.Add(-30 * time.Minute), WindowEnd: t0, BaselineStart: t0.Add(-90 * time.Minute),
 		TracesExamined: 40, FailingTraces: 9, FailuresPerMinute: 0.3, BaselineTraces: 80,
+		AlertKindFrom: "the alert's query", Onset: t0.Add(-34 * time.Minute),
+		Selection: &oncall.Selection{
+			Filters: []oncall.LabelMatch{{Label: "app", Value: "support-agent", Attributes: []string{"gen_ai.agent.name", "root span name"}, Traces: 120}},
+			Store:   300, Incident: 40, Baseline: 80,
+		},
 		Clusters: []oncall.Cluster{
 			{Kind: "error", SpanKind: oncall.KindTool, SpanName: "lookup_order", ToolName: "lookup_order", Error: "ReadTimeout: read timed out after <dur>", Count: 8, New: true, TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, SpanIDs: []string{"00f067aa0ba902b7"}},
 			{Kind: "error", SpanKind: oncall.KindRetriever, SpanName: "vector_search", Error: "empty result", Count: 12, BaselineCount: 24, TraceIDs: []string{"5cf92f3577b34da6a3ce929d0e0e4737"}},

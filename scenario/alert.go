@@ -77,58 +77,156 @@ func boolInt(b bool) int {
 
 func oneDecimal(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
 
-// alert writes the webhook Alertmanager sends when the scenario's alert
-// fires. Its numbers are computed from the generated runs.
-func (g *gen) alert(exemplars []string) ([]byte, error) {
-	r, a, v := g.r, g.main, g.w.v
-	team := pick(r, []string{"ai-platform", "support-eng", "agents-core", "applied-ml"})
-	last10 := g.stats(g.alertAt.Add(-10*time.Minute), g.alertAt)
-	inc, base := g.windows()
-	var name, summary, expr, severity string
+// rule is what the scenario's alert rule computes at one evaluation.
+type rule struct {
+	summary, expr string
+}
+
+// evaluate runs the alert rule of the scenario's kind at time at over
+// the alerting agent's runs, the way Prometheus would: the error ratio or
+// p95 of the last 10 minutes, or the spend of the last 30 against the hour
+// before. It fails when the rule would not fire at that time.
+func (g *gen) evaluate(at time.Time) (rule, error) {
+	a := g.main
+	last10 := g.stats(at.Add(-10*time.Minute), at)
 	switch g.kind {
 	case oncall.AlertKindLatency:
-		name = pick(r, []string{"AgentLatencyP95High", "AgentRunDurationHigh", "SlowAgentResponses"})
-		severity = "warning"
-		before := g.stats(base.Start, base.End)
+		before := g.stats(at.Add(-IncidentWindow-BaselineWindow), at.Add(-IncidentWindow))
 		threshold := max(5, int(math.Ceil(float64(before.p95*3/2)/float64(time.Second))))
 		if last10.p95 <= time.Duration(threshold)*time.Second {
-			return nil, fmt.Errorf("latency alert would not fire: p95 %v, threshold %ds", last10.p95, threshold)
+			return rule{}, fmt.Errorf("latency alert would not fire: p95 %v, threshold %ds", last10.p95, threshold)
 		}
-		summary = fmt.Sprintf("p95 run duration of %s is %ss over the last 10 minutes (threshold %ds)", a.Name, oneDecimal(last10.p95.Seconds()), threshold)
-		expr = fmt.Sprintf(`histogram_quantile(0.95, sum by (le) (rate(agent_run_duration_seconds_bucket{agent=%q}[10m]))) > %d`, a.Name, threshold)
+		return rule{
+			summary: fmt.Sprintf("p95 run duration of %s is %ss over the last 10 minutes (threshold %ds)", a.Name, oneDecimal(last10.p95.Seconds()), threshold),
+			expr:    fmt.Sprintf(`histogram_quantile(0.95, sum by (le) (rate(agent_run_duration_seconds_bucket{agent=%q}[10m]))) > %d`, a.Name, threshold),
+		}, nil
 	case oncall.AlertKindCost:
-		name = pick(r, []string{"LLMSpendHigh", "AgentTokenCostSpike", "AgentCostAnomaly"})
-		severity = "warning"
-		now, before := g.stats(inc.Start, inc.End), g.stats(base.Start, base.End)
+		now, before := g.stats(at.Add(-IncidentWindow), at), g.stats(at.Add(-IncidentWindow-BaselineWindow), at.Add(-IncidentWindow))
 		ratio := 0.0
 		if before.costNanos > 0 {
 			ratio = float64(now.costNanos) * 2 / float64(before.costNanos)
 		}
 		if ratio < 2 {
-			return nil, fmt.Errorf("cost alert would not fire: ratio %.2f", ratio)
+			return rule{}, fmt.Errorf("cost alert would not fire: ratio %.2f", ratio)
 		}
-		summary = fmt.Sprintf("LLM spend of %s is $%s in the last 30 minutes, %sx its rate over the hour before (threshold 2x)", a.Name, strconv.FormatFloat(usd(now.costNanos), 'f', 2, 64), oneDecimal(ratio))
-		expr = fmt.Sprintf(`sum(increase(llm_cost_usd_total{agent=%q}[30m])) > sum(increase(llm_cost_usd_total{agent=%q}[1h] offset 30m))`, a.Name, a.Name)
+		return rule{
+			summary: fmt.Sprintf("LLM spend of %s is $%s in the last 30 minutes, %sx its rate over the hour before (threshold 2x)", a.Name, strconv.FormatFloat(usd(now.costNanos), 'f', 2, 64), oneDecimal(ratio)),
+			expr:    fmt.Sprintf(`sum(increase(llm_cost_usd_total{agent=%q}[30m])) > sum(increase(llm_cost_usd_total{agent=%q}[1h] offset 30m))`, a.Name, a.Name),
+		}, nil
+	}
+	rate := 0.0
+	if last10.runs > 0 {
+		rate = float64(last10.failed) * 100 / float64(last10.runs)
+	}
+	if rate <= float64(g.errThreshold) {
+		return rule{}, fmt.Errorf("error alert would not fire: %.1f%% failed, threshold %d%%", rate, g.errThreshold)
+	}
+	return rule{
+		summary: fmt.Sprintf("%s: %s%% of agent runs failed in the last 10 minutes (threshold %d%%)", a.Name, oneDecimal(rate), g.errThreshold),
+		expr:    fmt.Sprintf(`sum(rate(agent_runs_total{agent=%q,status="error"}[10m])) / sum(rate(agent_runs_total{agent=%q}[10m])) > %s`, a.Name, a.Name, strconv.FormatFloat(float64(g.errThreshold)/100, 'f', 2, 64)),
+	}, nil
+}
+
+// fire finds when the alert fires, as Prometheus would with a "for"
+// clause: at the first 30-second evaluation after the onset at which the
+// rule has held at every evaluation for the last g.holdFor. It fails when
+// that does not happen within 20 minutes of the onset.
+func (g *gen) fire() error {
+	// Error alerts are set above the agent's usual failure rate, or the
+	// background noise alone would page.
+	if before := g.stats(g.onset.Add(-70*time.Minute), g.onset.Add(-10*time.Minute)); before.runs > 0 {
+		usual := float64(before.failed) * 100 / float64(before.runs)
+		for float64(g.errThreshold) < 1.5*usual {
+			g.errThreshold += 5
+		}
+	}
+	first := g.onset.Truncate(30 * time.Second).Add(30 * time.Second)
+	var since time.Time
+	var err error
+	for at := first; !at.After(g.onset.Add(20 * time.Minute)); at = at.Add(30 * time.Second) {
+		if _, err = g.evaluate(at); err != nil {
+			since = time.Time{}
+			continue
+		}
+		if g.causeRuns(at.Add(-10*time.Minute), at) < 2 {
+			// The rule holds on noise; the incident is not what fires it.
+			since = time.Time{}
+			continue
+		}
+		if since.IsZero() {
+			since = at
+		}
+		if at.Sub(since) >= g.holdFor && at.Sub(g.onset) >= 2*time.Minute {
+			g.alertAt = at
+			return nil
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("alert rule did not hold for %v within 20 minutes of the onset", g.holdFor)
+	}
+	return err
+}
+
+// causeRuns counts the alerting agent's runs in [from, to) the cause
+// affected.
+func (g *gen) causeRuns(from, to time.Time) int {
+	seen := map[string]bool{}
+	for _, m := range g.marks {
+		if m.Label == "cause" && m.Main && !m.Start.Before(from) && m.Start.Before(to) {
+			seen[m.TraceID] = true
+		}
+	}
+	return len(seen)
+}
+
+// alertLabels are the label names the scenario's alert rule writes for the
+// service, agent and environment: teams name them their own way, rarely
+// after the trace attributes that carry the same values.
+type alertLabels struct {
+	Service, Agent, Env string // "" when the rule does not write it
+}
+
+func (g *gen) pickAlertLabels() alertLabels {
+	r := g.r
+	return alertLabels{
+		Service: pick(r, []string{"service", "service_name", "app", "job", "app_kubernetes_io_name"}),
+		Agent:   pick(r, []string{"agent", "agent", "agent_name", "gen_ai_agent_name", ""}),
+		Env:     pick(r, []string{"env", "environment", "environment", "deployment_environment", "stage"}),
+	}
+}
+
+// alert writes the webhook Alertmanager sends when the scenario's alert
+// fires. Its numbers are computed from the generated runs.
+func (g *gen) alert(exemplars []string) ([]byte, error) {
+	r, a, v := g.r, g.main, g.w.v
+	team := pick(r, []string{"ai-platform", "support-eng", "agents-core", "applied-ml"})
+	_, base := g.windows()
+	ru, err := g.evaluate(g.alertAt)
+	if err != nil {
+		return nil, err
+	}
+	summary, expr := ru.summary, ru.expr
+	var name, severity string
+	switch g.kind {
+	case oncall.AlertKindLatency:
+		name = pick(r, []string{"AgentLatencyP95High", "AgentRunDurationHigh", "SlowAgentResponses"})
+		severity = "warning"
+	case oncall.AlertKindCost:
+		name = pick(r, []string{"LLMSpendHigh", "AgentTokenCostSpike", "AgentCostAnomaly"})
+		severity = "warning"
 	default:
 		name = pick(r, []string{"AgentErrorRateHigh", "AgentRunFailures", "LLMAgentErrorsElevated"})
 		severity = pick(r, []string{"critical", "page"})
-		threshold := pick(r, []int{5, 10})
-		rate := 0.0
-		if last10.runs > 0 {
-			rate = float64(last10.failed) * 100 / float64(last10.runs)
-		}
-		if rate <= float64(threshold) {
-			return nil, fmt.Errorf("error alert would not fire: %.1f%% failed, threshold %d%%", rate, threshold)
-		}
-		summary = fmt.Sprintf("%s: %s%% of agent runs failed in the last 10 minutes (threshold %d%%)", a.Name, oneDecimal(rate), threshold)
-		expr = fmt.Sprintf(`sum(rate(agent_runs_total{agent=%q,status="error"}[10m])) / sum(rate(agent_runs_total{agent=%q}[10m])) > %s`, a.Name, a.Name, strconv.FormatFloat(float64(threshold)/100, 'f', 2, 64))
 	}
-	labels := map[string]string{
-		"alertname": name, "severity": severity, "service": a.Service, "agent": a.Name,
-		"env": g.env, "team": team, "region": g.region,
+	labels := map[string]string{"alertname": name, "severity": severity, "team": team, "region": g.region}
+	ln := g.labels
+	labels[ln.Service] = a.Service
+	if ln.Agent != "" {
+		labels[ln.Agent] = a.Name
 	}
+	labels[ln.Env] = g.env
 	dashboard := fmt.Sprintf("https://grafana.example.com/d/llm-agents/agent-overview?orgId=1&var-agent=%s&from=%d&to=%d",
-		url.QueryEscape(a.Name), base.Start.UnixMilli(), g.alertAt.Add(afterAlert).UnixMilli())
+		url.QueryEscape(a.Name), base.Start.UnixMilli(), g.alertAt.Add(IncidentWindow).UnixMilli())
 	ann := map[string]string{
 		"summary":     summary,
 		"description": fmt.Sprintf("%s in %s (%s) breached its objective. See the dashboard and recent traces of service %s.", a.Name, g.env, g.region, a.Service),
@@ -160,12 +258,12 @@ func (g *gen) alert(exemplars []string) ([]byte, error) {
 			GeneratorURL: "http://prometheus.monitoring.svc.cluster.local:9090/graph?g0.expr=" + url.QueryEscape(expr) + "&g0.tab=1",
 			Fingerprint:  oncall.LabelFingerprint(labels),
 		}},
-		GroupLabels:       map[string]string{"alertname": name, "service": a.Service},
+		GroupLabels:       map[string]string{"alertname": name, ln.Service: a.Service},
 		CommonLabels:      labels,
 		CommonAnnotations: ann,
 		ExternalURL:       "http://alertmanager.monitoring.svc.cluster.local:9093",
 		Version:           "4",
-		GroupKey:          fmt.Sprintf(`{}/{team=%q}:{alertname=%q, service=%q}`, team, name, a.Service),
+		GroupKey:          fmt.Sprintf(`{}/{team=%q}:{alertname=%q, %s=%q}`, team, name, ln.Service, a.Service),
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

@@ -18,13 +18,16 @@ func Catalog() []Spec {
 		flavor int
 		noisy  bool
 		large  bool
+		// reseed draws the scenario again from another seed, for variety
+		// across a category (another agent, framework or model).
+		reseed uint64
 	}
 	entries := []entry{
 		{c: ToolTimeout}, {c: ToolTimeout, flavor: 1}, {c: ToolTimeout, flavor: 2, noisy: true},
 		{c: RateLimit}, {c: RateLimit, flavor: 1}, {c: RateLimit, flavor: 2},
 		{c: ContextLength, large: true}, {c: ContextLength, flavor: 1}, {c: ContextLength, flavor: 2},
 		{c: InvalidToolArgs}, {c: InvalidToolArgs, flavor: 1, noisy: true}, {c: InvalidToolArgs},
-		{c: MaxIterations}, {c: MaxIterations, flavor: 1}, {c: MaxIterations, noisy: true},
+		{c: MaxIterations}, {c: MaxIterations, flavor: 1}, {c: MaxIterations, noisy: true, reseed: 1},
 		{c: HandoffFailure}, {c: HandoffFailure, flavor: 1}, {c: HandoffFailure, flavor: 2},
 		{c: ModelRegression}, {c: ModelRegression, flavor: 1}, {c: ModelRegression, noisy: true},
 		{c: Upstream5xx, noisy: true}, {c: Upstream5xx, flavor: 1}, {c: Upstream5xx, flavor: 2, large: true},
@@ -39,7 +42,7 @@ func Catalog() []Spec {
 		out = append(out, Spec{
 			Name:     fmt.Sprintf("%s-%d", strings.ReplaceAll(string(e.c), "_", "-"), n[e.c]),
 			Category: e.c,
-			Seed:     uint64(1000 + 37*i),
+			Seed:     uint64(1000+37*i) + 100003*e.reseed,
 			Flavor:   e.flavor,
 			Noisy:    e.noisy,
 			Large:    e.large,

@@ -36,9 +36,9 @@ func TestCauseOnlyInIncidentWindow(t *testing.T) {
 					t.Errorf("example trace %s shows no cause", id)
 				}
 			}
-			if !e.IncidentWindow.End.Equal(e.BaselineWindow.End.Add(IncidentWindow)) || e.IncidentWindow.Start != e.BaselineWindow.End ||
+			if !e.IncidentWindow.End.Equal(e.BaselineWindow.End.Add(2*IncidentWindow)) || e.IncidentWindow.Start != e.BaselineWindow.End ||
 				e.BaselineWindow.End.Sub(e.BaselineWindow.Start) != BaselineWindow {
-				t.Errorf("windows %+v and %+v are not [T-90m, T-30m) and [T-30m, T)", e.BaselineWindow, e.IncidentWindow)
+				t.Errorf("windows %+v and %+v are not [T-90m, T-30m) and [T-30m, T+30m)", e.BaselineWindow, e.IncidentWindow)
 			}
 		})
 	}

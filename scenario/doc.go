@@ -13,12 +13,18 @@
 // built on different frameworks name their spans differently and write
 // the OpenInference or the OTel GenAI conventions, or both within a trace.
 //
-// The alert fires at T (its startsAt). The incident window is [T-30m, T)
-// and the baseline window [T-90m, T-30m); traffic runs from T-90m to
-// T+5m. The cause of the incident starts at an onset 10 to 25 minutes
-// before T and shows only in runs after it. Steady background failures
-// (client disconnects, 404s from lookups, empty retrievals, guardrail
-// warnings, one-off 429s, arguments or answers corrected on retry) hit
+// The cause of the incident starts at an onset and shows only in runs
+// after it. The alert fires at T (its startsAt) a few minutes later, at
+// the first evaluation at which its rule has held long enough. The
+// incident window is [T-30m, T+30m) and the baseline window [T-90m,
+// T-30m). The store holds a fleet: other services' agents, one of which,
+// in about half the scenarios, has its own louder incident in the same
+// window; agents write deployment.environment or the newer
+// deployment.environment.name, and the alert names service, agent and
+// environment with labels of its own (service_name, app, stage…). Steady
+// background failures (client disconnects, 404s from lookups, empty
+// retrievals, guardrail warnings, one-off 429s, arguments or answers
+// corrected on retry) hit
 // both windows at the same rate; in noisy scenarios one of them is more
 // frequent in the incident window than the cause. Errors propagate the way
 // they do in real frameworks: the failing span records an exception event,
@@ -35,7 +41,8 @@
 // On disk a scenario directory holds alert.json (an Alertmanager webhook,
 // version 4), traces/<service>.jsonl (one OTLP/JSON export request per
 // line, one trace per line, grouped by the service of the root span) and
-// expected.json (Expected). WriteExamples writes the quickstart and the
+// expected.json (Expected); the bundled scenarios' trace files are
+// gzipped. WriteExamples writes the quickstart and the
 // Catalog; Load and LoadAll read directories back. examples/README.md
 // describes the layout for readers. Every function is safe for concurrent
 // use: the package's pools of names are read-only.

@@ -210,14 +210,27 @@ func TestAlertIsAFiringAlertmanagerWebhook(t *testing.T) {
 				t.Fatalf("%d alerts, status %s", len(n.Alerts), n.Status)
 			}
 			a := n.Alerts[0]
-			if !a.StartsAt.Equal(g.Expected.IncidentWindow.End) {
-				t.Errorf("startsAt %v, want the end of the incident window %v", a.StartsAt, g.Expected.IncidentWindow.End)
+			if fired := g.Expected.IncidentWindow.Start.Add(IncidentWindow); !a.StartsAt.Equal(fired) {
+				t.Errorf("startsAt %v, want the middle of the incident window %v", a.StartsAt, fired)
+			}
+			if d := a.StartsAt.Sub(g.Expected.Onset); d < 2*time.Minute || d > 20*time.Minute || int(d/time.Second) != g.Expected.Fleet.AlertDelaySeconds {
+				t.Errorf("the alert fires %v after the onset (expected.json: %ds), want 2 to 20 minutes", d, g.Expected.Fleet.AlertDelaySeconds)
 			}
 			if a.Kind() != g.Expected.AlertKind {
 				t.Errorf("alert %q (%q) reads as a %s alert, want %s", a.Name, a.Summary, a.Kind(), g.Expected.AlertKind)
 			}
-			if a.Labels["agent"] != g.Expected.Agent || a.Labels["service"] != g.Expected.Service {
-				t.Errorf("labels %v do not name agent %s of service %s", a.Labels, g.Expected.Agent, g.Expected.Service)
+			want := map[string]string{"service.name": g.Expected.Service, "gen_ai.agent.name": g.Expected.Agent}
+			named := false
+			for label, attr := range g.Expected.Fleet.AlertLabels {
+				if w, ok := want[attr]; ok {
+					named = named || attr == "service.name"
+					if a.Labels[label] != w {
+						t.Errorf("label %s=%q, want %q (the %s of the alerting agent's traces)", label, a.Labels[label], w, attr)
+					}
+				}
+			}
+			if !named {
+				t.Errorf("labels %v do not name the service %s", a.Labels, g.Expected.Service)
 			}
 			traces := traceByID(g)
 			for _, id := range a.TraceIDs {

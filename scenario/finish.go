@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
 
 // windows returns the incident and baseline windows of the scenario.
 func (g *gen) windows() (inc, base TimeRange) {
-	inc = TimeRange{Start: g.alertAt.Add(-IncidentWindow), End: g.alertAt}
+	inc = TimeRange{Start: g.alertAt.Add(-IncidentWindow), End: g.alertAt.Add(IncidentWindow)}
 	base = TimeRange{Start: inc.Start.Add(-BaselineWindow), End: inc.Start}
 	return inc, base
 }
@@ -69,6 +70,58 @@ func (g *gen) signature(label string) (k oncall.SpanKind, name, tool, phrase str
 	return oncall.SpanKind(f[0]), f[1], f[2], f[3]
 }
 
+// fleetFacts describes the store's fleet and how the alert names things.
+func (g *gen) fleetFacts() Fleet {
+	f := Fleet{AlertDelaySeconds: int(g.alertAt.Sub(g.onset) / time.Second), AlertLabels: map[string]string{}}
+	services, agents, envKeys := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i := range g.truth {
+		t := &g.truth[i]
+		for j := range t.Spans {
+			sp := &t.Spans[j]
+			if sp.Service != "" {
+				services[sp.Service] = true
+			}
+			for _, k := range []string{"deployment.environment", "deployment.environment.name"} {
+				if sp.Attributes[k] != "" {
+					envKeys[k] = true
+				}
+			}
+		}
+		if n := t.Attributes["gen_ai.agent.name"]; n != "" {
+			agents[n] = true
+		}
+	}
+	f.Services, f.Agents, f.EnvironmentKeys = sortedSet(services), sortedSet(agents), sortedSet(envKeys)
+	f.AlertLabels[g.labels.Service] = "service.name"
+	if g.labels.Agent != "" {
+		f.AlertLabels[g.labels.Agent] = "gen_ai.agent.name"
+	}
+	f.AlertLabels[g.labels.Env] = g.main.EnvKey
+	if o := g.other; o != nil {
+		oi := &OtherIncident{Service: o.a.Service, Agent: o.a.Name, ToolName: o.tool, Onset: o.onset}
+		seen := map[string]bool{}
+		for _, m := range g.marks {
+			if m.Label == "other_incident" && !seen[m.TraceID] {
+				seen[m.TraceID] = true
+				oi.Traces = append(oi.Traces, m.TraceID)
+			}
+		}
+		if len(oi.Traces) > 0 {
+			f.OtherIncident = oi
+		}
+	}
+	return f
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // check reports why a draw does not show what the spec promises.
 func (g *gen) check(counts map[string]*Counts) error {
 	cause := counts["cause"]
@@ -113,6 +166,9 @@ func (g *gen) check(counts map[string]*Counts) error {
 }
 
 func (g *gen) finish() (*Generated, error) {
+	if err := g.fire(); err != nil {
+		return nil, err
+	}
 	counts := g.labelCounts()
 	if err := g.check(counts); err != nil {
 		return nil, err
@@ -168,6 +224,7 @@ func (g *gen) finish() (*Generated, error) {
 			exp.Traces.Baseline++
 		}
 	}
+	exp.Fleet = g.fleetFacts()
 	alert, err := g.alert(exp.ExampleTraces)
 	if err != nil {
 		return nil, err

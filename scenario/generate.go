@@ -77,6 +77,22 @@ type gen struct {
 	truth, wire []oncall.Trace
 	marks       []traceMark
 	largeDone   bool
+
+	errThreshold int           // percent of failed runs the error alert fires above
+	holdFor      time.Duration // how long the rule must hold before the alert fires
+	labels       alertLabels   // how the alert names service, agent and environment
+	other        *otherPlan    // another service's own incident, or nil
+}
+
+// otherPlan is another service's incident in the same window: one of its
+// tools starts failing at onset for most of its runs, and its traffic is
+// higher than the alerting agent's, so its failures outnumber the cause.
+type otherPlan struct {
+	a      *agent
+	tool   string
+	fault  *toolFault
+	onset  time.Time
+	traces []string
 }
 
 // Generate builds the scenario spec describes. It draws from the spec's
@@ -115,13 +131,19 @@ func (g *gen) generate() (*Generated, error) {
 		"gcp":   {"us-central1", "europe-west4", "asia-northeast1"},
 		"azure": {"eastus", "westeurope", "australiaeast"},
 	}[g.cloud])
-	g.alertAt = baseTime.Add(time.Duration(r.intn(90))*24*time.Hour + time.Duration(r.between(7*60, 22*60))*time.Minute + time.Duration(r.intn(60))*time.Second)
-	g.onset = g.alertAt.Add(-time.Duration(r.between(12, 24)) * time.Minute).Add(time.Duration(r.intn(60)) * time.Second)
+	g.onset = baseTime.Add(time.Duration(r.intn(90))*24*time.Hour + time.Duration(r.between(7*60, 22*60))*time.Minute + time.Duration(r.intn(60))*time.Second)
+	// Until the rule is evaluated over the runs (see fire), the alert is
+	// taken to fire five minutes after the onset.
+	g.alertAt = g.onset.Add(5 * time.Minute)
+	g.errThreshold = pick(r, []int{5, 10})
+	g.holdFor = pick(r, []time.Duration{2 * time.Minute, 3 * time.Minute, 5 * time.Minute})
+	g.labels = g.pickAlertLabels()
 	if err := setupCause(g); err != nil {
 		return nil, err
 	}
 	g.setupLeaks()
 	g.setupBackground()
+	g.setupFleet()
 	g.traffic()
 	return g.finish()
 }
@@ -199,24 +221,63 @@ func (g *gen) setupLeaks() {
 	g.w.leaks.UserPaste = r.between(4, 8)
 }
 
+// setupFleet fills the store with other services' agents, so it looks
+// like a fleet's: two to four agents besides the alerting one, and in
+// about half the scenarios one of them has its own, louder incident in
+// the same window.
+func (g *gen) setupFleet() {
+	r := g.r
+	others := 0
+	for _, a := range g.fleet[1:] {
+		if a != g.main {
+			others++
+		}
+	}
+	if want := r.between(2, 4); others < want {
+		g.addBystanders(want - others)
+	}
+	if !r.percent(55) {
+		return
+	}
+	for _, a := range g.fleet[1:] {
+		ts := depTools(a)
+		if len(ts) == 0 || a.Service == g.main.Service {
+			continue
+		}
+		t := pick(r, ts)
+		f := &toolFault{kind: faultStatus, code: pick(r, []int{500, 502, 503}), body: "upstream unavailable"}
+		if r.percent(40) {
+			f = &toolFault{kind: faultTimeout, secs: pick(r, []int{10, 30})}
+		}
+		g.other = &otherPlan{a: a, tool: t.Name, fault: f, onset: g.onset.Add(time.Duration(r.between(-8*60, 4*60)) * time.Second)}
+		return
+	}
+}
+
 // traffic generates the runs of every agent of the fleet over the whole
-// time range.
+// time range: from 100 minutes before the provisional alert time to 35
+// minutes after, so that the windows of the real firing time, a few
+// minutes either way, are full.
 func (g *gen) traffic() {
-	from := g.alertAt.Add(-IncidentWindow - BaselineWindow)
+	from := g.alertAt.Add(-IncidentWindow - BaselineWindow - 10*time.Minute)
+	incFrom := g.alertAt.Add(-IncidentWindow)
+	incSpan := IncidentWindow + 35*time.Minute
 	for i, a := range g.fleet {
 		var nBase, nInc int
-		if i == 0 {
-			nBase, nInc = g.r.between(23, 28), g.r.between(22, 26)
-		} else {
-			nBase, nInc = g.r.between(2, 4), g.r.between(2, 3)
+		switch {
+		case i == 0:
+			nBase, nInc = g.r.between(28, 32), g.r.between(38, 44)
+		case g.other != nil && a == g.other.a:
+			nBase, nInc = g.r.between(5, 7), g.r.between(40, 50)
+		default:
+			nBase, nInc = g.r.between(3, 5), g.r.between(4, 6)
 		}
 		if i > 0 && g.cause.surge > 0 {
 			nInc *= g.cause.surge
 		}
 		var times []time.Time
-		times = append(times, g.arrivals(from, BaselineWindow, nBase)...)
-		times = append(times, g.arrivals(g.alertAt.Add(-IncidentWindow), IncidentWindow, nInc)...)
-		times = append(times, g.arrivals(g.alertAt, afterAlert, max(1, nInc/10))...)
+		times = append(times, g.arrivals(from, incFrom.Sub(from), nBase)...)
+		times = append(times, g.arrivals(incFrom, incSpan, nInc)...)
 		for _, at := range times {
 			rp := &runPlan{a: a, at: at, fx: &effects{}}
 			if i == 0 {
@@ -292,6 +353,11 @@ func (g *gen) prepareBystander(rp *runPlan) {
 	}
 	if rp.a.Retriever && r.percent(8) {
 		rp.fx.emptyRetrieval = true
+	}
+	if o := g.other; o != nil && rp.a == o.a && !rp.at.Before(o.onset) && r.percent(85) {
+		rp.fx.tool = map[string]*toolFault{o.tool: o.fault}
+		rp.fx.causeLabel = "other_incident"
+		useTool(rp, o.tool)
 	}
 }
 

@@ -188,7 +188,10 @@ func TestTracesAreWellFormed(t *testing.T) {
 	for _, g := range all(t) {
 		t.Run(g.Spec.Name, func(t *testing.T) {
 			e := g.Expected
-			first, last := e.BaselineWindow.Start, e.IncidentWindow.End.Add(afterAlert)
+			// Traffic runs around the windows of the real firing time,
+			// which falls up to 10 minutes either side of the provisional
+			// one traffic was laid out for.
+			first, last := e.BaselineWindow.Start.Add(-25*time.Minute), e.IncidentWindow.End.Add(15*time.Minute)
 			seenTrace := map[string]bool{}
 			for _, tr := range g.Traces {
 				if len(tr.TraceID) != 32 || !isLowerHex(tr.TraceID) || seenTrace[tr.TraceID] {
@@ -330,5 +333,60 @@ func TestRNGIsStable(t *testing.T) {
 	}
 	if d := r.millis(10, 10); d != 10*time.Millisecond {
 		t.Fatalf("millis(10, 10) = %v", d)
+	}
+}
+
+// The catalog looks like fleets: several services per store, some with a
+// louder incident of their own in the same window, both environment keys,
+// alert labels named otherwise than the attributes, and alerts that fire
+// minutes into the incident.
+func TestCatalogLooksLikeFleets(t *testing.T) {
+	var louder, mixedEnv, renamed, agentless int
+	envKeys := map[string]bool{}
+	for _, g := range all(t) {
+		f := g.Expected.Fleet
+		if len(f.Services) < 3 || len(f.Agents) < 3 {
+			t.Errorf("%s: %d services and %d agents in the store, want a fleet", g.Spec.Name, len(f.Services), len(f.Agents))
+		}
+		if o := f.OtherIncident; o != nil {
+			if o.Service == g.Expected.Service {
+				t.Errorf("%s: the other incident is in the alerting service", g.Spec.Name)
+			}
+			inWindow := 0
+			traces := traceByID(g)
+			for _, id := range o.Traces {
+				if tr := traces[id]; tr != nil && g.Expected.IncidentWindow.Contains(tr.Start) {
+					inWindow++
+				}
+			}
+			if inWindow > g.Expected.CauseTraces.Incident {
+				louder++
+			}
+		}
+		for _, k := range f.EnvironmentKeys {
+			envKeys[k] = true
+		}
+		if len(f.EnvironmentKeys) == 2 {
+			mixedEnv++
+		}
+		hasAgent := false
+		for label, attr := range f.AlertLabels {
+			if label != attr && label != strings.TrimSuffix(attr, ".name") && label != "env" {
+				renamed++
+			}
+			hasAgent = hasAgent || attr == "gen_ai.agent.name"
+		}
+		if !hasAgent {
+			agentless++
+		}
+	}
+	if louder < 5 {
+		t.Errorf("%d scenarios hold another service's louder incident, want at least 5", louder)
+	}
+	if !envKeys["deployment.environment"] || !envKeys["deployment.environment.name"] || mixedEnv < 3 {
+		t.Errorf("environment keys %v, %d stores with both; want both keys, in at least 3 stores together", envKeys, mixedEnv)
+	}
+	if renamed < 10 || agentless < 2 {
+		t.Errorf("%d alert labels named otherwise than their attribute, %d alerts without an agent label; want at least 10 and 2", renamed, agentless)
 	}
 }

@@ -16,7 +16,7 @@ type Scenario struct {
 	Dir        string   // the directory
 	Alert      []byte   // alert.json as written: an Alertmanager webhook
 	TracesPath string   // the traces directory, for a JSONL trace source
-	TraceFiles []string // the *.jsonl files in it, sorted
+	TraceFiles []string // the *.jsonl and *.jsonl.gz files in it, sorted
 	Expected   Expected
 }
 
@@ -45,12 +45,15 @@ func Load(dir string) (Scenario, error) {
 	if s.Expected.Category == "" || s.Expected.AlertKind == "" {
 		return Scenario{}, fmt.Errorf("load scenario %s: expected.json needs a category and an alert_kind", dir)
 	}
-	s.TraceFiles, err = filepath.Glob(filepath.Join(s.TracesPath, "*.jsonl"))
-	if err != nil {
-		return Scenario{}, fmt.Errorf("load scenario %s: list traces: %w", dir, err)
+	for _, pattern := range []string{"*.jsonl", "*.jsonl.gz"} {
+		files, err := filepath.Glob(filepath.Join(s.TracesPath, pattern))
+		if err != nil {
+			return Scenario{}, fmt.Errorf("load scenario %s: list traces: %w", dir, err)
+		}
+		s.TraceFiles = append(s.TraceFiles, files...)
 	}
 	if len(s.TraceFiles) == 0 {
-		return Scenario{}, fmt.Errorf("load scenario %s: no traces/*.jsonl", dir)
+		return Scenario{}, fmt.Errorf("load scenario %s: no traces/*.jsonl or *.jsonl.gz", dir)
 	}
 	sort.Strings(s.TraceFiles)
 	return s, nil

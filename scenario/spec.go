@@ -42,12 +42,12 @@ type Spec struct {
 }
 
 // Window lengths, relative to the alert's startsAt (T): the incident
-// window is [T-30m, T] and the baseline window [T-90m, T-30m]. Traffic
-// continues until T+5m.
+// window is [T-30m, T+30m], what a triage run later sees of a firing
+// alert, and the baseline window [T-90m, T-30m]. The alert fires 2 to 15
+// minutes after the onset, at the first evaluation its rule holds.
 const (
 	IncidentWindow = 30 * time.Minute
 	BaselineWindow = 60 * time.Minute
-	afterAlert     = 5 * time.Minute
 )
 
 // baseTime anchors every scenario's clock so regenerated files are
@@ -118,4 +118,37 @@ type Expected struct {
 	Noisy          bool         `json:"noisy"`
 	Injection      bool         `json:"prompt_injection"`
 	Traces         Counts       `json:"traces"`
+	Fleet          Fleet        `json:"fleet"`
+}
+
+// Fleet is what else the scenario's trace store holds, and how the alert
+// names what the traces carry.
+type Fleet struct {
+	// Services and Agents are every service and agent that wrote traces.
+	Services []string `json:"services"`
+	Agents   []string `json:"agents"`
+	// EnvironmentKeys are the resource attributes the agents write the
+	// environment under (deployment.environment, or the newer
+	// deployment.environment.name).
+	EnvironmentKeys []string `json:"environment_keys"`
+	// AlertLabels maps each alert label that names the alerting agent to
+	// the trace attribute carrying its value.
+	AlertLabels map[string]string `json:"alert_labels"`
+	// AlertDelay is how long after the onset the alert fired.
+	AlertDelaySeconds int `json:"alert_delay_seconds"`
+	// OtherIncident is another service's own incident in the same window,
+	// when it has one.
+	OtherIncident *OtherIncident `json:"other_incident,omitempty"`
+}
+
+// OtherIncident is a failure of another service in the incident window,
+// louder than the scenario's cause; a triage that blames it mixed up
+// services.
+type OtherIncident struct {
+	Service  string    `json:"service"`
+	Agent    string    `json:"agent"`
+	ToolName string    `json:"tool_name"`
+	Onset    time.Time `json:"onset"`
+	// Traces are the failing runs, every one.
+	Traces []string `json:"trace_ids"`
 }

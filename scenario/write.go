@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -98,26 +99,51 @@ func ExampleFiles() (map[string][]byte, error) {
 
 func exampleFiles(qs *Generated, gens []*Generated) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	add := func(prefix string, g *Generated) error {
+	add := func(prefix string, g *Generated, compress bool) error {
 		files, err := Files(g)
 		if err != nil {
 			return err
 		}
 		for n, b := range files {
+			if compress && strings.HasSuffix(n, ".jsonl") {
+				if b, err = gzipped(b); err != nil {
+					return fmt.Errorf("compress %s%s: %w", prefix, n, err)
+				}
+				n += ".gz"
+			}
 			out[prefix+n] = b
 		}
 		return nil
 	}
-	if err := add("quickstart/", qs); err != nil {
+	// The quickstart stays plain text for people to read; the labelled
+	// scenarios, a fleet's worth of traces each, are stored gzipped.
+	if err := add("quickstart/", qs, false); err != nil {
 		return nil, err
 	}
 	for _, g := range gens {
-		if err := add("scenarios/"+g.Spec.Name+"/", g); err != nil {
+		if err := add("scenarios/"+g.Spec.Name+"/", g, true); err != nil {
 			return nil, err
 		}
 	}
 	out["README.md"] = readme(qs, gens)
 	return out, nil
+}
+
+// gzipped compresses b with no name and no time in the header, so equal
+// input gives equal bytes.
+func gzipped(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // WriteExamples regenerates the examples directory root: it replaces
@@ -176,8 +202,9 @@ Each scenario directory holds:
 
 - ` + "`alert.json`" + ` — an Alertmanager webhook (version 4) as Alertmanager posts it. The alert's
   ` + "`startsAt`" + ` is T.
-- ` + "`traces/<service>.jsonl`" + ` — one OTLP/JSON ExportTraceServiceRequest per line, one trace per line,
-  grouped in files by the service of the trace's root span. Spans follow the OpenInference and OTel
+- ` + "`traces/<service>.jsonl`" + ` (gzipped as ` + "`.jsonl.gz`" + ` in ` + "`scenarios/`" + `) — one OTLP/JSON
+  ExportTraceServiceRequest per line, one trace per line, grouped in files by the service of the trace's
+  root span. The store is a fleet's: three to five services and agents, not only the alerting one. Spans follow the OpenInference and OTel
   GenAI semantic conventions (some agents write one, some the other, some both within a trace);
   HTTP and database client spans follow the OTel HTTP and database conventions.
 - ` + "`expected.json`" + ` — the label:
@@ -197,13 +224,19 @@ Each scenario directory holds:
     version, model, release, pod, retriever top_k), ` + "`onset`" + `, ` + "`incident_window`" + `, ` + "`baseline_window`" + `,
     ` + "`cause_traces`" + ` and ` + "`traces`" + ` (trace counts per window), ` + "`example_trace_ids`" + `, ` + "`background`" + ` (the steady
     noise, with counts per window), ` + "`noisy`" + ` (a background failure outnumbers the cause in the incident
-    window) and ` + "`prompt_injection`" + `.
+    window), ` + "`prompt_injection`" + ` and ` + "`fleet`" + `: every service and agent of the store, the environment keys
+    the agents write (` + "`deployment.environment`" + ` and the newer ` + "`deployment.environment.name`" + `), which
+    alert label names which trace attribute (` + "`service_name`" + `, ` + "`app`" + `, ` + "`stage`" + `…, rarely the
+    attribute's own name), how long after the onset the alert fired, and ` + "`other_incident`" + `: another
+    service's own, louder failure in the same window, with all its trace ids.
 
 ## Time windows
 
-The incident window is [T-30m, T) and the baseline window [T-90m, T-30m), matching the triage defaults
-(a 30-minute incident window and a 60-minute baseline before it). Traffic runs from T-90m to T+5m. The
-cause starts at ` + "`onset`" + `, 10 to 25 minutes before T, and never appears in the baseline. Every
+The alert fires at T, 2 to 20 minutes after the cause's ` + "`onset`" + `: at the first 30-second evaluation at which
+its rule (error ratio or p95 over the last 10 minutes, spend over the last 30) has held for 2 to 5 minutes,
+with the error threshold above the agent's usual failure rate. The incident window is [T-30m, T+30m), what
+a triage run after the incident sees of a firing alert, and the baseline window [T-90m, T-30m). Traffic
+runs from about T-100m to T+35m. The cause never appears in the baseline. Every
 scenario has steady background failures at the same rate in both windows (client disconnects, 404s from
 lookups, empty retrievals, guardrail warnings, one-off 429s, invalid arguments corrected on retry,
 unparsable answers corrected on retry) and prompt-injection text in tool outputs or user messages.

@@ -111,6 +111,10 @@ func (f *traceFacts) misbehaved() bool {
 	return false
 }
 
+// noIncidentTraces is what the report says when the incident window holds
+// no trace.
+const noIncidentTraces = "no traces in the incident window"
+
 // analysis holds the state of one Analyze call.
 type analysis struct {
 	opts   AnalyzeOptions
@@ -141,9 +145,10 @@ type analysis struct {
 // safe for concurrent use.
 func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) oncall.Report {
 	opts = opts.withDefaults()
+	kind, kindFrom := alert.MeasuredKind()
 	a := &analysis{
 		opts:   opts,
-		kind:   alert.Kind(),
+		kind:   cmp.Or(kind, oncall.AlertKindErrors),
 		norm:   make(map[string]string),
 		calls:  make(map[callKey]*callCount),
 		seenID: make(map[string]bool, len(traces)),
@@ -159,10 +164,14 @@ func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) onc
 		f := &a.facts[i]
 		f.failed = f.rootFailed || f.misbehaved()
 	}
+	if kind == "" {
+		a.kind, kindFrom = a.changedKind(), "what changed in the traces"
+	}
 
 	rep := oncall.Report{
 		Alert:          alert,
 		AlertKind:      a.kind,
+		AlertKindFrom:  kindFrom,
 		WindowStart:    opts.Incident.Start,
 		WindowEnd:      opts.Incident.End,
 		BaselineStart:  opts.Baseline.Start,
@@ -180,7 +189,7 @@ func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) onc
 	}
 	switch {
 	case a.nInc == 0:
-		rep.Missing = append(rep.Missing, "no traces in the incident window")
+		rep.Missing = append(rep.Missing, noIncidentTraces)
 	case a.nBase == 0:
 		rep.Missing = append(rep.Missing, "no traces in the baseline window: clusters ranked by incident counts alone")
 	}
@@ -195,6 +204,9 @@ func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) onc
 		clusters = clusters[:opts.MaxClusters]
 	}
 	rep.Clusters = append(rep.Clusters, clusters...)
+	if len(clusters) > 0 {
+		rep.Onset = a.onset(&clusters[0])
+	}
 	rep.Suspects = a.suspects(clusters)
 	rep.HealthyExample = a.healthyExample(clusters)
 	return rep
@@ -287,6 +299,51 @@ func (a *analysis) normalize(raw string) string {
 	return n
 }
 
+// changedKind reads the question an alert that does not say what it
+// measures asks from what changed between the windows: more runs failing,
+// slower runs, or runs that spend more. Failures win when they rose, then
+// the larger of the other two rises; errors when nothing changed.
+func (a *analysis) changedKind() oncall.AlertKind {
+	if a.nInc == 0 || a.nBase == 0 {
+		return oncall.AlertKindErrors
+	}
+	var failInc, failBase int
+	var costInc, costBase []float64
+	for i := range a.facts {
+		f := &a.facts[i]
+		if f.incident {
+			costInc = append(costInc, a.cost.measure(f))
+			if f.failed {
+				failInc++
+			}
+		} else {
+			costBase = append(costBase, a.cost.measure(f))
+			if f.failed {
+				failBase++
+			}
+		}
+	}
+	shareInc, shareBase := float64(failInc)/float64(a.nInc), float64(failBase)/float64(a.nBase)
+	if shareInc-shareBase >= 0.1 && shareInc >= 1.5*shareBase {
+		return oncall.AlertKindErrors
+	}
+	ratio := func(inc, base float64) float64 {
+		if base <= 0 {
+			return 0
+		}
+		return inc / base
+	}
+	lat := ratio(percentile(a.lat.incDur, 0.95), percentile(a.lat.baseDur, 0.95))
+	spend := ratio(mean(costInc), mean(costBase))
+	switch {
+	case lat >= 1.5 && lat >= spend:
+		return oncall.AlertKindLatency
+	case spend >= 1.5:
+		return oncall.AlertKindCost
+	}
+	return oncall.AlertKindErrors
+}
+
 // answersAlert reports whether a cluster kind answers the alert's question.
 func (a *analysis) answersAlert(kind string) bool {
 	switch a.kind {
@@ -300,7 +357,7 @@ func (a *analysis) answersAlert(kind string) bool {
 
 // rank orders clusters best first: what the alert asks about and changed,
 // then anything else that changed, then the rest; by score within each
-// tier, then by count, then by signature.
+// tier, then by count, then the one first seen last, then by signature.
 func (a *analysis) rank(cs []oncall.Cluster) {
 	tier := func(c *oncall.Cluster) int {
 		switch {
@@ -318,6 +375,9 @@ func (a *analysis) rank(cs []oncall.Cluster) {
 			cmp.Compare(tier(&x), tier(&y)),
 			cmp.Compare(y.Score, x.Score),
 			cmp.Compare(y.Count, x.Count),
+			// Equal change, equal support: what appeared last is the likelier
+			// trigger of an alert that just fired.
+			y.FirstSeen.Compare(x.FirstSeen),
 			strings.Compare(x.Signature, y.Signature),
 		)
 	})

@@ -2,6 +2,7 @@ package triage
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -241,5 +242,6 @@ func errorAlert() oncall.Alert {
 		Source: "alertmanager", Fingerprint: "a1b2c3", GroupKey: "support-agent", Status: oncall.AlertFiring,
 		Name: "AgentErrorRateHigh", Severity: "critical", Summary: "support-agent error rate above 20%",
 		Labels: map[string]string{"service": "support-agent"}, StartsAt: incidentWin.End, ReceivedAt: incidentWin.End,
+		GeneratorURL: "http://prometheus:9090/graph?g0.expr=" + url.QueryEscape(`sum(rate(agent_runs_total{service="support-agent",status="error"}[5m])) / sum(rate(agent_runs_total{service="support-agent"}[5m])) > 0.2`),
 	}
 }

@@ -300,10 +300,23 @@ func TestAnalyzeCaps(t *testing.T) {
 	if !strings.Contains(strings.Join(rep.Missing, "; "), "9 lower-ranked clusters left out by the cap of 3") {
 		t.Errorf("missing %q does not say what the cap left out", rep.Missing)
 	}
-	// Equal scores and counts: ties are broken by signature.
-	for i, want := range []string{"tool tool_a: ValueError: bad input", "tool tool_b: ValueError: bad input", "tool tool_c: ValueError: bad input"} {
+	// Equal scores and counts: the failure that appeared last ranks first.
+	for i, want := range []string{"tool tool_l: ValueError: bad input", "tool tool_k: ValueError: bad input", "tool tool_j: ValueError: bad input"} {
 		if rep.Clusters[i].Signature != want {
 			t.Errorf("cluster %d is %q, want %q", i, rep.Clusters[i].Signature, want)
+		}
+	}
+	// Appearing at the same time too: ties are broken by signature.
+	for i := range traces {
+		for j := range traces[i].Spans {
+			traces[i].Spans[j].Start = incidentStart
+		}
+		traces[i].Start = incidentStart
+	}
+	rep = Analyze(errorAlert(), traces, AnalyzeOptions{Incident: incidentWin, Baseline: baselineWin, MaxClusters: 3, MaxExamples: 1})
+	for i, want := range []string{"tool tool_a: ValueError: bad input", "tool tool_b: ValueError: bad input", "tool tool_c: ValueError: bad input"} {
+		if rep.Clusters[i].Signature != want {
+			t.Errorf("same start: cluster %d is %q, want %q", i, rep.Clusters[i].Signature, want)
 		}
 	}
 }

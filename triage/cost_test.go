@@ -13,6 +13,7 @@ func costAlert() oncall.Alert {
 	return oncall.Alert{
 		Source: "grafana", Fingerprint: "f0f0f0", GroupKey: "research-agent", Status: oncall.AlertFiring,
 		Name: "LLMTokenSpendHigh", Summary: "research-agent token spend doubled",
+		Labels:   map[string]string{"alert_kind": "cost"},
 		StartsAt: incidentWin.End, ReceivedAt: incidentWin.End,
 	}
 }

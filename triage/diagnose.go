@@ -204,10 +204,12 @@ func fixType(s string) string {
 //   - a cause rated high that cites none of the top cluster's example
 //     traces is lowered to medium: the ranking says where the change is,
 //     and a confident claim elsewhere should at least be questioned;
+//   - an id written in prose (summary, causes, notes, fixes, next steps)
+//     that the evidence did not show is replaced by UnverifiedIDMarker;
 //   - when no cause survives, the deterministic causes take their place.
 //
-// Dropped counts the citations removed, plus one for each cause that came
-// without any.
+// Dropped counts the citations and prose ids removed, plus one for each
+// cause that came without any citation.
 func ground(d *oncall.Diagnosis, rep oncall.Report, ev Evidence) {
 	traces := newIDSet(ev.TraceIDs)
 	spans := newIDSet(ev.SpanIDs)
@@ -253,6 +255,7 @@ func ground(d *oncall.Diagnosis, rep oncall.Report, ev Evidence) {
 		kept = append(kept, c)
 	}
 	d.Causes = kept
+	groundProse(d, ev)
 	if len(d.Causes) == 0 {
 		d.Causes = OfflineDiagnosis(rep, "").Causes
 	}

@@ -159,6 +159,33 @@ func TestDiagnose(t *testing.T) {
 			},
 		},
 		{
+			name: "ids invented in prose are removed",
+			replies: []scriptedReply{{content: func() string {
+				b, _ := json.Marshal(map[string]any{
+					"summary": "Trace " + fxTrace1 + " and trace 0a1b2c3d4e5f60718293a4b5c6d7e8f9 show lookup_order timing out.",
+					"causes": []map[string]any{{"title": "Timeouts in span 9f8e7d6c5b4a3210", "detail": "Started in 1234567890123456 runs, see 7f3c1d22-5b0e-4c8e-9a51-3e6f0d2b9c41.",
+						"confidence": "high", "evidence": []map[string]string{{"trace_id": fxTrace1, "span_id": fxSpanErr1, "note": "like 0xabcdefabcdefabcd"}}}},
+					"fixes":      []map[string]string{{"type": "tool", "change": "Raise the timeout seen in fedcba9876543210fedcba9876543210.", "where": "span " + fxSpanErr1}},
+					"next_steps": []string{"Open trace FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF."},
+				})
+				return string(b)
+			}()}},
+			wantCalls: 1, wantTitles: []string{"Timeouts in span " + UnverifiedIDMarker}, wantConf: []oncall.Confidence{oncall.ConfidenceHigh}, wantDropped: 6,
+			check: func(t *testing.T, d *oncall.Diagnosis, _ []oncall.ChatRequest) {
+				all := d.Summary + d.Causes[0].Detail + d.Causes[0].Evidence[0].Note + d.Fixes[0].Change + d.Fixes[0].Where + strings.Join(d.NextSteps, " ")
+				for _, invented := range []string{"0a1b2c3d4e5f60718293a4b5c6d7e8f9", "9f8e7d6c5b4a3210", "7f3c1d22", "abcdefabcdefabcd", "fedcba98", "FFFFFFFF"} {
+					if strings.Contains(all, invented) {
+						t.Errorf("invented id %s reached the diagnosis: %q", invented, all)
+					}
+				}
+				for _, shown := range []string{fxTrace1, fxSpanErr1, "1234567890123456"} {
+					if !strings.Contains(all, shown) {
+						t.Errorf("%s was shown (or is a number) and should stay: %q", shown, all)
+					}
+				}
+			},
+		},
+		{
 			name:      "high confidence away from the top cluster is lowered",
 			replies:   []scriptedReply{{content: answerJSON(t, cause("The healthy run did it", "high", [2]string{fxHealthy, ""}))}},
 			wantCalls: 1, wantTitles: []string{"The healthy run did it"}, wantConf: []oncall.Confidence{oncall.ConfidenceMedium},

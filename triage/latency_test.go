@@ -2,6 +2,7 @@ package triage
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ func latencyAlert() oncall.Alert {
 	return oncall.Alert{
 		Source: "alertmanager", Fingerprint: "d4e5f6", GroupKey: "travel-agent", Status: oncall.AlertFiring,
 		Name: "AgentP95LatencyHigh", Summary: "travel-agent p95 above 5s",
-		StartsAt: incidentWin.End, ReceivedAt: incidentWin.End,
+		GeneratorURL: "http://prometheus:9090/graph?g0.expr=" + url.QueryEscape(`histogram_quantile(0.95, sum by (le) (rate(agent_run_duration_seconds_bucket{agent="travel-agent"}[10m]))) > 5`) + "&g0.tab=1",
+		StartsAt:     incidentWin.End, ReceivedAt: incidentWin.End,
 	}
 }
 
@@ -201,5 +203,19 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, 0.5) != 0 {
 		t.Error("percentile of nothing is not 0")
+	}
+}
+
+// An alert that does not say what it measures (a generic webhook named
+// "Travel agent degraded") is read from what changed: here runs got
+// slower and none failed more.
+func TestAlertKindFromWhatChanged(t *testing.T) {
+	alert := oncall.Alert{Name: "Travel agent degraded", Summary: "error budget burning", Status: oncall.AlertFiring, StartsAt: incidentWin.End}
+	rep := Analyze(alert, latencyScenario(), windows)
+	if rep.AlertKind != oncall.AlertKindLatency || rep.AlertKindFrom != "what changed in the traces" {
+		t.Fatalf("alert kind %s from %q, want latency from what changed in the traces", rep.AlertKind, rep.AlertKindFrom)
+	}
+	if len(rep.Clusters) == 0 || rep.Clusters[0].Kind != "latency" || rep.Clusters[0].ToolName != "search_flights" {
+		t.Errorf("top cluster %+v, want search_flights' latency", rep.Clusters)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -31,13 +32,13 @@ type ServiceOptions struct {
 	// diagnosis is posted and says so.
 	Model     Model
 	ModelName string
-	Window    time.Duration     // incident window before the alert's start; default 30m
+	Window    time.Duration     // how far before the alert's start the incident window begins; default 30m (see Windows)
 	Baseline  time.Duration     // baseline window before the incident window; default 60m
-	LabelMap  map[string]string // alert label -> trace attribute filter
+	LabelMap  map[string]string // alert label -> trace attribute, a correlation hint (see correlate)
 	MaxTraces int               // per window; default 500
 	Budget    int               // prompt tokens; default 8000
 	Redactor  *redact.Redactor  // required
-	Now       func() time.Time
+	Now       func() time.Time  // the clock: where a live incident window ends; default time.Now
 	Logger    *slog.Logger
 }
 
@@ -88,14 +89,16 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	return &Service{opts: opts, counter: NewTokenCounter(opts.ModelName), log: opts.Logger.With("component", "triage")}, nil
 }
 
-// Windows returns the incident and baseline windows of an alert: the
-// incident window ends when the alert started firing. Route options may
-// change their lengths.
+// Windows returns the incident and baseline windows of an alert. The
+// incident window starts one window length before the alert fired, since
+// failing runs come before the alert, and it runs until now: the failing
+// runs of a live incident are those right before and after it fired. For
+// an alert that started further back than a window length (a replay, a
+// re-run, triage of an old alert) it ends where the alert ended, or one
+// window length after it started while it is still firing. The baseline
+// window is the one before. Route options may change their lengths.
 func (s *Service) Windows(alert oncall.Alert, o oncall.TriageOptions) (incident, baseline Window) {
-	end := alert.StartsAt
-	if end.IsZero() {
-		end = s.opts.Now()
-	}
+	now := s.opts.Now()
 	win, base := s.opts.Window, s.opts.Baseline
 	if o.Window > 0 {
 		win = o.Window
@@ -103,28 +106,50 @@ func (s *Service) Windows(alert oncall.Alert, o oncall.TriageOptions) (incident,
 	if o.Baseline > 0 {
 		base = o.Baseline
 	}
-	incident = Window{Start: end.Add(-win), End: end}
+	start := alert.StartsAt
+	if start.IsZero() || start.After(now) {
+		start = now
+	}
+	end := now
+	switch {
+	case alert.Resolved() && !alert.EndsAt.IsZero() && alert.EndsAt.Before(now):
+		end = alert.EndsAt
+	case now.Sub(start) > win:
+		end = start.Add(win)
+	}
+	if end.Before(start) {
+		end = start
+	}
+	incident = Window{Start: start.Add(-win), End: end}
 	baseline = Window{Start: incident.Start.Add(-base), End: incident.Start}
 	return incident, baseline
 }
 
-// Filters maps the alert's labels to trace attribute filters, through the
-// configured label map with the route's overrides (an empty override
-// removes a label's entry).
-func (s *Service) Filters(alert oncall.Alert, o oncall.TriageOptions) map[string]string {
-	m := maps.Clone(s.opts.LabelMap)
-	if m == nil {
-		m = map[string]string{}
+// hints maps the alert's labels to the trace attributes the configured
+// label map names for them, with the route's overrides; labels a route
+// maps to "" are returned in ignore and not correlated at all.
+func (s *Service) hints(o oncall.TriageOptions) (hints map[string]string, ignore map[string]bool) {
+	hints = maps.Clone(s.opts.LabelMap)
+	if hints == nil {
+		hints = map[string]string{}
 	}
+	ignore = map[string]bool{}
 	for label, attr := range o.LabelMap {
 		if attr == "" {
-			delete(m, label)
+			delete(hints, label)
+			ignore[label] = true
 		} else {
-			m[label] = attr
+			hints[label] = attr
 		}
 	}
+	return hints, ignore
+}
+
+// hintedFilters are the store filters the label map alone gives: what a
+// store that cannot be searched without a filter is asked for.
+func hintedFilters(alert oncall.Alert, hints map[string]string) map[string]string {
 	f := map[string]string{}
-	for label, attr := range m {
+	for label, attr := range hints {
 		if v := alert.Labels[label]; v != "" {
 			f[attr] = v
 		}
@@ -173,7 +198,7 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 	start := time.Now()
 	alert := req.Alert
 	incWin, baseWin := s.Windows(alert, req.Options)
-	filters := s.Filters(alert, req.Options)
+	hints, ignore := s.hints(req.Options)
 	var missing []string
 	sourceName, source, err := s.source(req.Options)
 	if err != nil {
@@ -183,58 +208,173 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		sourceName, source = s.opts.DefaultSource, s.opts.Sources[s.opts.DefaultSource]
 	}
 
-	var traces []oncall.Trace
-	seen := map[string]bool{}
-	add := func(ts []oncall.Trace) {
-		for _, t := range ts {
-			if !seen[t.TraceID] {
-				seen[t.TraceID] = true
-				traces = append(traces, t)
-			}
-		}
-	}
 	// Traces the alert names come first.
+	var named []oncall.Trace
 	for _, id := range alert.TraceIDs {
 		t, err := source.Get(ctx, id)
 		if err != nil {
 			missing = append(missing, fmt.Sprintf("trace %s named by the alert: %v", id, err))
 			continue
 		}
-		add([]oncall.Trace{t})
+		named = append(named, t)
 	}
-	for _, w := range []struct {
-		name string
-		win  Window
-	}{{"incident", incWin}, {"baseline", baseWin}} {
-		if w.win.End.Sub(w.win.Start) <= 0 {
-			continue
+	windows := []searchWindow{{"incident", incWin}, {"baseline", baseWin}}
+	found, err := s.search(ctx, source, sourceName, windows, alert, hints, nil)
+	if err != nil {
+		return nil, err
+	}
+	stored := found.traces
+	missing = append(missing, found.missing...)
+	labels := alert
+	if len(ignore) > 0 {
+		labels.Labels = maps.Clone(alert.Labels)
+		for l := range ignore {
+			delete(labels.Labels, l)
 		}
-		res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces})
+	}
+	corr := correlate(labels, hints, stored)
+	if found.capped && len(corr.filters) > 0 {
+		// The store held more traces than one answer carries: ask again
+		// for the alert's own, so the cap does not cut them.
+		more, err := s.search(ctx, source, sourceName, windows, alert, hints, narrowingFilters(corr.filters))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			s.log.Warn("trace search failed", "window", w.name, "err", err)
-			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, err))
-			continue
+			return nil, err
 		}
-		if res.Matched > len(res.Traces) {
-			missing = append(missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
-		}
-		for _, u := range res.Unreadable {
-			if !slices.Contains(missing, "not read from "+sourceName+": "+u) {
-				missing = append(missing, "not read from "+sourceName+": "+u)
+		for _, m := range more.missing {
+			if !slices.Contains(missing, m) {
+				missing = append(missing, m)
 			}
 		}
-		add(res.Traces)
+		corr = correlate(labels, hints, dedupe(append(stored, more.traces...)))
 	}
+	missing = append(missing, corr.missing...)
+	traces := dedupe(append(named, corr.traces...))
 	sort.SliceStable(traces, func(i, j int) bool { return traces[i].Start.Before(traces[j].Start) })
 
-	rep := Analyze(alert, traces, AnalyzeOptions{Incident: incWin, Baseline: baseWin})
+	sel := &oncall.Selection{Filters: corr.filters, Unused: corr.unused}
+	if sel.Filters == nil {
+		sel.Filters = []oncall.LabelMatch{}
+	}
+	for i := range stored {
+		if st := traceStart(&stored[i]); incWin.Contains(st) || baseWin.Contains(st) {
+			sel.Store++
+		}
+	}
+	// A capped answer returned fewer traces than the store holds.
+	sel.Store = max(sel.Store, found.matched)
+	rep := s.analyze(alert, traces, incWin, baseWin)
+	sel.Incident, sel.Baseline = rep.TracesExamined, rep.BaselineTraces
+	rep.Selection = sel
+	storeIncident := 0
+	for i := range stored {
+		if incWin.Contains(traceStart(&stored[i])) {
+			storeIncident++
+		}
+	}
+	if rep.TracesExamined == 0 && storeIncident > 0 {
+		rep.Missing = slices.DeleteFunc(rep.Missing, func(m string) bool { return m == noIncidentTraces })
+		rep.Missing = append(rep.Missing, fmt.Sprintf("the store holds %d traces in the incident window, but none carries the alert's labels (%s): the alerted agent may have stopped running", storeIncident, describeFilters(sel.Filters)))
+	}
 	rep.Missing = append(rep.Missing, missing...)
 	session := s.opts.Redactor.Session()
 	ev := BuildEvidence(rep, traces, EvidenceOptions{Budget: s.opts.Budget, Counter: s.counter, Redact: session})
 	return &Prepared{Request: req, Report: rep, Traces: traces, Evidence: ev, session: session, start: start}, nil
+}
+
+// searchWindow is one window a triage reads.
+type searchWindow struct {
+	name string
+	win  Window
+}
+
+// searchResult is what the store answered for the windows.
+type searchResult struct {
+	traces  []oncall.Trace
+	matched int  // traces the store counted as matching, before its cap
+	capped  bool // the store held more traces than it returned
+	missing []string
+}
+
+// search reads the windows from the store. With no filters it asks for
+// every trace of each window and, when the store cannot search without a
+// filter (Jaeger needs a service), falls back to the label map's filters,
+// then to each alert label's value as a service name. Store failures are
+// reported in missing; only a cancelled ctx is an error.
+func (s *Service) search(ctx context.Context, source TraceSource, sourceName string, windows []searchWindow, alert oncall.Alert, hints, filters map[string]string) (searchResult, error) {
+	var out searchResult
+	for _, w := range windows {
+		if w.win.End.Sub(w.win.Start) <= 0 {
+			continue
+		}
+		attempts := []map[string]string{filters}
+		if len(filters) == 0 {
+			if f := hintedFilters(alert, hints); len(f) > 0 {
+				attempts = append(attempts, f)
+			}
+			for _, l := range slices.Sorted(maps.Keys(alert.Labels)) {
+				if !alertMetaLabels[l] && alert.Labels[l] != "" {
+					attempts = append(attempts, map[string]string{"service.name": alert.Labels[l]})
+				}
+			}
+		}
+		var firstErr error
+		for _, f := range attempts {
+			res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: f, Limit: s.opts.MaxTraces})
+			if err != nil {
+				if ctx.Err() != nil {
+					return searchResult{}, ctx.Err()
+				}
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			if res.Matched > len(res.Traces) {
+				out.capped = true
+				if len(filters) > 0 {
+					out.missing = append(out.missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
+				}
+			}
+			out.matched += max(res.Matched, len(res.Traces))
+			out.traces = append(out.traces, res.Traces...)
+			for _, u := range res.Unreadable {
+				if m := "not read from " + sourceName + ": " + u; !slices.Contains(out.missing, m) {
+					out.missing = append(out.missing, m)
+				}
+			}
+			if len(f) == 0 || len(res.Traces) > 0 {
+				firstErr = nil
+				break
+			}
+		}
+		if firstErr != nil {
+			s.log.Warn("trace search failed", "window", w.name, "err", firstErr)
+			out.missing = append(out.missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, firstErr))
+		}
+	}
+	return out, nil
+}
+
+// dedupe keeps the first trace of each id.
+func dedupe(traces []oncall.Trace) []oncall.Trace {
+	seen := make(map[string]bool, len(traces))
+	out := traces[:0:0]
+	for _, t := range traces {
+		if t.TraceID != "" && seen[t.TraceID] {
+			continue
+		}
+		seen[t.TraceID] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+func describeFilters(ms []oncall.LabelMatch) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.Label + "=" + m.Value
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Finish diagnoses a prepared triage (with the model, or offline) and
@@ -299,6 +439,16 @@ func redactReport(rep *oncall.Report, s *redact.Session) {
 	}
 	for i := range rep.Missing {
 		rep.Missing[i] = s.String(rep.Missing[i])
+	}
+	if sel := rep.Selection; sel != nil {
+		c := *sel
+		c.Filters, c.Unused = slices.Clone(c.Filters), slices.Clone(c.Unused)
+		for _, ms := range [][]oncall.LabelMatch{c.Filters, c.Unused} {
+			for i := range ms {
+				ms[i].Value = s.String(ms[i].Value)
+			}
+		}
+		rep.Selection = &c
 	}
 	if d := rep.Diagnosis; d != nil {
 		d.Summary = s.String(d.Summary)

@@ -65,6 +65,7 @@ func newTestService(t *testing.T, sources map[string]TraceSource) *Service {
 	}
 	svc, err := NewService(ServiceOptions{
 		Sources: sources, DefaultSource: "jsonl", Redactor: red, MaxTraces: 500,
+		Now:      func() time.Time { return svcT0 }, // the alert fired just now
 		LabelMap: map[string]string{"agent": "gen_ai.agent.name", "service": "service.name"},
 	})
 	if err != nil {

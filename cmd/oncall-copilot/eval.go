@@ -27,6 +27,7 @@ OPENAI_MODEL) scores the model's diagnoses too.`)
 	dir := fs.String("scenarios", "examples/scenarios", "directory of scenario directories (alert.json, traces/, expected.json)")
 	format := fs.String("format", "text", "output format: text or json")
 	useModel := fs.Bool("model", true, "diagnose with the configured model too, when a key is set")
+	live := fs.Bool("live", false, "triage each alert a minute after it fired, as the server does, instead of replaying it hours later")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -46,7 +47,7 @@ OPENAI_MODEL) scores the model's diagnoses too.`)
 	if err != nil {
 		return err
 	}
-	opts := eval.Options{Budget: cfg.Model.TokenBudget, ModelName: cfg.Model.Name}
+	opts := eval.Options{Budget: cfg.Model.TokenBudget, ModelName: cfg.Model.Name, LabelMap: cfg.Triage.LabelMap, Live: *live}
 	if *useModel {
 		m, err := newModel(cfg)
 		if err != nil {

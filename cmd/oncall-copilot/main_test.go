@@ -116,14 +116,21 @@ func (s *server) postAlert(t *testing.T, body []byte) *http.Response {
 var traceIDPattern = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 var spanIDPattern = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
 
+// Ids the fake model invents in prose: in a diagnosis, and in an answer
+// in the thread.
+const (
+	inventedProseID  = "0123456789abcdef0123456789abcdef"
+	inventedAnswerID = "89abcdef0123456789abcdef01234567"
+)
+
 // groundedModel answers like a model would: a diagnosis citing the first
-// trace and span ids its prompt shows.
+// trace and span ids its prompt shows, and ids it made up in its prose.
 func groundedModel(t *testing.T) *llmtest.Server {
 	m := llmtest.NewServer(t)
 	m.Handle(func(req llmtest.Request) llmtest.Reply {
 		if req.ResponseFormat == nil {
 			// A follow-up question: answer in prose.
-			return llmtest.Text("The lookup tool fails with HTTP 503 since the incident began; its dependency is down.")
+			return llmtest.Text("The lookup tool fails with HTTP 503 since the incident began; its dependency is down. See trace " + inventedAnswerID + ".")
 		}
 		var prompt string
 		for _, msg := range req.Messages {
@@ -132,13 +139,13 @@ func groundedModel(t *testing.T) *llmtest.Server {
 		trace := traceIDPattern.FindString(prompt)
 		span := spanIDPattern.FindString(strings.ReplaceAll(prompt, trace, ""))
 		return llmtest.JSON(map[string]any{
-			"summary": "A tool started failing in the incident window.",
+			"summary": "A tool started failing in the incident window, first in trace " + inventedProseID + ".",
 			"causes": []map[string]any{{
-				"title": "Tool failure", "detail": "The tool span errors and the error propagates.", "confidence": "high",
+				"title": "Tool failure", "detail": "The tool span errors and the error propagates, as trace " + trace + " shows.", "confidence": "high",
 				"evidence": []map[string]any{{"trace_id": trace, "span_id": span, "note": "origin span"}, {"trace_id": "ffffffffffffffffffffffffffffffff", "span_id": "", "note": "made up"}},
 			}},
 			"fixes":      []map[string]any{{"type": "harness", "change": "Add a timeout and retry around the tool call.", "where": "tool wrapper"}},
-			"next_steps": []string{"Check the tool's dependency."},
+			"next_steps": []string{"Check the tool's dependency.", "Open span " + inventedProseID[:16] + "."},
 		})
 	})
 	return m
@@ -227,6 +234,9 @@ func TestServeEndToEnd(t *testing.T) {
 			if strings.Contains(diag, "ffffffffffffffffffffffffffffffff") {
 				t.Errorf("an invented trace id was not dropped:\n%s", diag)
 			}
+			if strings.Contains(diag, inventedProseID[:16]) || !strings.Contains(diag, "id not in the evidence") {
+				t.Errorf("an id invented in the diagnosis prose reached Slack, or was not marked:\n%s", diag)
+			}
 			if strings.Contains(diag, "sk-test-not-a-real-key") {
 				t.Errorf("the API key leaked into Slack")
 			}
@@ -257,6 +267,11 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 			if answers != 1 {
 				t.Errorf("answers to one question (sent twice) = %d, want 1", answers)
+			}
+			for _, r := range slack.Replies(channel, parent.TS) {
+				if strings.Contains(r.Text+string(r.Blocks), inventedAnswerID) {
+					t.Errorf("an id invented in a thread answer reached Slack:\n%s", r.Text)
+				}
 			}
 			replies = slack.Replies(channel, parent.TS)
 

@@ -103,7 +103,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	tri, err := newTriage(cfg, "", "", red, log, tel)
+	tri, err := newTriage(cfg, "", "", red, log, tel, nil)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -65,6 +66,13 @@ func TestSlackAppAnswersOverSocketMode(t *testing.T) {
 	sock := slacktest.NewSocketServer(t)
 	slack.SetSocketURL(sock.URL)
 	model := llmtest.NewServer(t)
+	// The bundled quickstart alert, and the half hour before it fired.
+	fired, err := readAlert(exampleAlert, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	searchArgs := fmt.Sprintf(`{"start":%q,"end":%q,"failed_only":true,"limit":3}`,
+		fired.StartsAt.Add(-30*time.Minute).Format(time.RFC3339), fired.StartsAt.Add(10*time.Minute).Format(time.RFC3339))
 	model.Handle(func(req llmtest.Request) llmtest.Reply {
 		var results []string
 		for _, m := range req.Messages {
@@ -74,7 +82,7 @@ func TestSlackAppAnswersOverSocketMode(t *testing.T) {
 		}
 		if len(results) == 0 {
 			return llmtest.Tools(oncall.ToolCall{Name: "search_traces",
-				Arguments: `{"start":"2025-08-05T13:40:00Z","end":"2025-08-05T14:10:29Z","failed_only":true,"limit":3}`})
+				Arguments: searchArgs})
 		}
 		id := traceIDPattern.FindString(results[0])
 		return llmtest.Text("The runs fail in a tool call, for example trace=" + id + ".")
@@ -99,7 +107,7 @@ func TestSlackAppAnswersOverSocketMode(t *testing.T) {
 	}
 
 	inc := oncall.Incident{Key: "inc-socket", Status: oncall.IncidentOpen, Channel: channel, OpenedAt: time.Now(),
-		Alert: oncall.Alert{Name: "AgentRunFailures", Status: oncall.AlertFiring, StartsAt: time.Date(2025, 8, 5, 14, 10, 29, 0, time.UTC)}}
+		Alert: oncall.Alert{Name: "AgentRunFailures", Status: oncall.AlertFiring, StartsAt: fired.StartsAt}}
 	if _, _, err := store.CreateIncident(ctx, inc); err != nil {
 		t.Fatal(err)
 	}

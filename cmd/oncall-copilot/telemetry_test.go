@@ -215,7 +215,7 @@ func TestCopilotTriagesItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := newTriage(cfg, exampleTraces, "", red, log, tel)
+	svc, err := newTriage(cfg, exampleTraces, "", red, log, tel, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	traceSource := fs.String("trace-source", "", "configured trace source to read: jsonl, langfuse, phoenix, jaeger or tempo (default: traces.default)")
 	format := fs.String("format", "text", "output format: text or json")
 	offline := fs.Bool("offline", false, "deterministic analysis only, even when a model is configured")
+	at := fs.String("at", "", "triage as if it ran at this time (RFC 3339), e.g. the minute the alert fired; default now")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -63,6 +64,15 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stderr, "triage: --format must be text or json, got %q\n", *format)
 		return errUsage
 	}
+	now := time.Now
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			fmt.Fprintf(stderr, "triage: --at must be an RFC 3339 time, got %q\n", *at)
+			return errUsage
+		}
+		now = func() time.Time { return t }
+	}
 	cfg, err := config.Load(*path, getenv)
 	if err != nil {
 		return err
@@ -70,7 +80,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	alert, err := readAlert(*alertPath, *alertSource, time.Now())
+	alert, err := readAlert(*alertPath, *alertSource, now())
 	if err != nil {
 		return err
 	}
@@ -84,7 +94,7 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	svc, err := newTriage(cfg, *traces, *traceSource, red, log, nil)
+	svc, err := newTriage(cfg, *traces, *traceSource, red, log, nil, now)
 	if err != nil {
 		return err
 	}

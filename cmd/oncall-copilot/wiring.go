@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
@@ -147,7 +148,9 @@ func newModel(cfg config.Config) (*llm.Client, error) {
 // newTriage builds the triage service. jsonlPath overrides the configured
 // JSONL path; source overrides the default source; tel, when not nil,
 // measures and traces the model and trace-store calls.
-func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger, tel *telemetry) (*triage.Service, error) {
+// newTriage builds the triage service; now is its clock (nil: the
+// system's).
+func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger, tel *telemetry, now func() time.Time) (*triage.Service, error) {
 	sources, err := traceSources(cfg, jsonlPath, log)
 	if err != nil {
 		return nil, err
@@ -174,6 +177,7 @@ func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor
 		Budget:        cfg.Model.TokenBudget,
 		Redactor:      red,
 		Logger:        log,
+		Now:           now,
 	}
 	m, err := newModel(cfg)
 	if err != nil {

@@ -1,0 +1,229 @@
+package triage
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// alertMetaLabels describe the alert itself, never the traces.
+var alertMetaLabels = map[string]bool{
+	"alertname": true, "severity": true, "priority": true, "alertstate": true, "alert_kind": true,
+	"__name__": true, "receiver": true, "prometheus": true, "monitor": true, "le": true, "quantile": true,
+}
+
+// maxCarriedLen bounds the attribute values compared with label values:
+// longer values are content (prompts, outputs), not identity.
+const maxCarriedLen = 256
+
+// correlation is what correlate decided.
+type correlation struct {
+	traces  []oncall.Trace // the alert's traces, in input order
+	filters []oncall.LabelMatch
+	unused  []oncall.LabelMatch
+	missing []string
+}
+
+// correlate picks the alert's traces among those a store returned for
+// its windows, by what the traces carry: for each alert label, the traces
+// whose trace-level attributes (resource attributes, agent names, the
+// trace and root span name, Langfuse environment, release and tags) hold
+// the label's value. hints is the configured label map: the attribute it
+// names for a label, or any alias of it, also counts when a span other
+// than the root carries it.
+//
+// A label that selects traces is kept, so an alert about one service is
+// never diagnosed from another's failures; a label no trace carries, or
+// whose traces share none with the labels kept before it, is dropped and,
+// when the label map names it, reported in missing. Labels the map names
+// are applied first, then the rest by name. With no usable label every
+// trace is kept and missing says so.
+func correlate(alert oncall.Alert, hints map[string]string, traces []oncall.Trace) correlation {
+	var labels []string
+	for l, v := range alert.Labels {
+		if alertMetaLabels[l] || len(strings.TrimSpace(v)) < 2 {
+			continue
+		}
+		labels = append(labels, l)
+	}
+	slices.SortFunc(labels, func(x, y string) int {
+		_, hx := hints[x]
+		_, hy := hints[y]
+		if hx != hy {
+			if hx {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
+
+	var c correlation
+	selected := make([]bool, len(traces))
+	for i := range selected {
+		selected[i] = true
+	}
+	for _, label := range labels {
+		value := alert.Labels[label]
+		m := oncall.LabelMatch{Label: label, Value: value, Mapped: hints[label]}
+		attrs := map[string]bool{}
+		carries := make([]bool, len(traces))
+		overlap := 0
+		for i := range traces {
+			keys := carriers(&traces[i], value, m.Mapped)
+			if len(keys) == 0 {
+				continue
+			}
+			carries[i] = true
+			m.Traces++
+			if selected[i] {
+				overlap++
+			}
+			for _, k := range keys {
+				attrs[k] = true
+			}
+		}
+		m.Attributes = sortedSet(attrs)
+		switch {
+		case m.Traces == 0:
+			if m.Mapped != "" {
+				c.unused = append(c.unused, m)
+				c.missing = append(c.missing, fmt.Sprintf("no trace in the window carries %s=%s; that label was not used", label, value))
+			}
+			continue
+		case overlap == 0:
+			c.unused = append(c.unused, m)
+			c.missing = append(c.missing, fmt.Sprintf("the %d traces that carry %s=%s share none with the labels used before it; that label was not used", m.Traces, label, value))
+			continue
+		}
+		for i := range selected {
+			selected[i] = selected[i] && carries[i]
+		}
+		c.filters = append(c.filters, m)
+	}
+	for i := range traces {
+		if selected[i] {
+			c.traces = append(c.traces, traces[i])
+		}
+	}
+	if len(c.filters) == 0 && len(traces) > 0 {
+		c.missing = append(c.missing, fmt.Sprintf("no alert label matched any trace attribute: all %d traces of the store in the windows were read, whatever service or agent wrote them", len(traces)))
+	}
+	return c
+}
+
+// carriers returns the trace-level attributes of t that hold value: the
+// trace's attributes and tags, its service and name, and the attributes
+// and names of its root and agent spans. mapped, the attribute the label
+// map names, and its aliases count on any span.
+func carriers(t *oncall.Trace, value, mapped string) []string {
+	var keys []string
+	add := func(k string) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	eq := func(v string) bool { return len(v) <= maxCarriedLen && strings.EqualFold(strings.TrimSpace(v), value) }
+	for k, v := range t.Attributes {
+		if eq(v) || tagsHold(k, v, value) {
+			add(k)
+		}
+	}
+	if eq(t.Service) {
+		add("service.name")
+	}
+	if eq(t.Name) {
+		add("trace.name")
+	}
+	root := t.Root()
+	for i := range t.Spans {
+		s := &t.Spans[i]
+		isRoot, isAgent := s == root, s.Kind == oncall.KindAgent
+		if isRoot || isAgent {
+			for k, v := range s.Attributes {
+				if eq(v) || tagsHold(k, v, value) {
+					add(k)
+				}
+			}
+			if eq(s.Service) {
+				add("service.name")
+			}
+			if isAgent && eq(s.Name) {
+				add("agent span name")
+			}
+			if isRoot && eq(s.Name) {
+				add("root span name")
+			}
+		}
+	}
+	if mapped != "" && len(keys) == 0 {
+		for _, k := range oncall.AttributeAliases(mapped) {
+			if t.MatchesFilters(map[string]string{k: value}) {
+				add(k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// tagsHold reports whether an attribute holding a list of tags (a JSON
+// array, as Langfuse's trace tags are kept) lists value.
+func tagsHold(key, v, value string) bool {
+	if !strings.HasPrefix(v, "[") || !strings.Contains(strings.ToLower(key), "tag") {
+		return false
+	}
+	var tags []string
+	if json.Unmarshal([]byte(v), &tags) != nil {
+		return false
+	}
+	for _, t := range tags {
+		if strings.EqualFold(strings.TrimSpace(t), value) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// narrowingFilters turns the labels correlation kept into store filters,
+// so a store whose answer was capped can be asked again for the alert's
+// traces only: each label under the spelling the traces carry of the
+// attribute the label map names (a store filters on what it holds), else
+// service.name, else the first attribute that carried it. Span names
+// cannot be filtered on.
+func narrowingFilters(ms []oncall.LabelMatch) map[string]string {
+	f := map[string]string{}
+	for _, m := range ms {
+		var choice string
+		mapped := false
+		for _, k := range m.Attributes {
+			switch {
+			case strings.Contains(k, " ") || mapped:
+				continue
+			case m.Mapped != "" && slices.Contains(oncall.AttributeAliases(m.Mapped), k):
+				choice, mapped = k, true
+			case k == "service.name":
+				choice = k
+			case choice == "":
+				choice = k
+			}
+		}
+		if choice != "" {
+			f[choice] = m.Value
+		}
+	}
+	return f
+}

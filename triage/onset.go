@@ -1,0 +1,118 @@
+package triage
+
+import (
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+)
+
+// onset finds when the top cluster's rate changed: the incident-window
+// run from which the runs showing it are most in excess of the rate
+// halfway between the baseline's and the incident's (a CUSUM change
+// point). A lone early occurrence followed by healthy runs does not move
+// the onset; the run that starts a sustained rise does. It is zero when
+// the cluster did not change or no run shows it.
+func (a *analysis) onset(top *oncall.Cluster) time.Time {
+	if top == nil || top.Score <= 0 || a.nInc == 0 {
+		return time.Time{}
+	}
+	hit := a.showsCluster(top)
+	if hit == nil {
+		return time.Time{}
+	}
+	var inc, base []bool
+	var hitsInc, hitsBase int
+	for i := range a.facts {
+		f := &a.facts[i]
+		h := hit(f)
+		if f.incident {
+			inc = append(inc, h)
+			if h {
+				hitsInc++
+			}
+		} else {
+			base = append(base, h)
+			if h {
+				hitsBase++
+			}
+		}
+	}
+	rateInc := float64(hitsInc) / float64(len(inc))
+	rateBase := 0.0
+	if len(base) > 0 {
+		rateBase = float64(hitsBase) / float64(len(base))
+	}
+	if hitsInc == 0 || rateInc <= rateBase {
+		return time.Time{}
+	}
+	ref := (rateInc + rateBase) / 2
+	// Sum of (x - ref) from each incident run to the end; the onset is
+	// the hit with the largest sum.
+	best, bestSum, sum := -1, 0.0, 0.0
+	incFacts := make([]*traceFacts, 0, len(inc))
+	for i := range a.facts {
+		if a.facts[i].incident {
+			incFacts = append(incFacts, &a.facts[i])
+		}
+	}
+	for i := len(incFacts) - 1; i >= 0; i-- {
+		x := 0.0
+		if inc[i] {
+			x = 1
+		}
+		sum += x - ref
+		if inc[i] && (best < 0 || sum >= bestSum) {
+			best, bestSum = i, sum
+		}
+	}
+	if best < 0 {
+		return time.Time{}
+	}
+	return incFacts[best].start
+}
+
+// showsCluster returns whether a run shows the cluster: carries its
+// signature (failures), or is slower or spends more than the baseline's
+// 95th percentile run (latency and cost, which are per span and have no
+// per-run signature). It is nil when that cannot be told.
+func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
+	switch c.Kind {
+	case clusterLatency:
+		if a.lat.traceP95 <= 0 {
+			return nil
+		}
+		return func(f *traceFacts) bool { return f.duration > a.lat.traceP95 }
+	case clusterCost:
+		if a.cost.traceP95 <= 0 {
+			return nil
+		}
+		return func(f *traceFacts) bool { return a.cost.measure(f) > a.cost.traceP95 }
+	}
+	return func(f *traceFacts) bool {
+		for k := range f.findings {
+			if f.findings[k].sig == c.Signature {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// analyze runs Analyze on the windows and, when the traces show an onset
+// inside the incident window, again with the runs before the onset as
+// part of the baseline: the incident is compared with how the agent ran
+// before it started, and a short incident whose configured baseline holds
+// no trace still has one.
+func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window) oncall.Report {
+	rep := Analyze(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base})
+	onset := rep.Onset
+	if onset.IsZero() || !onset.After(inc.Start) {
+		return rep
+	}
+	again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}})
+	if again.BaselineTraces == 0 || again.TracesExamined == 0 {
+		return rep
+	}
+	again.Onset = onset
+	return again
+}

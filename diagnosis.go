@@ -57,6 +57,10 @@ type Report struct {
 	Usage             Usage         `json:"usage"`
 	Duration          time.Duration `json:"duration_ns"`
 	EvidenceCut       []string      `json:"evidence_cut,omitempty"` // what the token budget left out of the prompt
+	// Investigation is what the triage saw, for the incident page. It
+	// is stored apart from the incident, so it is never part of the
+	// report's JSON.
+	Investigation *Investigation `json:"-"`
 }
 
 // Confidence is how sure a diagnosis is of a cause.

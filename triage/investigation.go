@@ -1,0 +1,233 @@
+package triage
+
+import (
+	"maps"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
+)
+
+// Limits of what an investigation keeps, so the incident page stays small
+// whatever the traces hold.
+const (
+	maxOnsetSteps        = 180
+	maxOnsetClusters     = 3
+	maxInvestigation     = 4 // failing example traces kept, besides the healthy one
+	maxInvestigationSpan = 400
+	maxExcerptRunes      = 1500
+	maxSpanAttributes    = 24
+)
+
+// investigate builds what the incident page shows of a finished triage:
+// how its traces were chosen, failing runs per step, and the evidence
+// traces, redacted with the triage's session so placeholders match the
+// report's. rep is the finished, redacted report; p.Report its unredacted
+// form in the same order.
+func (s *Service) investigate(p *Prepared, rep oncall.Report) *oncall.Investigation {
+	req := p.Request
+	incWin, baseWin := s.Windows(req.Alert, req.Options)
+	name, _, err := s.source(req.Options)
+	if err != nil {
+		name = s.opts.DefaultSource
+	}
+	filters := s.Filters(req.Alert, req.Options)
+	sel := oncall.Selection{
+		Source:        name,
+		Filters:       make(map[string]string, len(filters)),
+		WindowStart:   incWin.Start,
+		WindowEnd:     incWin.End,
+		BaselineStart: baseWin.Start,
+		MaxTraces:     s.opts.MaxTraces,
+		Read:          len(p.Traces),
+		NamedByAlert:  len(req.Alert.TraceIDs),
+	}
+	for k, v := range filters {
+		sel.Filters[p.session.String(k)] = p.session.String(v)
+	}
+	used := map[string]bool{}
+	for label := range req.Alert.Labels {
+		for l, attr := range s.opts.LabelMap {
+			if l == label && filters[attr] != "" {
+				used[label] = true
+			}
+		}
+		for l, attr := range req.Options.LabelMap {
+			if l == label && attr != "" {
+				used[label] = true
+			}
+		}
+	}
+	for _, label := range slices.Sorted(maps.Keys(req.Alert.Labels)) {
+		if !used[label] {
+			sel.UnmappedLabels = append(sel.UnmappedLabels, p.session.String(label))
+		}
+	}
+
+	inv := &oncall.Investigation{Selection: sel}
+	inv.Onset = onset(req.Alert, p.Traces, incWin, baseWin, p.Report.Clusters, rep.Clusters)
+
+	byID := make(map[string]*oncall.Trace, len(p.Traces))
+	for i := range p.Traces {
+		byID[p.Traces[i].TraceID] = &p.Traces[i]
+	}
+	seen := map[string]bool{}
+	keep := func(id string) bool {
+		t := byID[id]
+		if t == nil || seen[id] {
+			return false
+		}
+		seen[id] = true
+		inv.Traces = append(inv.Traces, redactTrace(t, p.session))
+		return true
+	}
+	// The first example of each top cluster, then more of the top one.
+	for i := 0; i < len(rep.Clusters) && len(inv.Traces) < maxInvestigation; i++ {
+		if ids := rep.Clusters[i].TraceIDs; len(ids) > 0 {
+			keep(ids[0])
+		}
+	}
+	if len(rep.Clusters) > 0 {
+		for _, id := range rep.Clusters[0].TraceIDs {
+			if len(inv.Traces) >= maxInvestigation {
+				break
+			}
+			keep(id)
+		}
+	}
+	if d := rep.Diagnosis; d != nil {
+		for _, c := range d.Causes {
+			for _, e := range c.Evidence {
+				if len(inv.Traces) < maxInvestigation+2 {
+					keep(e.TraceID)
+				}
+			}
+		}
+	}
+	if rep.HealthyExample != "" && keep(rep.HealthyExample) {
+		inv.Healthy = rep.HealthyExample
+	}
+	return inv
+}
+
+// onset counts runs and failing runs per step across both windows, and
+// the runs of each of the top failure clusters. raw are the clusters
+// before redaction, shown the same order as shown.
+func onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, shown []oncall.Cluster) oncall.Onset {
+	start, end := base.Start, inc.End
+	if base.zero() || !base.Start.Before(base.End) {
+		start = inc.Start
+	}
+	o := oncall.Onset{Start: start, Step: time.Minute, FiringAt: alert.StartsAt}
+	span := end.Sub(start)
+	if span <= 0 {
+		return o
+	}
+	for span/o.Step > maxOnsetSteps {
+		o.Step *= 2
+	}
+	n := int((span + o.Step - 1) / o.Step)
+	o.Runs, o.Failing = make([]int, n), make([]int, n)
+
+	a := &analysis{
+		opts:   AnalyzeOptions{Incident: inc, Baseline: base}.withDefaults(),
+		kind:   alert.Kind(),
+		norm:   make(map[string]string),
+		calls:  make(map[callKey]*callCount),
+		seenID: make(map[string]bool, len(traces)),
+	}
+	a.lat.init()
+	a.cost.init()
+	a.selectTraces(alert, traces)
+	for i := range a.facts {
+		a.examine(&a.facts[i])
+	}
+	a.emptyOutputs()
+
+	index := map[string]int{}
+	for i := 0; i < len(raw) && i < len(shown) && len(o.Clusters) < maxOnsetClusters; i++ {
+		if !isFailureKind(raw[i].Kind) {
+			continue
+		}
+		index[raw[i].Signature] = len(o.Clusters)
+		o.Clusters = append(o.Clusters, oncall.OnsetSeries{Signature: shown[i].Signature, Counts: make([]int, n)})
+		if len(o.Clusters) == 1 {
+			o.At = raw[i].FirstSeen
+		}
+	}
+	for i := range a.facts {
+		f := &a.facts[i]
+		k := int(f.start.Sub(start) / o.Step)
+		if k < 0 || k >= n {
+			continue
+		}
+		o.Runs[k]++
+		if f.rootFailed || f.misbehaved() {
+			o.Failing[k]++
+		}
+		for _, x := range f.findings {
+			if c, ok := index[x.sig]; ok {
+				o.Clusters[c].Counts[k]++
+			}
+		}
+	}
+	return o
+}
+
+// redactTrace copies a trace for keeping: every text redacted, excerpts
+// shortened, spans and attributes capped.
+func redactTrace(t *oncall.Trace, s *redact.Session) oncall.Trace {
+	out := oncall.Trace{
+		TraceID: t.TraceID, Name: s.String(t.Name), Service: s.String(t.Service),
+		Start: t.Start, End: t.End, Source: t.Source,
+		Attributes: redactAttrs(t.Attributes, s),
+	}
+	spans := t.Spans
+	if len(spans) > maxInvestigationSpan {
+		spans = spans[:maxInvestigationSpan]
+	}
+	out.Spans = make([]oncall.Span, len(spans))
+	for i := range spans {
+		sp := spans[i]
+		sp.Name, sp.Service = s.String(sp.Name), s.String(sp.Service)
+		sp.StatusMessage = s.String(clipRunes(sp.StatusMessage, maxExcerptRunes))
+		sp.Input = s.String(clipRunes(sp.Input, maxExcerptRunes))
+		sp.Output = s.String(clipRunes(sp.Output, maxExcerptRunes))
+		sp.ToolArgs = s.String(clipRunes(sp.ToolArgs, maxExcerptRunes))
+		sp.ToolName, sp.Model = s.String(sp.ToolName), s.String(sp.Model)
+		sp.Attributes = redactAttrs(sp.Attributes, s)
+		if len(sp.Events) > 0 {
+			evs := make([]oncall.SpanEvent, 0, min(len(sp.Events), 8))
+			for _, e := range sp.Events[:min(len(sp.Events), 8)] {
+				evs = append(evs, oncall.SpanEvent{Name: s.String(e.Name), Time: e.Time, Attributes: redactAttrs(e.Attributes, s)})
+			}
+			sp.Events = evs
+		}
+		out.Spans[i] = sp
+	}
+	return out
+}
+
+func redactAttrs(m map[string]string, s *redact.Session) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, min(len(m), maxSpanAttributes))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if len(out) == maxSpanAttributes {
+			break
+		}
+		out[s.String(k)] = s.String(clipRunes(m[k], maxExcerptRunes))
+	}
+	return out
+}
+
+func clipRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

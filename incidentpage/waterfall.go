@@ -86,7 +86,9 @@ func treeNodes(spans []oncall.Span) []node {
 			kids[s.ParentID] = append(kids[s.ParentID], s)
 		}
 	}
-	byStart := func(x, y *oncall.Span) int { return cmp.Or(x.Start.Compare(y.Start), strings.Compare(x.SpanID, y.SpanID)) }
+	byStart := func(x, y *oncall.Span) int {
+		return cmp.Or(x.Start.Compare(y.Start), strings.Compare(x.SpanID, y.SpanID))
+	}
 	slices.SortStableFunc(roots, byStart)
 	for _, k := range kids {
 		slices.SortStableFunc(k, byStart)

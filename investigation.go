@@ -54,6 +54,7 @@ type OnsetSeries struct {
 // ThreadAnswer is one follow-up question asked in an incident's thread
 // and the copilot's answer, both redacted.
 type ThreadAnswer struct {
+	TS       string    `json:"ts,omitempty"` // the question's Slack message
 	User     string    `json:"user,omitempty"`
 	Question string    `json:"question"`
 	Answer   string    `json:"answer"`

@@ -28,6 +28,10 @@ type RenderOptions struct {
 	// Redact hides secrets in text that comes from alerts, traces or the
 	// model before it is rendered. Nil leaves text as it is.
 	Redact func(string) string
+	// ReportURL returns the address of the full report page of the
+	// incident with the given key, or "" when there is none; nil links
+	// no page.
+	ReportURL func(incidentKey string) string
 }
 
 // renderer turns untrusted text into safe Slack mrkdwn.

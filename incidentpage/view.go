@@ -22,6 +22,11 @@ const (
 	maxExcerpt     = 600 // runes of an input, output or argument excerpt
 	maxCompareRows = 60
 	maxTextRunes   = 2000
+	maxRowError    = 400 // runes of a span's error on its row
+	// excerptBudget caps the escaped bytes of all span errors and
+	// excerpts on one page, so it stays under 2 MB whatever the traces
+	// hold; rows past it show their kind, name, timing and status only.
+	excerptBudget = 800_000
 )
 
 // pageView is everything the incident template shows.
@@ -130,6 +135,7 @@ type traceView struct {
 	Rows     []rowView
 	More     int
 	Start    string
+	Cut      bool // excerpts left out to keep the page small
 }
 
 type rowView struct {

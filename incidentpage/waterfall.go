@@ -3,6 +3,7 @@ package incidentpage
 import (
 	"cmp"
 	"fmt"
+	"html/template"
 	"slices"
 	"strings"
 	"time"
@@ -26,11 +27,12 @@ func traces(rep *oncall.Report, inv *oncall.Investigation, t func(string) string
 	}
 	var out []traceView
 	ordered := map[string][]*oncall.Span{}
+	budget := excerptBudget
 	for i := range inv.Traces {
 		tr := &inv.Traces[i]
 		spans := treeOrder(tr.Spans)
 		ordered[tr.TraceID] = spans
-		out = append(out, waterfall(tr, spans, cmp.Or(roles[tr.TraceID], "cited by the diagnosis"), t))
+		out = append(out, waterfall(tr, spans, cmp.Or(roles[tr.TraceID], "cited by the diagnosis"), t, &budget))
 	}
 	var failing string
 	for _, c := range rep.Clusters {
@@ -120,7 +122,7 @@ func depths(spans []oncall.Span) map[*oncall.Span]int {
 	return m
 }
 
-func waterfall(tr *oncall.Trace, spans []*oncall.Span, role string, t func(string) string) traceView {
+func waterfall(tr *oncall.Trace, spans []*oncall.Span, role string, t func(string) string, budget *int) traceView {
 	start, end := tr.Start, tr.End
 	for _, s := range spans {
 		if start.IsZero() || s.Start.Before(start) {
@@ -151,9 +153,14 @@ func waterfall(tr *oncall.Trace, spans []*oncall.Span, role string, t func(strin
 		r := rowView{
 			Anchor: spanAnchor(tr.TraceID, s.SpanID), Depth: depth[s], Indent: min(depth[s], 12) * 12,
 			Kind: t(string(s.Kind)), Name: t(spanName(s)), Duration: dur(s.Duration()), Status: t(string(s.Status)),
-			Error: t(spanError(s)), Left: fmt.Sprintf("%.2f", left), Width: fmt.Sprintf("%.2f", width),
-			Input: clip(t(s.Input), maxExcerpt), Output: clip(t(s.Output), maxExcerpt), Args: clip(t(s.ToolArgs), maxExcerpt),
-			Model: t(s.Model), Failed: s.Failed(),
+			Left: fmt.Sprintf("%.2f", left), Width: fmt.Sprintf("%.2f", width), Model: t(s.Model), Failed: s.Failed(),
+		}
+		if *budget > 0 {
+			r.Error = clipped(t, spanError(s), maxRowError)
+			r.Input, r.Output, r.Args = clipped(t, s.Input, maxExcerpt), clipped(t, s.Output, maxExcerpt), clipped(t, s.ToolArgs, maxExcerpt)
+			*budget -= escapedLen(r.Error) + escapedLen(r.Input) + escapedLen(r.Output) + escapedLen(r.Args)
+		} else {
+			tv.Cut = true
 		}
 		if s.TotalTokens > 0 || s.InputTokens > 0 {
 			r.Tokens = fmt.Sprintf("%d in, %d out", s.InputTokens, s.OutputTokens)
@@ -163,6 +170,16 @@ func waterfall(tr *oncall.Trace, spans []*oncall.Span, role string, t func(strin
 	}
 	return tv
 }
+
+// clipped redacts s and clips it to n runes. It redacts only what is
+// shown and a margin past it, so a long text costs no more than a short
+// one; the stored investigation was redacted whole at triage time.
+func clipped(t func(string) string, s string, n int) string {
+	return clip(t(clip(s, n+160)), n)
+}
+
+// escapedLen is the length of s once html/template has escaped it.
+func escapedLen(s string) int { return len(template.HTMLEscapeString(s)) }
 
 func rootName(spans []*oncall.Span) string {
 	if len(spans) == 0 {

@@ -16,9 +16,13 @@ const (
 	maxOnsetSteps        = 180
 	maxOnsetClusters     = 3
 	maxInvestigation     = 4 // failing example traces kept, besides the healthy one
-	maxInvestigationSpan = 400
-	maxExcerptRunes      = 1500
+	maxInvestigationSpan = 200
+	maxExcerptRunes      = 1000
 	maxSpanAttributes    = 24
+	// maxInvestigationText caps the bytes of span text (inputs, outputs,
+	// arguments, errors, attributes) one investigation keeps; spans past
+	// it keep their shape, timing and status only.
+	maxInvestigationText = 1 << 20
 )
 
 // investigate builds what the incident page shows of a finished triage:
@@ -74,13 +78,14 @@ func (s *Service) investigate(p *Prepared, rep oncall.Report) *oncall.Investigat
 		byID[p.Traces[i].TraceID] = &p.Traces[i]
 	}
 	seen := map[string]bool{}
+	budget := maxInvestigationText
 	keep := func(id string) bool {
 		t := byID[id]
 		if t == nil || seen[id] {
 			return false
 		}
 		seen[id] = true
-		inv.Traces = append(inv.Traces, redactTrace(t, p.session))
+		inv.Traces = append(inv.Traces, redactTrace(t, p.session, &budget))
 		return true
 	}
 	// The first example of each top cluster, then more of the top one.
@@ -177,8 +182,9 @@ func onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, sho
 }
 
 // redactTrace copies a trace for keeping: every text redacted, excerpts
-// shortened, spans and attributes capped.
-func redactTrace(t *oncall.Trace, s *redact.Session) oncall.Trace {
+// shortened, spans and attributes capped, and span text dropped once the
+// budget of bytes is spent.
+func redactTrace(t *oncall.Trace, s *redact.Session, budget *int) oncall.Trace {
 	out := oncall.Trace{
 		TraceID: t.TraceID, Name: s.String(t.Name), Service: s.String(t.Service),
 		Start: t.Start, End: t.End, Source: t.Source,
@@ -191,6 +197,9 @@ func redactTrace(t *oncall.Trace, s *redact.Session) oncall.Trace {
 	out.Spans = make([]oncall.Span, len(spans))
 	for i := range spans {
 		sp := spans[i]
+		if *budget <= 0 {
+			sp.StatusMessage, sp.Input, sp.Output, sp.ToolArgs, sp.Attributes, sp.Events = "", "", "", "", nil, nil
+		}
 		sp.Name, sp.Service = s.String(sp.Name), s.String(sp.Service)
 		sp.StatusMessage = s.String(clipRunes(sp.StatusMessage, maxExcerptRunes))
 		sp.Input = s.String(clipRunes(sp.Input, maxExcerptRunes))
@@ -204,6 +213,10 @@ func redactTrace(t *oncall.Trace, s *redact.Session) oncall.Trace {
 				evs = append(evs, oncall.SpanEvent{Name: s.String(e.Name), Time: e.Time, Attributes: redactAttrs(e.Attributes, s)})
 			}
 			sp.Events = evs
+		}
+		*budget -= len(sp.StatusMessage) + len(sp.Input) + len(sp.Output) + len(sp.ToolArgs)
+		for k, v := range sp.Attributes {
+			*budget -= len(k) + len(v)
 		}
 		out.Spans[i] = sp
 	}

@@ -229,6 +229,11 @@ func (h *Handler) Render(ctx context.Context, key string) ([]byte, error) {
 		h.log.Warn("investigation unavailable", "incident", key, "err", err)
 	}
 	v := build(inc, inv, h.opts.Redact, h.opts.Now())
+	if h.opts.Auth == AuthProxy {
+		// Signed links reach one page each; behind a proxy the list is
+		// one click away.
+		v.IndexURL = "/incidents"
+	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, v); err != nil {
 		return nil, fmt.Errorf("render incident %s: %w", key, err)

@@ -81,6 +81,13 @@ func TestPageShowsTheInvestigation(t *testing.T) {
 	if len(body) >= 2<<20 {
 		t.Errorf("page is %d bytes, want under 2 MB", len(body))
 	}
+	// It works with JavaScript off: there is none.
+	if strings.Contains(body, "<script") || strings.Contains(body, "javascript:") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Error("the page carries script, or its policy lets script run")
+	}
+	if !strings.Contains(body, `href="/incidents"`) {
+		t.Error("behind a proxy, the page does not link the list of incidents")
+	}
 
 	rep := inc.Report
 	var ranked, ruled int

@@ -26,7 +26,7 @@ const (
 	// excerptBudget caps the escaped bytes of all span errors and
 	// excerpts on one page, so it stays under 2 MB whatever the traces
 	// hold; rows past it show their kind, name, timing and status only.
-	excerptBudget = 800_000
+	excerptBudget = 500_000
 )
 
 // pageView is everything the incident template shows.

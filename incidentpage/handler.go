@@ -135,18 +135,17 @@ func (h *Handler) Path(key string) string {
 
 // ListPath returns the path and query of the list of recent incidents.
 func (h *Handler) ListPath() string {
-	return h.withToken("/incidents", listScope, h.opts.Now().Add(h.opts.LinkTTL))
+	if h.opts.Auth != AuthToken {
+		return "/incidents"
+	}
+	return h.opts.Signer.ListPath(h.opts.Now().Add(h.opts.LinkTTL))
 }
 
 func (h *Handler) path(key string, exp time.Time) string {
-	return h.withToken("/incidents/"+url.PathEscape(key), incidentScope(key), exp)
-}
-
-func (h *Handler) withToken(path, scope string, exp time.Time) string {
 	if h.opts.Auth != AuthToken {
-		return path
+		return "/incidents/" + url.PathEscape(key)
 	}
-	return path + "?t=" + url.QueryEscape(h.opts.Signer.Sign(scope, exp))
+	return h.opts.Signer.IncidentPath(key, exp)
 }
 
 const listScope = "list"

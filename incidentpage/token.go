@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,19 @@ func (s *Signer) Valid(scope, token string, now time.Time) bool {
 	return valid
 }
 
-// Expiry returns when a valid token expires.
+// IncidentPath returns the path of the page of the incident under key,
+// with a token valid until exp.
+func (s *Signer) IncidentPath(key string, exp time.Time) string {
+	return "/incidents/" + url.PathEscape(key) + "?t=" + url.QueryEscape(s.Sign(incidentScope(key), exp))
+}
+
+// ListPath returns the path of the list of recent incidents, with a
+// token valid until exp.
+func (s *Signer) ListPath(exp time.Time) string {
+	return "/incidents?t=" + url.QueryEscape(s.Sign(listScope, exp))
+}
+
+// expiry returns when a valid token expires.
 func (s *Signer) expiry(token string) time.Time {
 	e, _, _ := strings.Cut(token, ".")
 	exp, _ := strconv.ParseInt(e, 36, 64)

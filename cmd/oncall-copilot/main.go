@@ -56,6 +56,7 @@ Commands:
   eval           score triage on labelled scenarios (examples/scenarios)
   jobs           list the queue and its dead letters; retry or drop one (list, retry ID, drop ID)
   config check   validate the configuration and print it, secrets masked
+  pages link     print a signed link to an incident page, or to the list of incidents
   version        print the version
 
 Run "oncall-copilot COMMAND -h" for a command's flags.
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errUsage
 		}
 		return runConfigCheck(args[2:], getenv, stdout, stderr)
+	case "pages":
+		return runPages(args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "oncall-copilot", version)
 		return nil

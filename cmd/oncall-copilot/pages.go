@@ -1,8 +1,14 @@
 package main
 
 import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/incident"
@@ -52,4 +58,59 @@ func reportLinks(cfg config.Config, pages *incidentpage.Handler) func(string) st
 	}
 	base := strings.TrimRight(cfg.Web.PublicURL, "/")
 	return func(key string) string { return base + pages.Path(key) }
+}
+
+const pagesUsage = `usage: oncall-copilot pages link [--config FILE] [--ttl 24h] [INCIDENT_KEY]
+
+Prints a signed link to the incident page of INCIDENT_KEY, or to the list
+of recent incidents without one, under PUBLIC_URL. The link is a secret:
+whoever has it can read the page until it expires.
+`
+
+// runPages prints signed links to the incident pages.
+func runPages(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "link" {
+		fmt.Fprint(stderr, pagesUsage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("pages link", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", getenv("ONCALL_CONFIG"), "YAML configuration file")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the link works")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 1 || *ttl <= 0 {
+		fmt.Fprint(stderr, pagesUsage)
+		return errUsage
+	}
+	cfg, err := config.Load(*path, getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration is invalid:\n%w", err)
+	}
+	base := strings.TrimRight(cfg.Web.PublicURL, "/")
+	switch {
+	case base == "":
+		return errors.New("pages link: PUBLIC_URL (web.public_url) is not set")
+	case cfg.Web.Mode() == config.WebAuthProxy:
+		if key := fs.Arg(0); key != "" {
+			fmt.Fprintln(stdout, base+"/incidents/"+url.PathEscape(key))
+		} else {
+			fmt.Fprintln(stdout, base+"/incidents")
+		}
+		return nil
+	case cfg.Web.Mode() != config.WebAuthToken:
+		return errors.New("pages link: the incident pages are off: set WEB_SIGNING_KEY or web.auth: proxy")
+	}
+	signer, err := incidentpage.NewSigner(cfg.Web.Keys())
+	if err != nil {
+		return err
+	}
+	exp := time.Now().Add(*ttl)
+	if key := fs.Arg(0); key != "" {
+		fmt.Fprintln(stdout, base+signer.IncidentPath(key, exp))
+	} else {
+		fmt.Fprintln(stdout, base+signer.ListPath(exp))
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -130,6 +131,22 @@ func TestServeLinksTheIncidentPage(t *testing.T) {
 			} {
 				if status, _ := httpGet(t, srv.addr+u); status != http.StatusNotFound {
 					t.Errorf("%s: status %d, want 404", name, status)
+				}
+			}
+			// The pages command signs links with the same keys: to this
+			// page, and to the list of incidents.
+			for _, args := range [][]string{{"pages", "link", key}, {"pages", "link"}} {
+				var out, errOut strings.Builder
+				if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+					t.Fatalf("%v: %v\n%s", args, err, errOut.String())
+				}
+				u, err := url.Parse(strings.TrimSpace(out.String()))
+				if err != nil || u.Host != "oncall.example.com" || u.Query().Get("t") == "" {
+					t.Fatalf("%v printed %q", args, out.String())
+				}
+				status, body := httpGet(t, srv.addr+u.RequestURI())
+				if status != http.StatusOK || !strings.Contains(body, "AgentRunFailures") {
+					t.Errorf("%v: the printed link answered %d", args, status)
 				}
 			}
 			if err := srv.stop(); err != nil {

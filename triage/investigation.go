@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
@@ -18,9 +19,8 @@ const (
 	maxInvestigation     = 4 // failing example traces kept, besides the healthy one
 	maxInvestigationSpan = 200
 	maxExcerptRunes      = 1000
-	maxSpanAttributes    = 24
 	// maxInvestigationText caps the bytes of span text (inputs, outputs,
-	// arguments, errors, attributes) one investigation keeps; spans past
+	// arguments, errors) one investigation keeps; spans past
 	// it keep their shape, timing and status only.
 	maxInvestigationText = 1 << 20
 )
@@ -185,10 +185,11 @@ func onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, sho
 // shortened, spans and attributes capped, and span text dropped once the
 // budget of bytes is spent.
 func redactTrace(t *oncall.Trace, s *redact.Session, budget *int) oncall.Trace {
+	// Attributes are left out: the page shows none, and each costs a
+	// pass of the redactor.
 	out := oncall.Trace{
 		TraceID: t.TraceID, Name: s.String(t.Name), Service: s.String(t.Service),
 		Start: t.Start, End: t.End, Source: t.Source,
-		Attributes: redactAttrs(t.Attributes, s),
 	}
 	spans := t.Spans
 	if len(spans) > maxInvestigationSpan {
@@ -198,43 +199,39 @@ func redactTrace(t *oncall.Trace, s *redact.Session, budget *int) oncall.Trace {
 	for i := range spans {
 		sp := spans[i]
 		if *budget <= 0 {
-			sp.StatusMessage, sp.Input, sp.Output, sp.ToolArgs, sp.Attributes, sp.Events = "", "", "", "", nil, nil
+			sp.StatusMessage, sp.Input, sp.Output, sp.ToolArgs = "", "", "", ""
 		}
 		sp.Name, sp.Service = s.String(sp.Name), s.String(sp.Service)
-		sp.StatusMessage = s.String(clipRunes(sp.StatusMessage, maxExcerptRunes))
-		sp.Input = s.String(clipRunes(sp.Input, maxExcerptRunes))
-		sp.Output = s.String(clipRunes(sp.Output, maxExcerptRunes))
-		sp.ToolArgs = s.String(clipRunes(sp.ToolArgs, maxExcerptRunes))
+		sp.StatusMessage = excerpt(s, sp.StatusMessage)
+		sp.Input, sp.Output, sp.ToolArgs = excerpt(s, sp.Input), excerpt(s, sp.Output), excerpt(s, sp.ToolArgs)
 		sp.ToolName, sp.Model = s.String(sp.ToolName), s.String(sp.Model)
-		sp.Attributes = redactAttrs(sp.Attributes, s)
-		if len(sp.Events) > 0 {
-			evs := make([]oncall.SpanEvent, 0, min(len(sp.Events), 8))
-			for _, e := range sp.Events[:min(len(sp.Events), 8)] {
-				evs = append(evs, oncall.SpanEvent{Name: s.String(e.Name), Time: e.Time, Attributes: redactAttrs(e.Attributes, s)})
+		sp.Attributes = nil
+		// Of the events, the exceptions' messages say what failed.
+		var evs []oncall.SpanEvent
+		for _, e := range sp.Exceptions() {
+			if len(evs) == 2 || *budget <= 0 {
+				break
 			}
-			sp.Events = evs
+			msg := excerpt(s, cmp.Or(e.Attributes["exception.message"], e.Attributes["exception.type"]))
+			evs = append(evs, oncall.SpanEvent{Name: e.Name, Time: e.Time, Attributes: map[string]string{"exception.message": msg}})
+			*budget -= len(msg)
 		}
+		sp.Events = evs
 		*budget -= len(sp.StatusMessage) + len(sp.Input) + len(sp.Output) + len(sp.ToolArgs)
-		for k, v := range sp.Attributes {
-			*budget -= len(k) + len(v)
-		}
 		out.Spans[i] = sp
 	}
 	return out
 }
 
-func redactAttrs(m map[string]string, s *redact.Session) map[string]string {
-	if len(m) == 0 {
-		return nil
+// excerpt redacts the start of a text and shortens it to
+// maxExcerptRunes. Only the part kept and a margin past it are redacted,
+// so a secret cut by the margin is still found, and a long text costs no
+// more than a short one.
+func excerpt(s *redact.Session, text string) string {
+	if text == "" {
+		return ""
 	}
-	out := make(map[string]string, min(len(m), maxSpanAttributes))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if len(out) == maxSpanAttributes {
-			break
-		}
-		out[s.String(k)] = s.String(clipRunes(m[k], maxExcerptRunes))
-	}
-	return out
+	return clipRunes(s.String(clipRunes(text, maxExcerptRunes+160)), maxExcerptRunes)
 }
 
 func clipRunes(s string, n int) string {

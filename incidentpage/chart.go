@@ -45,10 +45,7 @@ type tick struct {
 	Label string
 }
 
-type legendItem struct {
-	Class, Label string
-	X            float64
-}
+type legendItem struct{ Class, Label string }
 
 var seriesClass = []string{"c0", "c1", "c2"}
 
@@ -120,13 +117,10 @@ func buildOnset(o oncall.Onset, windowStart time.Time, red func(string) string) 
 	}
 	addMark(o.At, "onset", "onset", 44)
 	addMark(o.FiringAt, "alert fired", "firing", 60)
-	x := c.Left
 	for i, s := range o.Clusters {
-		label := clip(red(s.Signature), 60)
-		c.Legend = append(c.Legend, legendItem{Class: seriesClass[i%len(seriesClass)], Label: label, X: x})
-		x += 24 + 6.5*float64(len([]rune(label)))
+		c.Legend = append(c.Legend, legendItem{Class: seriesClass[i%len(seriesClass)], Label: clip(red(s.Signature), 60)})
 	}
-	c.Legend = append(c.Legend, legendItem{Class: "other", Label: "other failing runs", X: x})
+	c.Legend = append(c.Legend, legendItem{Class: "other", Label: "other failing runs"})
 	return c
 }
 

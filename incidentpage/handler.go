@@ -108,12 +108,11 @@ func New(opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	funcs := template.FuncMap{"pct": func(x float64) string { return fmt.Sprintf("%.2f", x) }}
-	page, err := template.New("page.html").Funcs(funcs).ParseFS(templates, "templates/page.html", "templates/style.html")
+	page, err := template.New("page.html").ParseFS(templates, "templates/page.html", "templates/style.html")
 	if err != nil {
 		return nil, fmt.Errorf("incident page: %w", err)
 	}
-	list, err := template.New("list.html").Funcs(funcs).ParseFS(templates, "templates/list.html", "templates/style.html")
+	list, err := template.New("list.html").ParseFS(templates, "templates/list.html", "templates/style.html")
 	if err != nil {
 		return nil, fmt.Errorf("incident page: %w", err)
 	}

@@ -52,6 +52,7 @@ func TestServeLinksTheIncidentPage(t *testing.T) {
 				"SLACK_SIGNING_SECRET": signingSecret, "TRACE_JSONL_PATH": exampleTraces,
 				"OPENAI_API_KEY": "sk-test-not-a-real-key-000000000000", "OPENAI_BASE_URL": model.URL, "OPENAI_MODEL": "gpt-4o-mini",
 				"PUBLIC_URL": publicURL, "WEB_SIGNING_KEY": signingKey + ",previous-page-signing-key-0123456789",
+				"LOG_LEVEL": "debug", // the token must stay out of even the most detailed log
 			}
 			if extra["REDIS_URL"] != "" {
 				env["REDIS_URL"] = extra["REDIS_URL"]
@@ -154,6 +155,12 @@ func TestServeLinksTheIncidentPage(t *testing.T) {
 			}
 			if strings.Contains(srv.stderr.String(), tok) {
 				t.Error("a page token reached the log")
+			}
+			if strings.Contains(srv.stderr.String(), signingKey) || strings.Contains(srv.stdout.String(), signingKey) {
+				t.Error("the signing key reached the output")
+			}
+			if !strings.Contains(srv.stderr.String(), "incident pages on") {
+				t.Error("serve does not say the incident pages are on")
 			}
 		})
 	}

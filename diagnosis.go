@@ -65,6 +65,10 @@ type Report struct {
 	Usage             Usage         `json:"usage"`
 	Duration          time.Duration `json:"duration_ns"`
 	EvidenceCut       []string      `json:"evidence_cut,omitempty"` // what the token budget left out of the prompt
+	// Investigation is what the triage saw, for the incident page. It
+	// is stored apart from the incident, so it is never part of the
+	// report's JSON.
+	Investigation *Investigation `json:"-"`
 }
 
 // Selection is how a triage chose its traces: which alert labels it

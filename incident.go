@@ -38,6 +38,9 @@ type Incident struct {
 	Diagnosis  *Diagnosis     `json:"diagnosis,omitempty"`
 	Report     *Report        `json:"report,omitempty"`
 	Feedback   []Feedback     `json:"feedback,omitempty"`
+	// Answers are the follow-up questions of the thread and their
+	// answers, most recent last, capped.
+	Answers []ThreadAnswer `json:"answers,omitempty"`
 	// FireTimes are the recent times the group fired, for the flapping
 	// guard; Flapping is set while it fires too often to re-triage.
 	FireTimes []time.Time `json:"fire_times,omitempty"`

@@ -85,6 +85,9 @@ func (a *App) answer(ctx context.Context, job oncall.Job, ev eventJob) error {
 	if err := a.postAnswer(ctx, ev.Channel, thread, ans); err != nil {
 		return err
 	}
+	if inc != nil {
+		a.recordAnswer(ctx, log, inc.Key, ev, text, ans)
+	}
 	log.Info("question answered", "partial", ans.Partial, "steps", ans.Steps, "tool_calls", ans.ToolCalls)
 	return nil
 }

@@ -62,6 +62,9 @@ func RenderParent(inc oncall.Incident, opts RenderOptions) []slack.Block {
 	}
 
 	var links []string
+	if u := r.reportURL(inc); u != "" {
+		links = append(links, link(u, "Open the full report"))
+	}
 	if u := r.safeURL(a.SourceURL); linkURL(u) != "" {
 		links = append(links, link(u, "Open in "+r.line(sourceName(a), 40)))
 	}

@@ -107,6 +107,9 @@ func renderReport(inc oncall.Incident, rep oncall.Report, opts RenderOptions) []
 	if gaps := r.gaps(rep); len(gaps) > 0 {
 		blocks = append(blocks, listSections("*What this analysis could not see*", gaps)...)
 	}
+	if u := r.reportURL(inc); u != "" {
+		blocks = append(blocks, contextBlock(link(u, ":page_facing_up: Open the full report")+": onset chart, ruled-out clusters, span waterfalls"))
+	}
 	blocks = append(blocks, contextBlock(r.footer(rep)...))
 
 	parts := pack(blocks)

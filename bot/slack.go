@@ -46,6 +46,10 @@ type Options struct {
 	// Redact is applied to all text from traces, alerts or the model;
 	// nil leaves it as it is.
 	Redact func(string) string
+	// ReportURL returns the address of an incident's full report page
+	// (with its access token), or ""; nil links no page. Its result is
+	// a secret: it is posted, never logged.
+	ReportURL func(incidentKey string) string
 	// MinInterval spaces messages to one channel, as Slack allows about
 	// one a second; 1s when zero.
 	MinInterval time.Duration
@@ -140,7 +144,7 @@ func New(opts Options) (*Slack, error) {
 		now:         opts.Now,
 		sleep:       opts.Sleep,
 		log:         opts.Logger.With("component", "slack"),
-		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact, WithoutButtons: opts.WithoutButtons},
+		render:      RenderOptions{TraceURL: opts.TraceURL, Redact: opts.Redact, WithoutButtons: opts.WithoutButtons, ReportURL: opts.ReportURL},
 		minInterval: opts.MinInterval,
 		observer:    opts.Observer,
 		next:        map[string]time.Time{},

@@ -34,6 +34,10 @@ type RenderOptions struct {
 	// it when no interactivity endpoint (Socket Mode or the Events API)
 	// is configured, as clicks would go nowhere.
 	WithoutButtons bool
+	// ReportURL returns the address of the full report page of the
+	// incident with the given key, or "" when there is none; nil links
+	// no page.
+	ReportURL func(incidentKey string) string
 }
 
 // renderer turns untrusted text into safe Slack mrkdwn.

@@ -43,6 +43,8 @@ type Config struct {
 	Queue    Queue         `yaml:"queue"`
 	// Telemetry is the copilot's own observability.
 	Telemetry Telemetry `yaml:"telemetry"`
+	// Web is the incident pages.
+	Web Web `yaml:"web"`
 
 	// RedisRequirePersistence refuses to start on a Redis that keeps
 	// nothing across a restart (no AOF, no RDB snapshots), where a
@@ -243,6 +245,9 @@ func (c *Config) envVars() []envVar {
 		{"QUEUE_JOB_TIMEOUT", dur(&c.Queue.JobTimeout)},
 		{"QUEUE_RECLAIM_IDLE", dur(&c.Queue.ReclaimIdle)},
 		{"QUEUE_MAX_ATTEMPTS", num(&c.Queue.MaxAttempts)},
+		{"PUBLIC_URL", str(&c.Web.PublicURL)},
+		{"WEB_AUTH", str(&c.Web.Auth)},
+		{"WEB_SIGNING_KEY", signingKeys(&c.Web.SigningKeys)},
 	}
 }
 
@@ -318,6 +323,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Traces.validate()...)
 	errs = append(errs, c.Webhooks.validate()...)
+	errs = append(errs, c.Web.validate()...)
 	if err := c.Routes.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("routes: %w", err))
 	}

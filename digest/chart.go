@@ -3,41 +3,62 @@ package digest
 import (
 	"bytes"
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
 	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Chart geometry, in pixels.
+// Chart size, in pixels at chartDPI.
 const (
-	chartW     = 640
-	chartH     = 220
-	plotLeft   = 48
-	plotRight  = chartW - 12
-	plotTop    = 16
-	plotBottom = chartH - 40
-	glyphScale = 2
+	chartW   = 800
+	chartH   = 300
+	chartDPI = 96
 )
 
 // Chart colours.
 var (
-	chartBackground = color.RGBA{0xff, 0xff, 0xff, 0xff}
-	chartGrid       = color.RGBA{0xe3, 0xe6, 0xea, 0xff}
-	chartAxis       = color.RGBA{0x5f, 0x66, 0x6d, 0xff}
-	chartFailing    = color.RGBA{0xd6, 0x45, 0x41, 0xff}
-	chartIncident   = color.RGBA{0xf0, 0x8c, 0x00, 0xff}
-	chartLabel      = color.RGBA{0x3c, 0x42, 0x48, 0xff}
+	chartFailing  = color.RGBA{0xd6, 0x45, 0x41, 0xff}
+	chartIncident = color.RGBA{0xf0, 0x8c, 0x00, 0xff}
 )
 
 // Chart draws the failing runs of each bucket of the window as bars, with
 // an orange mark under the buckets in which incidents were opened, and
-// encodes it as PNG. Axis labels are the count at the top of the scale
-// and the bucket's hour (or day, for buckets longer than an hour) in the
-// digest's zone. It returns nil when there is nothing to draw: no
+// encodes it as PNG: a title, titled axes (the count, and the bucket's
+// hour or day in the digest's zone) and a legend, drawn with
+// gonum.org/v1/plot. It returns nil when there is nothing to draw: no
 // failing run and no incident in the window.
 func Chart(d Digest) ([]byte, error) {
+	parts, err := chartPlot(d)
+	if err != nil || parts == nil {
+		return nil, err
+	}
+	p := parts.plot
+	px := func(n int) vg.Length { return vg.Length(n) * vg.Inch / chartDPI }
+	c := vgimg.NewWith(vgimg.UseWH(px(chartW), px(chartH)), vgimg.UseDPI(chartDPI), vgimg.UseBackgroundColor(color.White))
+	p.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("encode digest chart: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// chart is a laid-out chart and what it holds.
+type chart struct {
+	plot   *plot.Plot
+	bars   *plotter.BarChart
+	marks  *plotter.Scatter // nil without incidents
+	legend []string
+}
+
+// chartPlot lays the chart out; nil when there is nothing to draw.
+func chartPlot(d Digest) (*chart, error) {
 	bs := d.Buckets
 	peak, opened := 0, 0
 	for _, b := range bs {
@@ -46,52 +67,87 @@ func Chart(d Digest) ([]byte, error) {
 	if len(bs) == 0 || (peak == 0 && opened == 0) {
 		return nil, nil
 	}
-	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH))
-	draw.Draw(img, img.Bounds(), &image.Uniform{chartBackground}, image.Point{}, draw.Src)
-
-	top := niceCeil(peak)
-	height := plotBottom - plotTop
-	for _, v := range []int{0, top / 2, top} {
-		if v == top/2 && top%2 != 0 {
-			continue
-		}
-		y := plotBottom - v*height/top
-		fill(img, plotLeft, y, plotRight, y+1, chartGrid)
-		label := fmt.Sprint(v)
-		drawDigits(img, plotLeft-8-textWidth(label), y-5*glyphScale/2, label, chartLabel)
-	}
-
-	slot := float64(plotRight-plotLeft) / float64(len(bs))
-	barW := max(int(slot*0.7), 1)
-	every := (len(bs) + 7) / 8 // at most eight labels
 	hourly := len(bs) < 2 || bs[1].Start.Sub(bs[0].Start) <= time.Hour
 	loc := zone(d)
-	for i, b := range bs {
-		x := plotLeft + int(float64(i)*slot+(slot-float64(barW))/2)
-		if b.Failing > 0 {
-			h := max(b.Failing*height/top, 1)
-			fill(img, x, plotBottom-h, x+barW, plotBottom, chartFailing)
-		}
-		if b.Opened > 0 {
-			fill(img, x, plotBottom+3, x+barW, plotBottom+8, chartIncident)
-		}
-		if i%every == 0 {
-			t := b.Start.In(loc)
-			label := fmt.Sprintf("%02d", t.Hour())
-			if !hourly {
-				label = fmt.Sprintf("%02d", t.Day())
-			}
-			drawDigits(img, x+barW/2-textWidth(label)/2, plotBottom+14, label, chartLabel)
-		}
+	per, unit := "hour", "hour"
+	if !hourly {
+		per, unit = duration(bs[1].Start.Sub(bs[0].Start)), "day"
 	}
-	fill(img, plotLeft, plotBottom, plotRight, plotBottom+1, chartAxis)
-	fill(img, plotLeft-1, plotTop, plotLeft, plotBottom+1, chartAxis)
 
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return nil, fmt.Errorf("encode digest chart: %w", err)
+	p := plot.New()
+	p.Title.Text = "Failing agent runs per " + per
+	p.X.Label.Text = fmt.Sprintf("%s of the window (%s)", unit, loc)
+	p.Y.Label.Text = "failing runs"
+	p.Title.TextStyle.Font = sans(14)
+	p.Title.Padding = vg.Points(6)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = sans(11)
+		a.Tick.Label.Font = sans(10)
 	}
-	return buf.Bytes(), nil
+	top := niceCeil(peak)
+	// Headroom above the scale keeps the legend off the bars.
+	p.Y.Min, p.Y.Max = 0, float64(top)*1.25
+	p.Y.Tick.Marker = countTicks{top}
+	p.Add(plotter.NewGrid())
+
+	failing := make(plotter.Values, len(bs))
+	var marks plotter.XYs
+	labels := make([]string, len(bs))
+	every := (len(bs) + 11) / 12 // at most twelve labels
+	for i, b := range bs {
+		failing[i] = float64(b.Failing)
+		if b.Opened > 0 {
+			marks = append(marks, plotter.XY{X: float64(i), Y: 0})
+		}
+		t := b.Start.In(loc)
+		switch {
+		case hourly && i%every == 0:
+			labels[i] = t.Format("15:04")
+		case !hourly && (i == 0 || t.Day() != bs[i-1].Start.In(loc).Day()):
+			labels[i] = t.Format("Mon 2") // the first bucket of each day
+		}
+	}
+	bars, err := plotter.NewBarChart(failing, vg.Points(max(4, 420/float64(len(bs)))))
+	if err != nil {
+		return nil, fmt.Errorf("digest chart: %w", err)
+	}
+	bars.Color, bars.LineStyle.Width = chartFailing, 0
+	p.Add(bars)
+	p.Legend.Add("failing runs", bars)
+	out := &chart{plot: p, bars: bars, legend: []string{"failing runs"}}
+	if len(marks) > 0 {
+		s, err := plotter.NewScatter(marks)
+		if err != nil {
+			return nil, fmt.Errorf("digest chart: %w", err)
+		}
+		s.GlyphStyle = draw.GlyphStyle{Color: chartIncident, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
+		p.Add(s)
+		p.Legend.Add("incidents opened", s)
+		out.marks, out.legend = s, append(out.legend, "incidents opened")
+	}
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font = sans(10)
+	p.NominalX(labels...)
+	return out, nil
+}
+
+// sans is the chart's typeface, Liberation Sans (bundled with
+// gonum.org/v1/plot), at size points.
+func sans(size float64) font.Font {
+	return font.Font{Typeface: "Liberation", Variant: "Sans", Size: vg.Points(size)}
+}
+
+// countTicks marks whole counts: zero, the middle when whole, and the
+// top of the scale.
+type countTicks struct{ top int }
+
+func (c countTicks) Ticks(lo, hi float64) []plot.Tick {
+	top := c.top
+	ts := []plot.Tick{{Value: 0, Label: "0"}}
+	if top%2 == 0 && top > 1 {
+		ts = append(ts, plot.Tick{Value: float64(top / 2), Label: fmt.Sprint(top / 2)})
+	}
+	return append(ts, plot.Tick{Value: float64(top), Label: fmt.Sprint(top)})
 }
 
 // ChartAlt describes the chart in words, for people who cannot see it.
@@ -124,38 +180,6 @@ func niceCeil(n int) int {
 		for _, m := range []int{1, 2, 5} {
 			if m*p >= n {
 				return m * p
-			}
-		}
-	}
-}
-
-func fill(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {
-	draw.Draw(img, image.Rect(x0, y0, x1, y1), &image.Uniform{c}, image.Point{}, draw.Src)
-}
-
-// digits are 3×5 bitmaps of 0–9, one row per 3 bits, top row first.
-var digits = [10][5]uint8{
-	{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1},
-	{7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7},
-}
-
-func textWidth(s string) int { return len(s)*4*glyphScale - glyphScale }
-
-// drawDigits draws the digits of s with its top left corner at (x, y);
-// other characters are left blank.
-func drawDigits(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for i := range len(s) {
-		ch := s[i]
-		if ch < '0' || ch > '9' {
-			continue
-		}
-		g := digits[ch-'0']
-		ox := x + i*4*glyphScale
-		for row := range 5 {
-			for col := range 3 {
-				if g[row]&(4>>col) != 0 {
-					fill(img, ox+col*glyphScale, y+row*glyphScale, ox+(col+1)*glyphScale, y+(row+1)*glyphScale, c)
-				}
 			}
 		}
 	}

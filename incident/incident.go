@@ -334,6 +334,7 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 		return err
 	}
 	now := s.opts.Now().UTC()
+	s.keepInvestigation(ctx, log, key, rep, now)
 	inc, err = s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		inc.TriagedAt = now
 		inc.UpdatedAt = now

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs oncall-copilot's whole test suite. It installs and starts what the
 # tests need when missing: a redis-server (used at $REDIS_URL, else
-# 127.0.0.1:6379) and Debian's prometheus-alertmanager.
+# 127.0.0.1:6379), Debian's prometheus-alertmanager and chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +39,13 @@ if ! command -v prometheus-alertmanager >/dev/null 2>&1 && ! command -v alertman
 	echo "test: installing prometheus-alertmanager"
 	apt_install prometheus-alertmanager
 	# The package may start a system instance; the tests run their own.
+fi
+
+# The incident page's browser test drives headless Chromium; under CI=true
+# a missing browser fails it.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+	echo "test: installing chromium"
+	apt_install chromium
 fi
 
 echo "test: go vet"

@@ -400,6 +400,7 @@ func (s *Service) Finish(ctx context.Context, p *Prepared) (oncall.Report, error
 		rep.Diagnosis = diag
 	}
 	redactReport(&rep, p.session)
+	rep.Investigation = s.investigate(p, rep)
 	rep.Duration = time.Since(p.start)
 	return rep, nil
 }

@@ -57,6 +57,7 @@ Commands:
   jobs           list the queue and its dead letters; retry or drop one (list, retry ID, drop ID)
   config check   validate the configuration as serve does and print it, secrets masked
                  (--online: also check Slack's tokens and channels and the store)
+  pages link     print a signed link to an incident page, or to the list of incidents
   version        print the version
 
 Run "oncall-copilot COMMAND -h" for a command's flags.
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runJobs(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return runConfig(ctx, args[1:], getenv, stdout, stderr)
+	case "pages":
+		return runPages(args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "oncall-copilot", version)
 		return nil

@@ -107,6 +107,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	pages, err := newIncidentPages(cfg, store, red, log) // nil when the pages are off
+	if err != nil {
+		return err
+	}
 	slack, err := bot.New(bot.Options{
 		Token:    cfg.Slack.BotToken.Reveal(),
 		APIURL:   cfg.Slack.APIURL.Reveal(),
@@ -116,6 +120,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Observer: tel.metrics,
 		// Buttons nobody could click are left out.
 		WithoutButtons: !interactivityConfigured(cfg, getenv),
+		ReportURL:      reportLinks(cfg, pages),
 	})
 	if err != nil {
 		return err
@@ -196,6 +201,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	intake.Register(mux)
 	tel.Register(mux)
+	if pages != nil {
+		pages.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")

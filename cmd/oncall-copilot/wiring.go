@@ -15,6 +15,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/digest"
 	"github.com/oncall-copilot/oncall-copilot/incident"
+	"github.com/oncall-copilot/oncall-copilot/incidentpage"
 	"github.com/oncall-copilot/oncall-copilot/llm"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/retry"
@@ -54,6 +55,7 @@ type backend interface {
 	alerts.Deduper
 	digest.IncidentLister
 	digest.OnceStore
+	incidentpage.Store
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -75,6 +75,11 @@ type Store interface {
 	// ListIncidents returns incidents updated at or after since, newest
 	// first.
 	ListIncidents(ctx context.Context, since time.Time) ([]oncall.Incident, error)
+	// PutInvestigation stores what the last triage of an incident saw,
+	// replacing an earlier one; GetInvestigation returns it, or
+	// ErrNotFound (wrapped).
+	PutInvestigation(ctx context.Context, key string, inv oncall.Investigation) error
+	GetInvestigation(ctx context.Context, key string) (oncall.Investigation, error)
 
 	// Once reports whether this call recorded key: true the first time
 	// within ttl, false while an earlier record lives.
@@ -164,6 +169,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"update stamps updated at", testUpdateStamps},
 		{"thread index follows updates", testThreadIndex},
 		{"list incidents newest first since", testListIncidents},
+		{"investigation round trip", testInvestigation},
 		{"once records and forgets", testOnce},
 		{"once expires after ttl", testOnceExpiry},
 		{"once rejects bad input", testOnceInput},

@@ -21,9 +21,9 @@ func TestTriageKeepsItsInvestigationApart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no investigation kept: %v", err)
 	}
-	if inv.IncidentKey != key || !inv.TriagedAt.Equal(t0.Add(time.Hour)) || len(inv.Traces) == 0 || inv.Selection.Source != "jsonl" || len(inv.Onset.Failing) == 0 {
+	if inv.IncidentKey != key || !inv.TriagedAt.Equal(t0.Add(time.Hour)) || len(inv.Traces) == 0 || inv.Search.Source != "jsonl" || len(inv.Onset.Failing) == 0 {
 		t.Errorf("investigation: key %q, triaged %s, %d traces, source %q, %d onset steps",
-			inv.IncidentKey, inv.TriagedAt, len(inv.Traces), inv.Selection.Source, len(inv.Onset.Failing))
+			inv.IncidentKey, inv.TriagedAt, len(inv.Traces), inv.Search.Source, len(inv.Onset.Failing))
 	}
 	inc, err := f.store.GetIncident(ctx, key)
 	if err != nil {

@@ -99,7 +99,7 @@ func TestServeLinksTheIncidentPage(t *testing.T) {
 				t.Fatalf("the linked page answered %d", status)
 			}
 			for what, want := range map[string]string{
-				"alert":            "AgentRunFailures",
+				"alert":            "LLMAgentErrorsElevated",
 				"selection":        "How the traces were selected",
 				"onset chart":      `id="onset-chart"`,
 				"ranked clusters":  `<tr class="cluster">`,
@@ -146,7 +146,7 @@ func TestServeLinksTheIncidentPage(t *testing.T) {
 					t.Fatalf("%v printed %q", args, out.String())
 				}
 				status, body := httpGet(t, srv.addr+u.RequestURI())
-				if status != http.StatusOK || !strings.Contains(body, "AgentRunFailures") {
+				if status != http.StatusOK || !strings.Contains(body, "LLMAgentErrorsElevated") {
 					t.Errorf("%v: the printed link answered %d", args, status)
 				}
 			}

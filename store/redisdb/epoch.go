@@ -118,6 +118,8 @@ func (s *Store) joinEpoch(ctx context.Context) error {
 // replica): the loss is logged, counted, recorded for the other replicas,
 // and a new epoch joined. It reports whether a loss was found now.
 func (s *Store) CheckEpoch(ctx context.Context) (bool, error) {
+	s.checking.Lock()
+	defer s.checking.Unlock()
 	s.mu.Lock()
 	mine := s.epoch
 	s.mu.Unlock()

@@ -126,11 +126,15 @@ type Store struct {
 	epochCheck time.Duration
 	onLoss     func(time.Time)
 
-	mu     sync.Mutex
-	cursor string    // where the next XAUTOCLAIM scan of the pending list starts
-	epoch  string    // the server's epoch this store joined
-	lostAt time.Time // when the server's data was last found gone
-	losses int       // how often this store found it gone
+	// checking lets one CheckEpoch at a time compare and rejoin, so
+	// the periodic check and a worker that found the stream gone count
+	// one loss once.
+	checking sync.Mutex
+	mu       sync.Mutex
+	cursor   string    // where the next XAUTOCLAIM scan of the pending list starts
+	epoch    string    // the server's epoch this store joined
+	lostAt   time.Time // when the server's data was last found gone
+	losses   int       // how often this store found it gone
 }
 
 // Open connects to Redis, checks the connection and creates the consumer

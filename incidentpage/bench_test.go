@@ -63,50 +63,64 @@ func bigIncident(tb testing.TB, name string, n int) (oncall.Incident, *oncall.In
 	if err != nil {
 		tb.Fatal(err)
 	}
-	all, err := src.Search(context.Background(), oncall.TraceQuery{Start: alert.StartsAt.Add(-24 * time.Hour), End: alert.StartsAt, Limit: 100000})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	incStart := alert.StartsAt.Add(-30 * time.Minute)
-	inWindow := 0
-	for _, t := range all.Traces {
-		if !t.Start.Before(incStart) {
-			inWindow++
-		}
-	}
-	copies := (n + inWindow - 1) / inWindow
 	big := &manyTraces{}
-	for k := range copies {
-		for _, t := range all.Traces {
-			c := t
-			c.TraceID = fmt.Sprintf("%s%02x", t.TraceID[:len(t.TraceID)-2], k)
-			// A copy stays in its original's window.
-			shift := time.Duration(k%7) * time.Second
-			if s := t.Start.Add(shift); !s.Before(alert.StartsAt) || s.Before(incStart) != t.Start.Before(incStart) {
-				shift = 0
-			}
-			c.Start, c.End = t.Start.Add(shift), t.End.Add(shift)
-			c.Spans = make([]oncall.Span, len(t.Spans))
-			for i, s := range t.Spans {
-				s.TraceID = c.TraceID
-				s.Start, s.End = s.Start.Add(shift), s.End.Add(shift)
-				c.Spans[i] = s
-			}
-			big.traces = append(big.traces, c)
-		}
-	}
 	svc, err := triage.NewService(triage.ServiceOptions{
 		Sources:   map[string]triage.TraceSource{"jsonl": big},
 		Redactor:  redactor(tb),
 		LabelMap:  map[string]string{"agent": "gen_ai.agent.name", "service": "service.name"},
-		MaxTraces: 2 * n,
+		MaxTraces: 20 * n,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rep, err := svc.Triage(context.Background(), oncall.TriageRequest{Alert: alert})
+	// The windows the triage reads, so every copy stays in its
+	// original's window.
+	incWin, baseWin := svc.Windows(alert, oncall.TriageOptions{})
+	all, err := src.Search(context.Background(), oncall.TraceQuery{Start: baseWin.Start, End: incWin.End, Limit: 100000})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	inWindow := 0
+	for _, t := range all.Traces {
+		if incWin.Contains(t.Start) {
+			inWindow++
+		}
+	}
+	if inWindow == 0 {
+		tb.Fatalf("scenario %s has no run in the incident window", name)
+	}
+	// The store holds several services; the alert's are a part of the
+	// runs, so copy until the triage selects n of them.
+	copies := (n + inWindow - 1) / inWindow
+	var rep oncall.Report
+	for range 3 {
+		big.traces = big.traces[:0]
+		for k := range copies {
+			for _, t := range all.Traces {
+				c := t
+				c.TraceID = fmt.Sprintf("%s%02x", t.TraceID[:len(t.TraceID)-2], k)
+				shift := time.Duration(k%7) * time.Second
+				if s := t.Start.Add(shift); incWin.Contains(t.Start) != incWin.Contains(s) || baseWin.Contains(t.Start) != baseWin.Contains(s) {
+					shift = 0
+				}
+				c.Start, c.End = t.Start.Add(shift), t.End.Add(shift)
+				c.Spans = make([]oncall.Span, len(t.Spans))
+				for i, s := range t.Spans {
+					s.TraceID = c.TraceID
+					s.Start, s.End = s.Start.Add(shift), s.End.Add(shift)
+					c.Spans[i] = s
+				}
+				big.traces = append(big.traces, c)
+			}
+		}
+		rep, err = svc.Triage(context.Background(), oncall.TriageRequest{Alert: alert})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if rep.TracesExamined >= n {
+			break
+		}
+		copies = copies*n/max(rep.TracesExamined, 1) + 1
 	}
 	if rep.TracesExamined < n {
 		tb.Fatalf("the triage read %d runs in the window, want at least %d", rep.TracesExamined, n)

@@ -272,7 +272,7 @@ func (h *Handler) serveList(w http.ResponseWriter, r *http.Request) {
 			URL:     h.path(inc.Key, exp),
 			Title:   clip(red(cmp.Or(inc.Alert.Name, inc.Key)), 120),
 			Status:  string(inc.Status),
-			Service: clip(red(labelOf(inc.Alert, "service", "service_name", "service.name", "app")), 60),
+			Service: clip(red(serviceOf(inc)), 60),
 			Opened:  inc.OpenedAt.UTC().Format("2006-01-02 15:04 UTC"),
 			ToAck:   since(inc.OpenedAt, inc.AckedAt),
 		}

@@ -198,7 +198,7 @@ func build(inc oncall.Incident, inv *oncall.Investigation, red func(string) stri
 		Title:     t(cmp.Or(a.Name, "Alert")),
 		Status:    string(inc.Status),
 		Severity:  t(labelOf(a, "severity", "priority")),
-		Service:   t(labelOf(a, "service", "service_name", "service.name", "app")),
+		Service:   t(serviceOf(inc)),
 		Summary:   t(cmp.Or(a.Summary, a.Annotations["summary"], a.Description, a.Annotations["description"])),
 		Generated: now.UTC().Format(time.RFC1123),
 	}
@@ -324,6 +324,19 @@ func selection(rep *oncall.Report, inv *oncall.Investigation, t func(string) str
 		sv.Store = sel.Store
 	}
 	return sv
+}
+
+// serviceOf names the incident's service: the alert label the triage
+// found in the traces' service.name, else a label named like a service.
+func serviceOf(inc oncall.Incident) string {
+	if inc.Report != nil && inc.Report.Selection != nil {
+		for _, m := range inc.Report.Selection.Filters {
+			if slices.Contains(m.Attributes, "service.name") {
+				return m.Value
+			}
+		}
+	}
+	return labelOf(inc.Alert, "service", "service_name", "service.name", "app")
 }
 
 func labelOf(a oncall.Alert, names ...string) string {

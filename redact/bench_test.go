@@ -2,9 +2,12 @@ package redact
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -14,7 +17,7 @@ import (
 // field at a time, as it does.
 func traceStrings(tb testing.TB, limit int) ([]string, int) {
 	tb.Helper()
-	files, err := filepath.Glob("../examples/scenarios/*/traces/*.jsonl")
+	files, err := filepath.Glob("../examples/scenarios/*/traces/*.jsonl*")
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("no example traces: %v", err)
 	}
@@ -43,7 +46,13 @@ func traceStrings(tb testing.TB, limit int) ([]string, int) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
+		var r io.Reader = fh
+		if strings.HasSuffix(f, ".gz") {
+			if r, err = gzip.NewReader(fh); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 1<<20), 16<<20)
 		for sc.Scan() && total < limit {
 			var v any

@@ -144,6 +144,13 @@ type analysis struct {
 // the same input gives the same report, ties broken by signature. It is
 // safe for concurrent use.
 func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) oncall.Report {
+	rep, _ := analyzeOnsets(alert, traces, opts, 1)
+	return rep
+}
+
+// analyzeOnsets is Analyze that also reports when each of the first k
+// ranked clusters started (zero where it did not change).
+func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions, k int) (oncall.Report, []time.Time) {
 	opts = opts.withDefaults()
 	kind, kindFrom := alert.MeasuredKind()
 	a := &analysis{
@@ -204,12 +211,16 @@ func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) onc
 		clusters = clusters[:opts.MaxClusters]
 	}
 	rep.Clusters = append(rep.Clusters, clusters...)
-	if len(clusters) > 0 {
-		rep.Onset = a.onset(&clusters[0])
+	var onsets []time.Time
+	for i := 0; i < k && i < len(clusters); i++ {
+		onsets = append(onsets, a.onset(&clusters[i]))
+	}
+	if len(onsets) > 0 {
+		rep.Onset = onsets[0]
 	}
 	rep.Suspects = a.suspects(clusters)
 	rep.HealthyExample = a.healthyExample(clusters)
-	return rep
+	return rep, onsets
 }
 
 // selectTraces keeps the traces of the two windows, once each, sorted by

@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"math"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -98,21 +99,39 @@ func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 	}
 }
 
+// onsetCandidates is how many of the first ranked clusters' onsets
+// analyze tries as the split between baseline and incident.
+const onsetCandidates = 3
+
 // analyze runs Analyze on the windows and, when the traces show an onset
 // inside the incident window, again with the runs before the onset as
 // part of the baseline: the incident is compared with how the agent ran
 // before it started, and a short incident whose configured baseline holds
 // no trace still has one.
+//
+// The incident window reaches back before the alert fired, so a steady
+// failure that happened to bunch up in it can outrank, in the first
+// ranking, a failure that started minutes ago in a few runs. So the
+// onsets of the first few clusters are each tried as the split, and the
+// split whose top cluster changed most (the highest lower confidence
+// bound of its rate change) is kept.
 func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window) oncall.Report {
-	rep := Analyze(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base})
-	onset := rep.Onset
-	if onset.IsZero() || !onset.After(inc.Start) {
-		return rep
+	rep, onsets := analyzeOnsets(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base}, onsetCandidates)
+	best, bestScore := rep, math.Inf(-1)
+	tried := map[time.Time]bool{}
+	for _, onset := range onsets {
+		if onset.IsZero() || !onset.After(inc.Start) || tried[onset] {
+			continue
+		}
+		tried[onset] = true
+		again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}})
+		if again.BaselineTraces == 0 || again.TracesExamined == 0 || len(again.Clusters) == 0 {
+			continue
+		}
+		if score := again.Clusters[0].Score; score > bestScore {
+			again.Onset = onset
+			best, bestScore = again, score
+		}
 	}
-	again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}})
-	if again.BaselineTraces == 0 || again.TracesExamined == 0 {
-		return rep
-	}
-	again.Onset = onset
-	return again
+	return best
 }

@@ -89,3 +89,63 @@ func TestOnsetAndShortIncidentBaseline(t *testing.T) {
 		t.Errorf("top cluster %+v", rep.Clusters)
 	}
 }
+
+// A steady failure that bunched up in the half hour before the alert
+// must not outrank a failure that started minutes before it fired. The
+// lookup tool fails now and then all along (twice in the hour of
+// the baseline, five times in the twenty minutes before the new failure),
+// and fetch fails in the three runs since four minutes before the alert.
+func TestOnsetOfANewFailureBeatsABunchedSteadyOne(t *testing.T) {
+	fired := svcT0
+	started := fired.Add(-4 * time.Minute)
+	lookupFails := map[int]bool{-84: true, -62: true, -28: true, -24: true, -20: true, -16: true, -12: true}
+	var traces []oncall.Trace
+	for m := -90; m <= 1; m += 2 {
+		start := fired.Add(time.Duration(m) * time.Minute)
+		fetchFails := !start.Before(started)
+		traces = append(traces, twoToolRun(m+100, start, lookupFails[m], fetchFails))
+	}
+	src, err := jsonl.New(jsonl.Options{Path: writeFleet(t, traces)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(ServiceOptions{Sources: map[string]TraceSource{"jsonl": src}, Redactor: red,
+		Now: func() time.Time { return fired.Add(90 * time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := svc.Triage(context.Background(), oncall.TriageRequest{Alert: oncall.Alert{Name: "OrdersFailing", Status: oncall.AlertFiring, StartsAt: fired, Labels: map[string]string{"service": "orders-svc"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Clusters) == 0 || rep.Clusters[0].ToolName != "fetch" {
+		var got []string
+		for _, c := range rep.Clusters {
+			got = append(got, fmt.Sprintf("%s (%d, baseline %d)", c.ToolName, c.Count, c.BaselineCount))
+		}
+		t.Fatalf("ranked %v, want fetch first", got)
+	}
+	if rep.Onset.Before(fired.Add(-5*time.Minute)) || rep.Onset.After(fired) {
+		t.Errorf("onset %v, want about %v", rep.Onset, started)
+	}
+}
+
+// twoToolRun is one run of the orders agent calling lookup, then fetch.
+func twoToolRun(n int, start time.Time, lookupFails, fetchFails bool) oncall.Trace {
+	tr := fleetTrace(n, "orders", "orders-svc", start, fetchFails)
+	if fetchFails {
+		tr.Spans[1].StatusMessage = "fetch: upstream answered 503"
+	}
+	lookup := oncall.Span{TraceID: tr.TraceID, SpanID: fmt.Sprintf("%016x", n*10+3), ParentID: tr.Spans[0].SpanID, Name: "lookup", Kind: oncall.KindTool,
+		ToolName: "lookup", Service: "orders-svc", Start: start.Add(200 * time.Millisecond), End: start.Add(800 * time.Millisecond), Status: oncall.StatusOK}
+	if lookupFails {
+		lookup.Status, lookup.StatusMessage = oncall.StatusError, "order not found"
+		tr.Spans[0].Status, tr.Spans[0].StatusMessage = oncall.StatusError, "run failed"
+	}
+	tr.Spans = append(tr.Spans, lookup)
+	return tr
+}

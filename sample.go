@@ -1,0 +1,174 @@
+package oncall
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+)
+
+// A window of a busy fleet holds more runs than a triage reads. Sampling
+// keeps what the analysis is about (every failing and every slow run, up
+// to a cap of their own) and a uniform sample of the healthy ones, and
+// gives each kept run the number of runs it stands for, so that rates
+// computed with those weights do not move because of the cap.
+
+// minRunsForSlow is the fewest runs a window needs before its slowest
+// twentieth counts as slow: below it there is no tail to speak of.
+const minRunsForSlow = 20
+
+// Sample is the outcome of SampleRuns.
+type Sample struct {
+	// Traces are the kept runs, in their input order.
+	Traces []Trace
+	// Weights gives each kept run the number of runs it stands for; nil
+	// when nothing was left out (every run stands for itself).
+	Weights map[string]float64
+	// Kept and Of count runs kept and offered per stratum.
+	FailingKept, Failing int
+	SlowKept, Slow       int
+	HealthyKept, Healthy int
+}
+
+// Sampled reports whether some runs were left out.
+func (s Sample) Sampled() bool {
+	return s.FailingKept < s.Failing || s.SlowKept < s.Slow || s.HealthyKept < s.Healthy
+}
+
+// Note says in a sentence what was sampled and how, or "" when nothing was.
+func (s Sample) Note() string {
+	if !s.Sampled() {
+		return ""
+	}
+	part := func(kept, of int, what string) string {
+		if kept == of {
+			return fmt.Sprintf("all %d %s", of, what)
+		}
+		return fmt.Sprintf("%d of %d %s chosen uniformly (each counts as %.1f)", kept, of, what, float64(of)/float64(max(kept, 1)))
+	}
+	return fmt.Sprintf("read %d of %d runs: %s, %s and %s; rates count each run with its weight",
+		s.FailingKept+s.SlowKept+s.HealthyKept, s.Failing+s.Slow+s.Healthy,
+		part(s.FailingKept, s.Failing, "failing"), part(s.SlowKept, s.Slow, "slow (slowest 5%)"), part(s.HealthyKept, s.Healthy, "healthy"))
+}
+
+// SampleRuns keeps every failing and every slow run (those at or above
+// the window's 95th percentile of duration), up to keep of them, and up to
+// healthy of the others, each stratum chosen uniformly when it overflows.
+// The choice hashes trace ids, so the same window gives the same sample.
+// A non-positive keep or healthy means no cap on that stratum.
+func SampleRuns(traces []Trace, keep, healthy int) Sample {
+	var failing, slow, rest []int
+	threshold := slowThreshold(traces)
+	for i := range traces {
+		switch {
+		case traces[i].Failed():
+			failing = append(failing, i)
+		case threshold > 0 && traces[i].Duration() >= threshold:
+			slow = append(slow, i)
+		default:
+			rest = append(rest, i)
+		}
+	}
+	// Failing runs take the keep cap first; slow ones get what is left.
+	keepFailing := capOr(keep, len(failing))
+	keepSlow := len(slow)
+	if keep > 0 {
+		keepSlow = min(len(slow), keep-keepFailing)
+	}
+	s := Sample{Failing: len(failing), Slow: len(slow), Healthy: len(rest)}
+	chosen := make([]bool, len(traces))
+	weights := map[string]float64{}
+	for _, st := range []struct {
+		idx  []int
+		n    int
+		kept *int
+	}{{failing, keepFailing, &s.FailingKept}, {slow, keepSlow, &s.SlowKept}, {rest, capOr(healthy, len(rest)), &s.HealthyKept}} {
+		picked := pickUniform(traces, st.idx, st.n)
+		*st.kept = len(picked)
+		for _, i := range picked {
+			chosen[i] = true
+			if len(picked) < len(st.idx) {
+				weights[traces[i].TraceID] = float64(len(st.idx)) / float64(len(picked))
+			}
+		}
+	}
+	for i := range traces {
+		if chosen[i] {
+			s.Traces = append(s.Traces, traces[i])
+		}
+	}
+	if len(weights) > 0 {
+		s.Weights = weights
+	}
+	return s
+}
+
+func capOr(limit, n int) int {
+	if limit <= 0 {
+		return n
+	}
+	return min(limit, n)
+}
+
+// slowThreshold is the 95th percentile of the runs' durations, or zero
+// when there are too few runs or no durations.
+func slowThreshold(traces []Trace) time.Duration {
+	if len(traces) < minRunsForSlow {
+		return 0
+	}
+	d := make([]time.Duration, 0, len(traces))
+	for i := range traces {
+		if x := traces[i].Duration(); x > 0 {
+			d = append(d, x)
+		}
+	}
+	if len(d) < minRunsForSlow {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)*95/100]
+}
+
+// pickUniform returns n of idx, those whose trace ids hash lowest: a
+// uniform choice that does not depend on the order runs arrived in.
+func pickUniform(traces []Trace, idx []int, n int) []int {
+	if n >= len(idx) {
+		return idx
+	}
+	type ranked struct {
+		i int
+		h uint64
+	}
+	r := make([]ranked, len(idx))
+	for k, i := range idx {
+		h := fnv.New64a()
+		h.Write([]byte(traces[i].TraceID))
+		r[k] = ranked{i, mix(h.Sum64())}
+	}
+	slices.SortFunc(r, func(a, b ranked) int {
+		switch {
+		case a.h < b.h:
+			return -1
+		case a.h > b.h:
+			return 1
+		}
+		return a.i - b.i
+	})
+	out := make([]int, n)
+	for k := range out {
+		out[k] = r[k].i
+	}
+	slices.Sort(out)
+	return out
+}
+
+// mix spreads FNV's bits (splitmix64's finaliser), so ids that differ in
+// their last characters only do not hash close together.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

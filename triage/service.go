@@ -34,6 +34,9 @@ type ServiceOptions struct {
 	Baseline  time.Duration     // baseline window before the incident window; default 60m
 	LabelMap  map[string]string // alert label -> trace attribute filter
 	MaxTraces int               // per window; default 500
+	// MaxKeptTraces caps the failing and slow runs a sampling source keeps
+	// per window besides MaxTraces; default MaxTraces.
+	MaxKeptTraces int
 	Budget    int               // prompt tokens; default 8000
 	Redactor  *redact.Redactor  // required
 	Now       func() time.Time
@@ -74,6 +77,9 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	}
 	if opts.MaxTraces <= 0 {
 		opts.MaxTraces = 500
+	}
+	if opts.MaxKeptTraces <= 0 {
+		opts.MaxKeptTraces = opts.MaxTraces
 	}
 	if opts.Budget <= 0 {
 		opts.Budget = 8000
@@ -183,6 +189,7 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 	}
 
 	var traces []oncall.Trace
+	var weights map[string]float64
 	seen := map[string]bool{}
 	add := func(ts []oncall.Trace) {
 		for _, t := range ts {
@@ -208,7 +215,7 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		if w.win.End.Sub(w.win.Start) <= 0 {
 			continue
 		}
-		res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces})
+		res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces, KeepLimit: s.opts.MaxKeptTraces})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -217,14 +224,15 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 			missing = append(missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, err))
 			continue
 		}
-		if res.Matched > len(res.Traces) {
-			missing = append(missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
+		if note := s.capNote(w.name, res); note != "" {
+			missing = append(missing, note)
 		}
+		weights = addWeights(weights, res.Weights)
 		add(res.Traces)
 	}
 	sort.SliceStable(traces, func(i, j int) bool { return traces[i].Start.Before(traces[j].Start) })
 
-	rep := Analyze(alert, traces, AnalyzeOptions{Incident: incWin, Baseline: baseWin})
+	rep := Analyze(alert, traces, AnalyzeOptions{Incident: incWin, Baseline: baseWin, Weights: weights})
 	rep.Missing = append(rep.Missing, missing...)
 	session := s.opts.Redactor.Session()
 	ev := BuildEvidence(rep, traces, EvidenceOptions{Budget: s.opts.Budget, Counter: s.counter, Redact: session})

@@ -89,7 +89,7 @@ func traceSources(cfg config.Config, jsonlPath string, log *slog.Logger) (map[st
 		out["jsonl"] = src
 	}
 	if t.Langfuse.Host != "" {
-		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host, PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal()})
+		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host, PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal(), Concurrency: t.Langfuse.Concurrency})
 		if err != nil {
 			return nil, fmt.Errorf("langfuse: %w", err)
 		}
@@ -110,7 +110,7 @@ func traceSources(cfg config.Config, jsonlPath string, log *slog.Logger) (map[st
 		out["jaeger"] = src
 	}
 	if t.Tempo.URL != "" {
-		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL, BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID})
+		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL, BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID, Concurrency: t.Tempo.Concurrency})
 		if err != nil {
 			return nil, fmt.Errorf("tempo: %w", err)
 		}
@@ -167,6 +167,7 @@ func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor
 		Baseline:      cfg.Triage.Baseline.D(),
 		LabelMap:      cfg.Triage.LabelMap,
 		MaxTraces:     cfg.Triage.MaxTraces,
+		MaxKeptTraces: cfg.Triage.MaxFailingTraces,
 		Budget:        cfg.Model.TokenBudget,
 		Redactor:      red,
 		Logger:        log,

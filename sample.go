@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -40,19 +41,25 @@ func (s Sample) Note() string {
 	if !s.Sampled() {
 		return ""
 	}
-	part := func(kept, of int, what string) string {
-		if kept == of {
-			return fmt.Sprintf("all %d %s", of, what)
+	var parts []string
+	for _, p := range []struct {
+		kept, of int
+		what     string
+	}{{s.FailingKept, s.Failing, "failing"}, {s.SlowKept, s.Slow, "slow (above the window's p95)"}, {s.HealthyKept, s.Healthy, "healthy"}} {
+		switch {
+		case p.of == 0:
+		case p.kept == p.of:
+			parts = append(parts, fmt.Sprintf("all %d %s", p.of, p.what))
+		default:
+			parts = append(parts, fmt.Sprintf("%d of %d %s chosen uniformly (each counts as %.1f)", p.kept, p.of, p.what, float64(p.of)/float64(max(p.kept, 1))))
 		}
-		return fmt.Sprintf("%d of %d %s chosen uniformly (each counts as %.1f)", kept, of, what, float64(of)/float64(max(kept, 1)))
 	}
-	return fmt.Sprintf("read %d of %d runs: %s, %s and %s; rates count each run with its weight",
-		s.FailingKept+s.SlowKept+s.HealthyKept, s.Failing+s.Slow+s.Healthy,
-		part(s.FailingKept, s.Failing, "failing"), part(s.SlowKept, s.Slow, "slow (slowest 5%)"), part(s.HealthyKept, s.Healthy, "healthy"))
+	return fmt.Sprintf("read %d of %d runs: %s; rates count each run with its weight",
+		s.FailingKept+s.SlowKept+s.HealthyKept, s.Failing+s.Slow+s.Healthy, strings.Join(parts, ", "))
 }
 
-// SampleRuns keeps every failing and every slow run (those at or above
-// the window's 95th percentile of duration), up to keep of them, and up to
+// SampleRuns keeps every failing and every slow run (those above the
+// window's 95th percentile of duration), up to keep of them, and up to
 // healthy of the others, each stratum chosen uniformly when it overflows.
 // The choice hashes trace ids, so the same window gives the same sample.
 // A non-positive keep or healthy means no cap on that stratum.
@@ -63,7 +70,7 @@ func SampleRuns(traces []Trace, keep, healthy int) Sample {
 		switch {
 		case traces[i].Failed():
 			failing = append(failing, i)
-		case threshold > 0 && traces[i].Duration() >= threshold:
+		case threshold > 0 && traces[i].Duration() > threshold:
 			slow = append(slow, i)
 		default:
 			rest = append(rest, i)

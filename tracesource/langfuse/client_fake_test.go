@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -134,8 +135,12 @@ func (f *fakeLangfuse) list(w http.ResponseWriter, q url.Values) {
 	}
 	page, limit := atoi(q.Get("page"), 1), atoi(q.Get("limit"), 50)
 	lo, hi := min(len(hits), (page-1)*limit), min(len(hits), page*limit)
+	data := make([]map[string]any, 0, hi-lo)
+	for _, tr := range hits[lo:hi] {
+		data = append(data, projectTrace(tr, q.Get("fields")))
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"data": nonNil(hits[lo:hi]),
+		"data": data,
 		"meta": map[string]any{"page": page, "limit": limit, "totalItems": len(hits), "totalPages": (len(hits) + limit - 1) / limit},
 	})
 }
@@ -239,6 +244,32 @@ func (f *fakeLangfuse) observationsV2(w http.ResponseWriter, q url.Values) {
 		page = append(page, projectObservation(o, groups))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": page, "meta": meta})
+}
+
+// projectTrace keeps the trace list's field groups asked for (all when
+// none): io is input, output and metadata; scores and observations become
+// empty lists and metrics -1 when left out (fern/apis/server/definition/
+// trace.yml, the fields parameter).
+func projectTrace(tr map[string]any, fields string) map[string]any {
+	if fields == "" {
+		return tr
+	}
+	groups := strings.Split(fields, ",")
+	out := maps.Clone(tr)
+	if !slices.Contains(groups, "io") {
+		delete(out, "input")
+		delete(out, "output")
+		delete(out, "metadata")
+	}
+	for _, g := range []string{"scores", "observations"} {
+		if !slices.Contains(groups, g) {
+			out[g] = []any{}
+		}
+	}
+	if !slices.Contains(groups, "metrics") {
+		out["totalCost"], out["latency"] = -1, -1
+	}
+	return out
 }
 
 // observationGroups maps observation fields to their v2 field group

@@ -37,10 +37,10 @@ type ServiceOptions struct {
 	// MaxKeptTraces caps the failing and slow runs a sampling source keeps
 	// per window besides MaxTraces; default MaxTraces.
 	MaxKeptTraces int
-	Budget    int               // prompt tokens; default 8000
-	Redactor  *redact.Redactor  // required
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Budget        int              // prompt tokens; default 8000
+	Redactor      *redact.Redactor // required
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Service triages alerts: it selects the related traces, analyses them,

@@ -59,8 +59,10 @@ func (s Sample) Note() string {
 }
 
 // SampleRuns keeps every failing and every slow run (those above the
-// window's 95th percentile of duration), up to keep of them, and up to
-// healthy of the others, each stratum chosen uniformly when it overflows.
+// window's 95th percentile of duration), up to keep of them (failing runs
+// first, chosen uniformly when they overflow it), and up to healthy of the
+// others, chosen uniformly; slow runs beyond the keep cap are sampled with
+// the healthy ones.
 // The choice hashes trace ids, so the same window gives the same sample.
 // A non-positive keep or healthy means no cap on that stratum.
 func SampleRuns(traces []Trace, keep, healthy int) Sample {
@@ -76,11 +78,15 @@ func SampleRuns(traces []Trace, keep, healthy int) Sample {
 			rest = append(rest, i)
 		}
 	}
-	// Failing runs take the keep cap first; slow ones get what is left.
+	// Failing runs take the keep cap first; slow ones get what is left,
+	// and those that do not fit are sampled with the healthy ones, so
+	// that every run left out is stood for by one kept.
 	keepFailing := capOr(keep, len(failing))
-	keepSlow := len(slow)
-	if keep > 0 {
-		keepSlow = min(len(slow), keep-keepFailing)
+	if keep > 0 && len(slow) > keep-keepFailing {
+		picked := pickUniform(traces, slow, keep-keepFailing)
+		rest = append(rest, without(slow, picked)...)
+		slices.Sort(rest)
+		slow = picked
 	}
 	s := Sample{Failing: len(failing), Slow: len(slow), Healthy: len(rest)}
 	chosen := make([]bool, len(traces))
@@ -89,7 +95,7 @@ func SampleRuns(traces []Trace, keep, healthy int) Sample {
 		idx  []int
 		n    int
 		kept *int
-	}{{failing, keepFailing, &s.FailingKept}, {slow, keepSlow, &s.SlowKept}, {rest, capOr(healthy, len(rest)), &s.HealthyKept}} {
+	}{{failing, keepFailing, &s.FailingKept}, {slow, len(slow), &s.SlowKept}, {rest, capOr(healthy, len(rest)), &s.HealthyKept}} {
 		picked := pickUniform(traces, st.idx, st.n)
 		*st.kept = len(picked)
 		for _, i := range picked {
@@ -108,6 +114,17 @@ func SampleRuns(traces []Trace, keep, healthy int) Sample {
 		s.Weights = weights
 	}
 	return s
+}
+
+// without returns the indexes of all not in some (both sorted).
+func without(all, some []int) []int {
+	var out []int
+	for _, i := range all {
+		if _, found := slices.BinarySearch(some, i); !found {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func capOr(limit, n int) int {

@@ -58,21 +58,46 @@ func (s Sample) Note() string {
 		s.FailingKept+s.SlowKept+s.HealthyKept, s.Failing+s.Slow+s.Healthy, strings.Join(parts, ", "))
 }
 
+// Run is what sampling needs to know of a run before reading it all:
+// stores that list runs (a search hit, a trace summary) fill it from
+// their listing.
+type Run struct {
+	TraceID  string
+	Duration time.Duration
+	Failed   bool
+}
+
 // SampleRuns keeps every failing and every slow run (those above the
 // window's 95th percentile of duration), up to keep of them (failing runs
 // first, chosen uniformly when they overflow it), and up to healthy of the
 // others, chosen uniformly; slow runs beyond the keep cap are sampled with
-// the healthy ones.
-// The choice hashes trace ids, so the same window gives the same sample.
-// A non-positive keep or healthy means no cap on that stratum.
+// the healthy ones. The choice hashes trace ids, so the same window gives
+// the same sample. A non-positive keep or healthy means no cap on that
+// stratum.
 func SampleRuns(traces []Trace, keep, healthy int) Sample {
-	var failing, slow, rest []int
-	threshold := slowThreshold(traces)
+	runs := make([]Run, len(traces))
 	for i := range traces {
+		runs[i] = Run{TraceID: traces[i].TraceID, Duration: traces[i].Duration(), Failed: traces[i].Failed()}
+	}
+	s, chosen := SampleSummaries(runs, keep, healthy)
+	for i := range traces {
+		if chosen[i] {
+			s.Traces = append(s.Traces, traces[i])
+		}
+	}
+	return s
+}
+
+// SampleSummaries is SampleRuns over runs not read yet: it says which to
+// read (chosen, by index) with the counts and weights; Traces is nil.
+func SampleSummaries(runs []Run, keep, healthy int) (s Sample, chosen []bool) {
+	var failing, slow, rest []int
+	threshold := slowThreshold(runs)
+	for i := range runs {
 		switch {
-		case traces[i].Failed():
+		case runs[i].Failed:
 			failing = append(failing, i)
-		case threshold > 0 && traces[i].Duration() > threshold:
+		case threshold > 0 && runs[i].Duration > threshold:
 			slow = append(slow, i)
 		default:
 			rest = append(rest, i)
@@ -83,37 +108,32 @@ func SampleRuns(traces []Trace, keep, healthy int) Sample {
 	// that every run left out is stood for by one kept.
 	keepFailing := capOr(keep, len(failing))
 	if keep > 0 && len(slow) > keep-keepFailing {
-		picked := pickUniform(traces, slow, keep-keepFailing)
+		picked := pickUniform(runs, slow, keep-keepFailing)
 		rest = append(rest, without(slow, picked)...)
 		slices.Sort(rest)
 		slow = picked
 	}
-	s := Sample{Failing: len(failing), Slow: len(slow), Healthy: len(rest)}
-	chosen := make([]bool, len(traces))
+	s = Sample{Failing: len(failing), Slow: len(slow), Healthy: len(rest)}
+	chosen = make([]bool, len(runs))
 	weights := map[string]float64{}
 	for _, st := range []struct {
 		idx  []int
 		n    int
 		kept *int
 	}{{failing, keepFailing, &s.FailingKept}, {slow, len(slow), &s.SlowKept}, {rest, capOr(healthy, len(rest)), &s.HealthyKept}} {
-		picked := pickUniform(traces, st.idx, st.n)
+		picked := pickUniform(runs, st.idx, st.n)
 		*st.kept = len(picked)
 		for _, i := range picked {
 			chosen[i] = true
 			if len(picked) < len(st.idx) {
-				weights[traces[i].TraceID] = float64(len(st.idx)) / float64(len(picked))
+				weights[runs[i].TraceID] = float64(len(st.idx)) / float64(len(picked))
 			}
-		}
-	}
-	for i := range traces {
-		if chosen[i] {
-			s.Traces = append(s.Traces, traces[i])
 		}
 	}
 	if len(weights) > 0 {
 		s.Weights = weights
 	}
-	return s
+	return s, chosen
 }
 
 // without returns the indexes of all not in some (both sorted).
@@ -136,13 +156,13 @@ func capOr(limit, n int) int {
 
 // slowThreshold is the 95th percentile of the runs' durations, or zero
 // when there are too few runs or no durations.
-func slowThreshold(traces []Trace) time.Duration {
-	if len(traces) < minRunsForSlow {
+func slowThreshold(runs []Run) time.Duration {
+	if len(runs) < minRunsForSlow {
 		return 0
 	}
-	d := make([]time.Duration, 0, len(traces))
-	for i := range traces {
-		if x := traces[i].Duration(); x > 0 {
+	d := make([]time.Duration, 0, len(runs))
+	for i := range runs {
+		if x := runs[i].Duration; x > 0 {
 			d = append(d, x)
 		}
 	}
@@ -155,7 +175,7 @@ func slowThreshold(traces []Trace) time.Duration {
 
 // pickUniform returns n of idx, those whose trace ids hash lowest: a
 // uniform choice that does not depend on the order runs arrived in.
-func pickUniform(traces []Trace, idx []int, n int) []int {
+func pickUniform(runs []Run, idx []int, n int) []int {
 	if n >= len(idx) {
 		return idx
 	}
@@ -166,7 +186,7 @@ func pickUniform(traces []Trace, idx []int, n int) []int {
 	r := make([]ranked, len(idx))
 	for k, i := range idx {
 		h := fnv.New64a()
-		h.Write([]byte(traces[i].TraceID))
+		h.Write([]byte(runs[i].TraceID))
 		r[k] = ranked{i, mix(h.Sum64())}
 	}
 	slices.SortFunc(r, func(a, b ranked) int {

@@ -352,7 +352,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
 	}
 	outcome = "accepted"
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "job_id": ids[0], "job_ids": ids, "alerts": len(n.Alerts)})
+	writeAccepted(w, ids, len(n.Alerts))
 }
 
 // jobs builds one job per destination.

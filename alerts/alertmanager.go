@@ -38,8 +38,11 @@ type amAlert struct {
 // notification: its group key and alerts. Errors name the offending field.
 func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 	var p amPayload
-	if err := json.Unmarshal(body, &p); err != nil {
-		return Notification{}, jsonError(err)
+	if !scanAMPayload(body, &p) {
+		p = amPayload{}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return Notification{}, jsonError(err)
+		}
 	}
 	if p.Version != "" && p.Version != "4" {
 		return Notification{}, fieldError("version", "unsupported webhook version %q (want \"4\")", p.Version)

@@ -52,3 +52,30 @@ func BenchmarkWebhook(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeAlertmanagerPayload compares the one-pass reader with
+// encoding/json on the same payload.
+func BenchmarkDecodeAlertmanagerPayload(b *testing.B) {
+	body, err := os.ReadFile("testdata/alertmanager-firing.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var p amPayload
+			if !scanAMPayload(body, &p) {
+				b.Fatal("scanner gave up")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var p amPayload
+			if err := json.Unmarshal(body, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -208,14 +208,16 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		}
 		add([]oncall.Trace{t})
 	}
-	for _, w := range []struct {
+	windows := []struct {
 		name string
 		win  Window
-	}{{"incident", incWin}, {"baseline", baseWin}} {
+	}{{"incident", incWin}, {"baseline", baseWin}}
+	search := s.windowSearch(ctx, source, []Window{incWin, baseWin}, filters)
+	for i, w := range windows {
 		if w.win.End.Sub(w.win.Start) <= 0 {
 			continue
 		}
-		res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: filters, Limit: s.opts.MaxTraces, KeepLimit: s.opts.MaxKeptTraces})
+		res, err := search(i)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

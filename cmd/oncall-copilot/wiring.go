@@ -41,6 +41,7 @@ var (
 	_ triage.TraceSource = (*phoenix.Client)(nil)
 	_ triage.TraceSource = (*jaeger.Client)(nil)
 	_ triage.TraceSource = (*tempo.Client)(nil)
+	_ triage.WindowSearcher = (*jsonl.Source)(nil) // both windows in one pass over the files
 	_ triage.Model       = (*llm.Client)(nil)
 )
 

@@ -30,19 +30,19 @@ import (
 
 // Conformance of the adapters to what their users declare.
 var (
-	_ incident.Publisher = (*bot.Slack)(nil)
-	_ incident.Triager   = (*triage.Service)(nil)
-	_ incident.Store     = (*boltdb.Store)(nil)
-	_ incident.Store     = (*redisdb.Store)(nil)
-	_ worker.Queue       = (*boltdb.Store)(nil)
-	_ worker.Queue       = (*redisdb.Store)(nil)
-	_ triage.TraceSource = (*jsonl.Source)(nil)
-	_ triage.TraceSource = (*langfuse.Client)(nil)
-	_ triage.TraceSource = (*phoenix.Client)(nil)
-	_ triage.TraceSource = (*jaeger.Client)(nil)
-	_ triage.TraceSource = (*tempo.Client)(nil)
+	_ incident.Publisher    = (*bot.Slack)(nil)
+	_ incident.Triager      = (*triage.Service)(nil)
+	_ incident.Store        = (*boltdb.Store)(nil)
+	_ incident.Store        = (*redisdb.Store)(nil)
+	_ worker.Queue          = (*boltdb.Store)(nil)
+	_ worker.Queue          = (*redisdb.Store)(nil)
+	_ triage.TraceSource    = (*jsonl.Source)(nil)
+	_ triage.TraceSource    = (*langfuse.Client)(nil)
+	_ triage.TraceSource    = (*phoenix.Client)(nil)
+	_ triage.TraceSource    = (*jaeger.Client)(nil)
+	_ triage.TraceSource    = (*tempo.Client)(nil)
 	_ triage.WindowSearcher = (*jsonl.Source)(nil) // both windows in one pass over the files
-	_ triage.Model       = (*llm.Client)(nil)
+	_ triage.Model          = (*llm.Client)(nil)
 )
 
 // backend is what serve needs of a store: the queue and the incidents.

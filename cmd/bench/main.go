@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) > 0 && args[0] == "serve-intake" {
 		return runIntakeServer(ctx, args[1:], stdin, stdout)
 	}
+	if len(args) > 0 && args[0] == "bare-decode" {
+		return runBareDecode(ctx, args[1:], stdout)
+	}
 	if len(args) > 0 && args[0] == "langfuse-triage" {
 		return runLangfuseTriage(ctx, args[1:], stdout)
 	}

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 )
@@ -28,4 +29,27 @@ func writeAccepted(w http.ResponseWriter, ids []string, alerts int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(b)
+}
+
+// readBody reads a request body in one allocation when the sender said
+// how long it is (io.ReadAll grows its buffer from 512 bytes, copying as
+// it goes); a body longer than announced is still read whole.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > MaxBody {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // one spare byte sees the end without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return b, err
+		case len(b) == cap(b):
+			rest, err := io.ReadAll(r)
+			return append(b, rest...), err
+		}
+	}
 }

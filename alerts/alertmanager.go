@@ -158,6 +158,11 @@ func parseStatus(field, s string) (oncall.AlertStatus, error) {
 }
 
 func merge(common, own map[string]string) map[string]string {
+	if own != nil && hasKeys(own, common) {
+		// Alertmanager's common labels are, by definition, on every
+		// alert: the alert's own map is already the merge.
+		return own
+	}
 	out := make(map[string]string, len(common)+len(own))
 	for k, v := range common {
 		out[k] = v
@@ -166,6 +171,16 @@ func merge(common, own map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// hasKeys reports whether m has every key of of.
+func hasKeys(m, of map[string]string) bool {
+	for k := range of {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func first(m map[string]string, keys ...string) string {

@@ -106,6 +106,7 @@ func (nopObserver) WebhookHandled(string, string, int) {}
 type source struct {
 	decode Decoder
 	auth   sourceAuth
+	log    *slog.Logger // the handler's, with the source's name
 }
 
 // Handler serves POST /webhooks/{source}. It is safe for concurrent use.
@@ -183,9 +184,14 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	log := opts.Logger.With("component", "alerts")
+	for name, src := range sources {
+		src.log = log.With("source", name)
+		sources[name] = src
+	}
 	return &Handler{
 		opts:    opts,
-		log:     opts.Logger.With("component", "alerts"),
+		log:     log,
 		sources: sources,
 	}, nil
 }
@@ -232,7 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown alert source %q", clip(name, 64))})
 		return
 	}
-	log := h.log.With("source", name)
+	log := src.log
 	if !src.auth.bearerOK(r) {
 		log.Warn("webhook rejected", "reason", "unauthorized", "remote", r.RemoteAddr)
 		outcome = "unauthorized"

@@ -185,9 +185,7 @@ func pickUniform(runs []Run, idx []int, n int) []int {
 	}
 	r := make([]ranked, len(idx))
 	for k, i := range idx {
-		h := fnv.New64a()
-		h.Write([]byte(runs[i].TraceID))
-		r[k] = ranked{i, mix(h.Sum64())}
+		r[k] = ranked{i, SampleRank(runs[i].TraceID)}
 	}
 	slices.SortFunc(r, func(a, b ranked) int {
 		switch {
@@ -204,6 +202,15 @@ func pickUniform(runs []Run, idx []int, n int) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// SampleRank is the rank of a trace id in a uniform choice: of the runs
+// of a stratum, sampling keeps those of lowest rank. Sources that must
+// drop runs before they know which will be kept drop the highest first.
+func SampleRank(traceID string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(traceID))
+	return mix(h.Sum64())
 }
 
 // mix spreads FNV's bits (splitmix64's finaliser), so ids that differ in

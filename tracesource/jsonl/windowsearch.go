@@ -31,10 +31,11 @@ func (s *Source) SearchWindows(ctx context.Context, qs []oncall.TraceQuery) ([]o
 	}
 	chosen := make([][]*candidate, len(cs))
 	matched := make([]int, len(cs))
+	samples := make([]oncall.Sample, len(cs))
 	refetch := map[string][]*candidate{}
 	for i, c := range cs {
 		var r map[string]*candidate
-		chosen[i], matched[i], r = c.result()
+		chosen[i], matched[i], r, samples[i] = c.result()
 		for id, cand := range r {
 			refetch[id] = append(refetch[id], cand)
 		}
@@ -53,7 +54,7 @@ func (s *Source) SearchWindows(ctx context.Context, qs []oncall.TraceQuery) ([]o
 	}
 	out := make([]oncall.TraceSearchResult, len(cs))
 	for i := range cs {
-		out[i] = oncall.TraceSearchResult{Matched: matched[i], Traces: make([]oncall.Trace, 0, len(chosen[i]))}
+		out[i] = oncall.TraceSearchResult{Matched: matched[i], Traces: make([]oncall.Trace, 0, len(chosen[i])), Weights: samples[i].Weights, Sampling: samples[i].Note()}
 		for _, cand := range chosen[i] {
 			out[i].Traces = append(out[i].Traces, buildTrace(cand.id, cand.spans))
 		}

@@ -27,6 +27,8 @@ func FuzzScanAMPayload(f *testing.F) {
 		`{"commonLabels":{"a":null,"b":"\u00e9\n"}}`, `{"alerts":[{"startsAt":"2026-01-01T00:00:00Z","endsAt":null,"labels":{}}]}`,
 		`{"alerts":[{"startsAt":12}]}`, `{"groupKey":"\xff"}`, `{"x":tru}`, `{"x":1}}`, `{"x":1} x`, `{"x":}`, `{null:1}`,
 		`{"alerts":[{},]}`, `{"version":"4","x":true}`, `{"receiver":"é"}`,
+		`{"receiver":"a\u0026b\n\ud83d\ude00\/"}`, `{"receiver":"\ud83d"}`, `{"receiver":"\ude00\u0041"}`, `{"receiver":"\u12G4"}`,
+		`{"commonAnnotations":{"d":"x \"quoted\" \\ \t"}}`, `{"receiver":"\u00"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -68,6 +68,7 @@ type traceFacts struct {
 	changed    bool    // it carries a finding of a cluster that changed against the baseline
 	tokens     int64   // all tokens of the run
 	cost       float64 // USD
+	weight     float64 // runs of its window it stands for (sampling), at least 1
 }
 
 // finding is one failure signature in one trace.
@@ -232,7 +233,7 @@ func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 		default:
 			continue
 		}
-		a.facts = append(a.facts, traceFacts{t: t, incident: incident, named: named[t.TraceID], start: start})
+		a.facts = append(a.facts, traceFacts{t: t, incident: incident, named: named[t.TraceID], start: start, weight: weightOf(a.opts.Weights, t.TraceID)})
 	}
 	a.nInc, a.nBase = int(math.Round(wInc)), int(math.Round(wBase))
 	slices.SortStableFunc(a.facts, func(x, y traceFacts) int {

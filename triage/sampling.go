@@ -52,3 +52,35 @@ func addWeights(all, w map[string]float64) map[string]float64 {
 	maps.Copy(all, w)
 	return all
 }
+
+// weightedMean is the mean of what measure gives each run of a window,
+// each run counted with its sampling weight: the mean over the window's
+// runs, not over the sample. Without weights it is the plain mean.
+// Latency leaves out runs without a duration (durationOf gives -1).
+func (a *analysis) weightedMean(incident bool, measure func(*traceFacts) float64) float64 {
+	var sum, n float64
+	for i := range a.facts {
+		f := &a.facts[i]
+		if f.incident != incident {
+			continue
+		}
+		v := measure(f)
+		if v < 0 {
+			continue
+		}
+		sum += v * f.weight
+		n += f.weight
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / n
+}
+
+// durationOf is a run's duration for weightedMean, -1 when it has none.
+func durationOf(f *traceFacts) float64 {
+	if f.duration > 0 {
+		return f.duration
+	}
+	return -1
+}

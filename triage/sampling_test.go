@@ -3,6 +3,7 @@ package triage
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,23 @@ func TestUnweightedSampleWouldMislead(t *testing.T) {
 	}
 	if r := plain.Clusters[0].Rate; r < 0.3 {
 		t.Errorf("unweighted rate %.4f; the test no longer shows what weights fix", r)
+	}
+}
+
+// A window sampled much harder than the other must not look faster or
+// cheaper per run: latency and cost means count runs with their weights.
+func TestSamplingMovesNoLatencyOrCost(t *testing.T) {
+	fleet := busyFleet()
+	base := oncall.SampleRuns(fleet[2000:], 200, 50) // healthy runs weigh about 36
+	traces := append(slices.Clone(fleet[:2000]), base.Traces...)
+	win := Window{Start: svcT0.Add(-30 * time.Minute), End: svcT0}
+	rep := Analyze(oncall.Alert{}, traces, AnalyzeOptions{Incident: win, Baseline: Window{Start: win.Start.Add(-time.Hour), End: win.Start}, Weights: base.Weights})
+	for _, c := range rep.Clusters {
+		if c.Kind == "latency" || c.Kind == "cost" {
+			t.Errorf("%s cluster %q (%s) from sampling alone", c.Kind, c.Signature, c.Detail)
+		}
+	}
+	if len(rep.Clusters) == 0 || rep.Clusters[0].Kind != "error" {
+		t.Errorf("clusters %+v, want the connection resets first", rep.Clusters)
 	}
 }

@@ -310,6 +310,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var onceKey string
 	if n.DedupeKey != "" && h.opts.Deduper != nil {
 		onceKey = dedupeKey(name, n.DedupeKey)
+		if oq, ok := h.onceQueue(); ok {
+			h.enqueueOnce(ctx, w, log, oq, onceKey, n, jobs, &outcome)
+			return
+		}
 		// Recorded briefly until the jobs are queued, then for the full
 		// TTL: if the enqueue fails and the key cannot be forgotten
 		// either (the store just went away), the sender's retry gets

@@ -41,7 +41,8 @@ var (
 	_ triage.TraceSource    = (*phoenix.Client)(nil)
 	_ triage.TraceSource    = (*jaeger.Client)(nil)
 	_ triage.TraceSource    = (*tempo.Client)(nil)
-	_ triage.WindowSearcher = (*jsonl.Source)(nil) // both windows in one pass over the files
+	_ triage.WindowSearcher = (*jsonl.Source)(nil)  // both windows in one pass over the files
+	_ alerts.OnceEnqueuer   = (*redisdb.Store)(nil) // a delivery with an id queued in one round trip
 	_ triage.Model          = (*llm.Client)(nil)
 )
 

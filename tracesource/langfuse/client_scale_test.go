@@ -175,3 +175,31 @@ func traceIDs(ts []oncall.Trace) []string {
 	}
 	return out
 }
+
+// A window read cut short by MaxObservations leaves older traces partly
+// read; those the sample keeps are fetched on their own, whole.
+func TestClientWindowReadCutShort(t *testing.T) {
+	fake := loadFake(t)
+	fake.obsPage = 2
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	c := newTestClient(t, srv.URL, Options{MaxObservations: 2, Concurrency: 1})
+	res, err := c.Search(context.Background(), oncall.TraceQuery{Start: windowStart, End: windowEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := traceIDs(res.Traces); !slices.Equal(got, []string{lfBilling, lfFailed, lfRefund}) {
+		t.Fatalf("traces = %v", got)
+	}
+	checkFailedTrace(t, res.Traces[1])
+	var byTrace []string
+	for _, q := range fake.seen(pathObservationsV2) {
+		if id := q.Get("traceId"); id != "" && q.Get("cursor") == "" {
+			byTrace = append(byTrace, id)
+		}
+	}
+	slices.Sort(byTrace)
+	if want := []string{lfFailed, lfRefund}; !slices.Equal(byTrace, want) {
+		t.Errorf("fetched on their own: %v, want the traces the cut read did not cover %v", byTrace, want)
+	}
+}

@@ -116,7 +116,7 @@ func TestClientSearch(t *testing.T) {
 			}
 			for _, q := range obs {
 				if q.Get("traceId") != "" || q.Get("fields") != windowObservationFields || q.Get("limit") != "1000" ||
-					q.Get("fromStartTime") != "2026-03-01T10:00:00Z" || q.Get("toStartTime") != "2026-03-01T10:40:00Z" {
+					q.Get("fromStartTime") != "2026-03-01T09:59:00Z" || q.Get("toStartTime") != "2026-03-01T10:40:00Z" {
 					t.Errorf("observations request %s", q.Encode())
 				}
 			}

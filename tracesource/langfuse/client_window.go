@@ -47,6 +47,10 @@ const (
 	// takes (100 pages); traces it did not reach are fetched one by one
 	// when kept.
 	DefaultMaxObservations = 100_000
+	// startSkew is how long before a window's start observations of its
+	// traces are read: SDKs may date a trace a little after its first
+	// observation.
+	startSkew = time.Minute
 )
 
 // searchWindow reads the window's listed traces with their observations
@@ -69,7 +73,11 @@ func (c *Client) searchWindow(ctx context.Context, q oncall.TraceQuery, params u
 			cancel()
 		}
 	}()
-	byTrace, covered, obsErr := c.observationsInRange(ctx, q.Start, q.End.Add(c.opts.Grace))
+	from := q.Start
+	if !from.IsZero() {
+		from = from.Add(-startSkew)
+	}
+	byTrace, covered, obsErr := c.observationsInRange(ctx, from, q.End.Add(c.opts.Grace))
 	if obsErr != nil {
 		cancel()
 	}

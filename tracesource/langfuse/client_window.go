@@ -77,7 +77,7 @@ func (c *Client) searchWindow(ctx context.Context, q oncall.TraceQuery, params u
 	if !from.IsZero() {
 		from = from.Add(-startSkew)
 	}
-	byTrace, covered, obsErr := c.observationsInRange(ctx, from, q.End.Add(c.opts.Grace))
+	byTrace, covered, cut, obsErr := c.observationsInRange(ctx, from, q.End.Add(c.opts.Grace))
 	if obsErr != nil {
 		cancel()
 	}
@@ -100,7 +100,7 @@ func (c *Client) searchWindow(ctx context.Context, q oncall.TraceQuery, params u
 	uncovered := map[string]summary{}
 	for _, s := range summaries {
 		obs, ok := byTrace[s.trace.ID]
-		partial := !ok || covered.IsZero() || s.trace.Timestamp.Before(covered)
+		partial := !ok || (cut && s.trace.Timestamp.Before(covered))
 		if partial {
 			uncovered[s.trace.ID] = s
 		}
@@ -164,12 +164,12 @@ func joinNote(a, b string) string {
 
 // observationsInRange reads the observations that started in [from, to)
 // from the v2 endpoint, newest first in cursor pages of 1,000, up to
-// MaxObservations, grouped by trace. covered is the start time down to
-// which the read is complete: from, or the oldest start read when the cap
-// stopped it.
-func (c *Client) observationsInRange(ctx context.Context, from, to time.Time) (map[string][]Observation, time.Time, error) {
+// MaxObservations, grouped by trace. When the cap stopped it (cut),
+// covered is the oldest start time read: the read is complete only down
+// to it.
+func (c *Client) observationsInRange(ctx context.Context, from, to time.Time) (byTrace map[string][]Observation, covered time.Time, cut bool, err error) {
 	if c.noV2.Load() {
-		return nil, time.Time{}, errNoEndpoint
+		return nil, time.Time{}, false, errNoEndpoint
 	}
 	q := url.Values{}
 	q.Set("fields", windowObservationFields)
@@ -180,22 +180,22 @@ func (c *Client) observationsInRange(ctx context.Context, from, to time.Time) (m
 	if !to.IsZero() {
 		q.Set("toStartTime", to.UTC().Format(time.RFC3339Nano))
 	}
-	byTrace := map[string][]Observation{}
+	byTrace = map[string][]Observation{}
 	seen := map[string]bool{}
 	n := 0
 	var oldest time.Time
 	for {
 		body, status, err := c.requestOr404(ctx, pathObservationsV2, q)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("read observations of the window: %w", err)
+			return nil, time.Time{}, false, fmt.Errorf("read observations of the window: %w", err)
 		}
 		if status == http.StatusNotFound {
 			c.noV2.Store(true)
-			return nil, time.Time{}, errNoEndpoint
+			return nil, time.Time{}, false, errNoEndpoint
 		}
 		page, cursor, err := decodeObservationsV2(body)
 		if err != nil {
-			return nil, time.Time{}, c.http.DecodeError(pathObservationsV2, err)
+			return nil, time.Time{}, false, c.http.DecodeError(pathObservationsV2, err)
 		}
 		for _, o := range page {
 			byTrace[o.TraceID] = append(byTrace[o.TraceID], o)
@@ -205,12 +205,12 @@ func (c *Client) observationsInRange(ctx context.Context, from, to time.Time) (m
 		}
 		n += len(page)
 		if cursor == "" || seen[cursor] || len(page) == 0 {
-			return byTrace, from, nil
+			return byTrace, from, false, nil
 		}
 		if n >= c.opts.MaxObservations {
 			// Cut short: traces that started before the oldest read may
 			// miss observations; the caller fetches those it keeps.
-			return byTrace, oldest, nil
+			return byTrace, oldest, true, nil
 		}
 		seen[cursor] = true
 		q.Set("cursor", cursor)

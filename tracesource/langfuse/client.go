@@ -116,7 +116,7 @@ func New(opts Options) (*Client, error) {
 		opts.Now = time.Now
 	}
 	hc := httpjson.New(httpjson.Client{
-		Service: Name, Base: base, HTTPClient: opts.HTTPClient, Retry: opts.Retry,
+		Service: Name, Base: base, HTTPClient: gatedClient(opts.HTTPClient, opts.Now, opts.Retry.Sleep), Retry: opts.Retry,
 		Timeout: opts.Timeout, MaxResponseBytes: opts.MaxResponseBytes,
 		Authorize: func(req *http.Request) { req.SetBasicAuth(opts.PublicKey, opts.SecretKey) },
 	})

@@ -183,7 +183,12 @@ type TraceQuery struct {
 	// what it can filter on and filters the rest itself.
 	Filters map[string]string
 	// Limit caps the traces returned; zero means the source's default.
+	// A source that samples (see SampleRuns) caps the healthy runs with it
+	// and keeps failing and slow runs up to KeepLimit besides.
 	Limit int
+	// KeepLimit caps the failing and slow runs a sampling source keeps
+	// besides Limit; zero means Limit.
+	KeepLimit int
 }
 
 // TraceSearchResult is what a source found for a query.
@@ -197,6 +202,11 @@ type TraceSearchResult struct {
 	// support), so a report can tell "no traces" from "traces it could
 	// not use". The traces it could read are still returned.
 	Unreadable []string
+	// Weights, from a source that sampled the window, give each returned
+	// trace the number of matching runs it stands for; traces not in it
+	// stand for themselves. Sampling says how it sampled, for the report.
+	Weights  map[string]float64
+	Sampling string
 }
 
 // MatchesFilters reports whether every filter holds for the trace: each

@@ -38,8 +38,11 @@ type amAlert struct {
 // notification: its group key and alerts. Errors name the offending field.
 func DecodeAlertmanager(body []byte, now time.Time) (Notification, error) {
 	var p amPayload
-	if err := json.Unmarshal(body, &p); err != nil {
-		return Notification{}, jsonError(err)
+	if !scanAMPayload(body, &p) {
+		p = amPayload{}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return Notification{}, jsonError(err)
+		}
 	}
 	if p.Version != "" && p.Version != "4" {
 		return Notification{}, fieldError("version", "unsupported webhook version %q (want \"4\")", p.Version)
@@ -155,6 +158,11 @@ func parseStatus(field, s string) (oncall.AlertStatus, error) {
 }
 
 func merge(common, own map[string]string) map[string]string {
+	if own != nil && hasKeys(own, common) {
+		// Alertmanager's common labels are, by definition, on every
+		// alert: the alert's own map is already the merge.
+		return own
+	}
 	out := make(map[string]string, len(common)+len(own))
 	for k, v := range common {
 		out[k] = v
@@ -163,6 +171,16 @@ func merge(common, own map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// hasKeys reports whether m has every key of of.
+func hasKeys(m, of map[string]string) bool {
+	for k := range of {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func first(m map[string]string, keys ...string) string {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -107,6 +106,7 @@ func (nopObserver) WebhookHandled(string, string, int) {}
 type source struct {
 	decode Decoder
 	auth   sourceAuth
+	log    *slog.Logger // the handler's, with the source's name
 }
 
 // Handler serves POST /webhooks/{source}. It is safe for concurrent use.
@@ -184,9 +184,14 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	log := opts.Logger.With("component", "alerts")
+	for name, src := range sources {
+		src.log = log.With("source", name)
+		sources[name] = src
+	}
 	return &Handler{
 		opts:    opts,
-		log:     opts.Logger.With("component", "alerts"),
+		log:     log,
 		sources: sources,
 	}, nil
 }
@@ -233,7 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown alert source %q", clip(name, 64))})
 		return
 	}
-	log := h.log.With("source", name)
+	log := src.log
 	if !src.auth.bearerOK(r) {
 		log.Warn("webhook rejected", "reason", "unauthorized", "remote", r.RemoteAddr)
 		outcome = "unauthorized"
@@ -246,7 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "Content-Type must be application/json"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -305,6 +310,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var onceKey string
 	if n.DedupeKey != "" && h.opts.Deduper != nil {
 		onceKey = dedupeKey(name, n.DedupeKey)
+		if oq, ok := h.onceQueue(); ok {
+			h.enqueueOnce(ctx, w, log, oq, onceKey, n, jobs, &outcome)
+			return
+		}
 		// Recorded briefly until the jobs are queued, then for the full
 		// TTL: if the enqueue fails and the key cannot be forgotten
 		// either (the store just went away), the sender's retry gets
@@ -352,7 +361,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
 	}
 	outcome = "accepted"
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "job_id": ids[0], "job_ids": ids, "alerts": len(n.Alerts)})
+	writeAccepted(w, ids, len(n.Alerts))
 }
 
 // jobs builds one job per destination.

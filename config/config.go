@@ -105,6 +105,9 @@ type Triage struct {
 	Window    Duration `yaml:"window"`   // how far before the alert's start the incident window begins
 	Baseline  Duration `yaml:"baseline"` // baseline window before the incident window
 	MaxTraces int      `yaml:"max_traces"`
+	// MaxFailingTraces caps the failing and slow runs a window keeps
+	// besides max_traces when a source samples; zero means max_traces.
+	MaxFailingTraces int `yaml:"max_failing_traces"`
 	// LabelMap maps alert labels to trace attributes: a hint for
 	// correlation, which also matches labels by the values traces carry.
 	LabelMap map[string]string `yaml:"label_map"`
@@ -335,6 +338,9 @@ func (c Config) Validate() error {
 	}
 	if c.Triage.MaxTraces < 1 {
 		bad("triage.max_traces", "must be at least 1")
+	}
+	if c.Triage.MaxFailingTraces < 0 {
+		bad("triage.max_failing_traces", "must not be negative")
 	}
 	if c.Queue.JobTimeout.D() <= 0 {
 		bad("queue.job_timeout", "must be positive")

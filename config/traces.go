@@ -31,6 +31,10 @@ type Langfuse struct {
 	Host      URL    `yaml:"host"`
 	PublicKey string `yaml:"public_key"`
 	SecretKey Secret `yaml:"secret_key"`
+	// Concurrency bounds the requests in flight to Langfuse; zero takes
+	// the client's default (4). Small plans allow about 30 requests a
+	// minute.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // Phoenix is Arize Phoenix's REST API.
@@ -53,7 +57,14 @@ type Tempo struct {
 	BasicUser     string `yaml:"basic_user"`
 	BasicPassword Secret `yaml:"basic_password"`
 	OrgID         string `yaml:"org_id"`
+	// Concurrency bounds the trace fetches in flight; zero takes the
+	// client's default (4).
+	Concurrency int `yaml:"concurrency"`
 }
+
+// maxConcurrency bounds a trace source's requests in flight: more would
+// only trade rate-limit answers for speed.
+const maxConcurrency = 32
 
 // Configured lists the names of the trace sources that are set, sorted.
 func (t Traces) Configured() []string {
@@ -107,6 +118,14 @@ func (t Traces) validate() []error {
 	}
 	if t.Tempo.URL != "" {
 		checkURL(&errs, "traces.tempo.url", t.Tempo.URL)
+	}
+	for _, c := range []struct {
+		field string
+		n     int
+	}{{"traces.langfuse.concurrency", t.Langfuse.Concurrency}, {"traces.tempo.concurrency", t.Tempo.Concurrency}} {
+		if c.n < 0 || c.n > maxConcurrency {
+			errs = append(errs, fmt.Errorf("%s: must be between 0 (the default) and %d, got %d", c.field, maxConcurrency, c.n))
+		}
 	}
 	names := t.Configured()
 	if t.Default != "" {

@@ -34,6 +34,10 @@ type AnalyzeOptions struct {
 	Baseline    Window
 	MaxClusters int // default 10
 	MaxExamples int // example trace ids per cluster, default 5
+	// Weights give sampled traces the number of runs each stands for (see
+	// oncall.SampleRuns); the window totals rates divide by count them so.
+	// Traces not in it count once.
+	Weights map[string]float64
 }
 
 func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
@@ -64,6 +68,7 @@ type traceFacts struct {
 	changed    bool    // it carries a finding of a cluster that changed against the baseline
 	tokens     int64   // all tokens of the run
 	cost       float64 // USD
+	weight     float64 // runs of its window it stands for (sampling), at least 1
 }
 
 // finding is one failure signature in one trace.
@@ -231,6 +236,7 @@ func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 		named[id] = true
 	}
 	a.facts = make([]traceFacts, 0, len(traces))
+	var wInc, wBase float64
 	for i := range traces {
 		t := &traces[i]
 		if t.TraceID != "" {
@@ -244,14 +250,15 @@ func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 		switch {
 		case a.opts.Incident.Contains(start) || (a.opts.Incident.zero() && !a.opts.Baseline.Contains(start)):
 			incident = true
-			a.nInc++
+			wInc += weightOf(a.opts.Weights, t.TraceID)
 		case a.opts.Baseline.Contains(start):
-			a.nBase++
+			wBase += weightOf(a.opts.Weights, t.TraceID)
 		default:
 			continue
 		}
-		a.facts = append(a.facts, traceFacts{t: t, incident: incident, named: named[t.TraceID], start: start})
+		a.facts = append(a.facts, traceFacts{t: t, incident: incident, named: named[t.TraceID], start: start, weight: weightOf(a.opts.Weights, t.TraceID)})
 	}
+	a.nInc, a.nBase = int(math.Round(wInc)), int(math.Round(wBase))
 	slices.SortStableFunc(a.facts, func(x, y traceFacts) int {
 		return cmp.Or(x.start.Compare(y.start), strings.Compare(x.t.TraceID, y.t.TraceID))
 	})

@@ -76,6 +76,8 @@ type clusterAcc struct {
 	handled  int // incident traces whose run still ended well
 	variants int // signatures merged into this cluster
 	firstSet bool
+	// weighted counts of incident and baseline traces (sampling weights)
+	wCount, wBase float64
 }
 
 func (acc *clusterAcc) example(traceID, spanID string, named bool, max int) {
@@ -127,11 +129,14 @@ func (a *analysis) failureClusters() []oncall.Cluster {
 				continue // another variant of a failure this trace has
 			}
 			inTrace = append(inTrace, acc)
+			w := weightOf(a.opts.Weights, f.t.TraceID)
 			if !f.incident {
 				acc.c.BaselineCount++
+				acc.wBase += w
 				continue
 			}
 			acc.c.Count++
+			acc.wCount += w
 			acc.example(f.t.TraceID, x.spanID, f.named, a.opts.MaxExamples)
 			at := x.at
 			if at.IsZero() {
@@ -153,6 +158,7 @@ func (a *analysis) failureClusters() []oncall.Cluster {
 			continue // only in the baseline: nothing to explain
 		}
 		c.FirstSeen = utc(c.FirstSeen)
+		c.Count, c.BaselineCount = weighted(c.Count, acc.wCount), weighted(c.BaselineCount, acc.wBase)
 		c.Rate = round(ratio(c.Count, a.nInc), 4)
 		c.BaselineRate = round(ratio(c.BaselineCount, a.nBase), 4)
 		c.New = a.nBase > 0 && c.BaselineCount == 0

@@ -104,8 +104,8 @@ func (c *costStats) addTrace(tr *spanTree, f *traceFacts) {
 		}
 		tv := c.curVals[idx]
 		tv.v = c.curTok[idx]
-		se.sumTok += c.curTok[idx]
-		se.sumCost += c.curCost[idx]
+		se.sumTok += c.curTok[idx] * f.weight
+		se.sumCost += c.curCost[idx] * f.weight
 		se.values = append(se.values, c.curCost[idx])
 		se.traces = append(se.traces, tv)
 	}
@@ -145,7 +145,7 @@ func (a *analysis) costClusters() []oncall.Cluster {
 			baseRuns = append(baseRuns, c.measure(f))
 		}
 	}
-	incMean, baseMean := mean(incRuns), mean(baseRuns)
+	incMean, baseMean := a.weightedMean(true, c.measure), a.weightedMean(false, c.measure)
 	c.traceP95 = percentile(baseRuns, 0.95)
 	if incMean <= 0 {
 		return nil

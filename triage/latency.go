@@ -136,7 +136,7 @@ func (l *latencyStats) addTrace(tr *spanTree, self []float64, f *traceFacts) {
 			tv.v = tv.f.duration
 		}
 		s.traces = append(s.traces, tv)
-		s.sum += tv.v
+		s.sum += tv.v * tv.f.weight
 	}
 }
 
@@ -148,7 +148,7 @@ func (a *analysis) latencyClusters() []oncall.Cluster {
 	if a.nInc == 0 {
 		return nil
 	}
-	incMean, baseMean := mean(l.incDur), mean(l.baseDur)
+	incMean, baseMean := a.weightedMean(true, durationOf), a.weightedMean(false, durationOf)
 	incP95, baseP95 := percentile(l.incDur, 0.95), percentile(l.baseDur, 0.95)
 	l.traceP95 = baseP95
 	if a.nBase == 0 || len(l.baseDur) == 0 {

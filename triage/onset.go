@@ -115,8 +115,8 @@ const onsetCandidates = 3
 // onsets of the first few clusters are each tried as the split, and the
 // split whose top cluster changed most (the highest lower confidence
 // bound of its rate change) is kept.
-func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window) oncall.Report {
-	rep, onsets := analyzeOnsets(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base}, onsetCandidates)
+func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window, weights map[string]float64) oncall.Report {
+	rep, onsets := analyzeOnsets(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base, Weights: weights}, onsetCandidates)
 	best, bestScore := rep, math.Inf(-1)
 	tried := map[time.Time]bool{}
 	for _, onset := range onsets {
@@ -124,7 +124,7 @@ func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base W
 			continue
 		}
 		tried[onset] = true
-		again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}})
+		again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}, Weights: weights})
 		if again.BaselineTraces == 0 || again.TracesExamined == 0 || len(again.Clusters) == 0 {
 			continue
 		}

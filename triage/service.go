@@ -36,10 +36,13 @@ type ServiceOptions struct {
 	Baseline  time.Duration     // baseline window before the incident window; default 60m
 	LabelMap  map[string]string // alert label -> trace attribute, a correlation hint (see correlate)
 	MaxTraces int               // per window; default 500
-	Budget    int               // prompt tokens; default 8000
-	Redactor  *redact.Redactor  // required
-	Now       func() time.Time  // the clock: where a live incident window ends; default time.Now
-	Logger    *slog.Logger
+	// MaxKeptTraces caps the failing and slow runs a sampling source keeps
+	// per window besides MaxTraces; default MaxTraces.
+	MaxKeptTraces int
+	Budget        int              // prompt tokens; default 8000
+	Redactor      *redact.Redactor // required
+	Now           func() time.Time // the clock: where a live incident window ends; default time.Now
+	Logger        *slog.Logger
 }
 
 // Service triages alerts: it selects the related traces, analyses them,
@@ -76,6 +79,9 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	}
 	if opts.MaxTraces <= 0 {
 		opts.MaxTraces = 500
+	}
+	if opts.MaxKeptTraces <= 0 {
+		opts.MaxKeptTraces = opts.MaxTraces
 	}
 	if opts.Budget <= 0 {
 		opts.Budget = 8000
@@ -233,6 +239,7 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 		}
 	}
 	corr := correlate(labels, hints, stored)
+	used := found // the answer whose traces, weights and sampling notes the analysis gets
 	if found.capped && len(corr.filters) > 0 {
 		// The store held more traces than one answer carries: ask again
 		// for the alert's own, so the cap does not cut them.
@@ -245,8 +252,14 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 				missing = append(missing, m)
 			}
 		}
-		corr = correlate(labels, hints, dedupe(append(stored, more.traces...)))
+		if len(more.traces) > 0 {
+			// The narrower answer alone: mixing in the first answer's
+			// sample would count some runs twice and skew the weights.
+			used = more
+			corr = correlate(labels, hints, more.traces)
+		}
 	}
+	missing = append(missing, used.notes...)
 	missing = append(missing, corr.missing...)
 	traces := dedupe(append(named, corr.traces...))
 	sort.SliceStable(traces, func(i, j int) bool { return traces[i].Start.Before(traces[j].Start) })
@@ -262,7 +275,7 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 	}
 	// A capped answer returned fewer traces than the store holds.
 	sel.Store = max(sel.Store, found.matched)
-	rep := s.analyze(alert, traces, incWin, baseWin)
+	rep := s.analyze(alert, traces, incWin, baseWin, used.weights)
 	sel.Incident, sel.Baseline = rep.TracesExamined, rep.BaselineTraces
 	rep.Selection = sel
 	storeIncident := 0
@@ -290,8 +303,10 @@ type searchWindow struct {
 // searchResult is what the store answered for the windows.
 type searchResult struct {
 	traces  []oncall.Trace
-	matched int  // traces the store counted as matching, before its cap
-	capped  bool // the store held more traces than it returned
+	weights map[string]float64 // sampling weights of the traces that stand for more runs
+	notes   []string           // how each window was sampled, or what its cap left out
+	matched int                // traces the store counted as matching, before its cap
+	capped  bool               // the store held more traces than it returned
 	missing []string
 }
 
@@ -302,54 +317,74 @@ type searchResult struct {
 // reported in missing; only a cancelled ctx is an error.
 func (s *Service) search(ctx context.Context, source TraceSource, sourceName string, windows []searchWindow, alert oncall.Alert, hints, filters map[string]string) (searchResult, error) {
 	var out searchResult
+	attempts := []map[string]string{filters}
+	if len(filters) == 0 {
+		if f := hintedFilters(alert, hints); len(f) > 0 {
+			attempts = append(attempts, f)
+		}
+		for _, l := range slices.Sorted(maps.Keys(alert.Labels)) {
+			if !alertMetaLabels[l] && alert.Labels[l] != "" {
+				attempts = append(attempts, map[string]string{"service.name": alert.Labels[l]})
+			}
+		}
+	}
+	var pending []searchWindow
 	for _, w := range windows {
-		if w.win.End.Sub(w.win.Start) <= 0 {
-			continue
+		if w.win.End.Sub(w.win.Start) > 0 {
+			pending = append(pending, w)
 		}
-		attempts := []map[string]string{filters}
-		if len(filters) == 0 {
-			if f := hintedFilters(alert, hints); len(f) > 0 {
-				attempts = append(attempts, f)
-			}
-			for _, l := range slices.Sorted(maps.Keys(alert.Labels)) {
-				if !alertMetaLabels[l] && alert.Labels[l] != "" {
-					attempts = append(attempts, map[string]string{"service.name": alert.Labels[l]})
-				}
-			}
+	}
+	failed := map[string]error{}
+	for _, f := range attempts {
+		if len(pending) == 0 {
+			break
 		}
-		var firstErr error
-		for _, f := range attempts {
-			res, err := source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Filters: f, Limit: s.opts.MaxTraces})
+		wins := make([]Window, len(pending))
+		for i, w := range pending {
+			wins[i] = w.win
+		}
+		// A source that reads several windows in one pass gets them
+		// together.
+		search := s.windowSearch(ctx, source, wins, f)
+		var still []searchWindow
+		for i, w := range pending {
+			res, err := search(i)
 			if err != nil {
 				if ctx.Err() != nil {
 					return searchResult{}, ctx.Err()
 				}
-				if firstErr == nil {
-					firstErr = err
+				if failed[w.name] == nil {
+					failed[w.name] = err
 				}
+				still = append(still, w)
 				continue
 			}
 			if res.Matched > len(res.Traces) {
 				out.capped = true
-				if len(filters) > 0 {
-					out.missing = append(out.missing, fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", w.name, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces))
-				}
+			}
+			if note := s.capNote(w.name, res); note != "" {
+				out.notes = append(out.notes, note)
 			}
 			out.matched += max(res.Matched, len(res.Traces))
 			out.traces = append(out.traces, res.Traces...)
+			out.weights = addWeights(out.weights, res.Weights)
 			for _, u := range res.Unreadable {
 				if m := "not read from " + sourceName + ": " + u; !slices.Contains(out.missing, m) {
 					out.missing = append(out.missing, m)
 				}
 			}
 			if len(f) == 0 || len(res.Traces) > 0 {
-				firstErr = nil
-				break
+				delete(failed, w.name)
+				continue
 			}
+			still = append(still, w)
 		}
-		if firstErr != nil {
-			s.log.Warn("trace search failed", "window", w.name, "err", firstErr)
-			out.missing = append(out.missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, firstErr))
+		pending = still
+	}
+	for _, w := range windows {
+		if err := failed[w.name]; err != nil {
+			s.log.Warn("trace search failed", "window", w.name, "err", err)
+			out.missing = append(out.missing, fmt.Sprintf("%s window traces from %s: %v", w.name, sourceName, err))
 		}
 	}
 	return out, nil

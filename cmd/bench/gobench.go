@@ -114,6 +114,19 @@ func benchRows(b benchResults) []row {
 		rows = append(rows, missing(fig, ">= 100 MB/s", "DecodeLines"))
 	}
 
+	fig = "Alertmanager payload decoding (the intake's largest own cost)"
+	if v, ok := b.get("DecodeAlertmanagerPayload/scan", "ns/op"); ok {
+		r := row{Figure: fig, Measured: fmt.Sprintf("%.1f µs", v/1e3)}
+		if base, ok := b.get("DecodeAlertmanagerPayload/encoding-json", "ns/op"); ok {
+			r.Baseline = fmt.Sprintf("%.1f µs (encoding/json into the same structs)", base/1e3)
+			r.Ratio = ratio(v, base)
+		}
+		if w, ok := b.get("Webhook", "ns/op"); ok {
+			r.Note = fmt.Sprintf("the whole handler's own work per webhook (decode, validate, route, encode the job, log, answer) is %.1f µs", w/1e3)
+		}
+		rows = append(rows, r)
+	}
+
 	fig = "Prompt size at 20, 200 and 1000 traces x 100 spans"
 	worst, budget, seen := 0.0, 0.0, 0
 	for name := range b {

@@ -32,19 +32,21 @@ import (
 
 // Conformance of the adapters to what their users declare.
 var (
-	_ incident.Publisher = (*bot.Slack)(nil)
-	_ incident.Triager   = (*triage.Service)(nil)
-	_ incident.Store     = (*boltdb.Store)(nil)
-	_ incident.Store     = (*redisdb.Store)(nil)
-	_ worker.Queue       = (*boltdb.Store)(nil)
-	_ worker.Queue       = (*redisdb.Store)(nil)
-	_ forgetfulStore     = (*redisdb.Store)(nil)
-	_ triage.TraceSource = (*jsonl.Source)(nil)
-	_ triage.TraceSource = (*langfuse.Client)(nil)
-	_ triage.TraceSource = (*phoenix.Client)(nil)
-	_ triage.TraceSource = (*jaeger.Client)(nil)
-	_ triage.TraceSource = (*tempo.Client)(nil)
-	_ triage.Model       = (*llm.Client)(nil)
+	_ incident.Publisher    = (*bot.Slack)(nil)
+	_ incident.Triager      = (*triage.Service)(nil)
+	_ incident.Store        = (*boltdb.Store)(nil)
+	_ incident.Store        = (*redisdb.Store)(nil)
+	_ worker.Queue          = (*boltdb.Store)(nil)
+	_ worker.Queue          = (*redisdb.Store)(nil)
+	_ triage.TraceSource    = (*jsonl.Source)(nil)
+	_ triage.TraceSource    = (*langfuse.Client)(nil)
+	_ triage.TraceSource    = (*phoenix.Client)(nil)
+	_ triage.TraceSource    = (*jaeger.Client)(nil)
+	_ triage.TraceSource    = (*tempo.Client)(nil)
+	_ forgetfulStore        = (*redisdb.Store)(nil)
+	_ triage.WindowSearcher = (*jsonl.Source)(nil)  // both windows in one pass over the files
+	_ alerts.OnceEnqueuer   = (*redisdb.Store)(nil) // a delivery with an id queued in one round trip
+	_ triage.Model          = (*llm.Client)(nil)
 )
 
 // backend is what serve needs of a store: the queue and the incidents.
@@ -96,7 +98,7 @@ func traceSources(cfg config.Config, jsonlPath string, log *slog.Logger) (map[st
 		out["jsonl"] = src
 	}
 	if t.Langfuse.Host != "" {
-		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host.Reveal(), PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal()})
+		src, err := langfuse.New(langfuse.Options{Host: t.Langfuse.Host.Reveal(), PublicKey: t.Langfuse.PublicKey, SecretKey: t.Langfuse.SecretKey.Reveal(), Concurrency: t.Langfuse.Concurrency})
 		if err != nil {
 			return nil, fmt.Errorf("langfuse: %w", err)
 		}
@@ -117,7 +119,7 @@ func traceSources(cfg config.Config, jsonlPath string, log *slog.Logger) (map[st
 		out["jaeger"] = src
 	}
 	if t.Tempo.URL != "" {
-		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL.Reveal(), BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID})
+		src, err := tempo.New(tempo.Options{URL: t.Tempo.URL.Reveal(), BearerToken: t.Tempo.BearerToken.Reveal(), BasicUser: t.Tempo.BasicUser, BasicPassword: t.Tempo.BasicPassword.Reveal(), OrgID: t.Tempo.OrgID, Concurrency: t.Tempo.Concurrency})
 		if err != nil {
 			return nil, fmt.Errorf("tempo: %w", err)
 		}
@@ -176,6 +178,7 @@ func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor
 		Baseline:      cfg.Triage.Baseline.D(),
 		LabelMap:      cfg.Triage.LabelMap,
 		MaxTraces:     cfg.Triage.MaxTraces,
+		MaxKeptTraces: cfg.Triage.MaxFailingTraces,
 		Budget:        cfg.Model.TokenBudget,
 		Redactor:      red,
 		Logger:        log,

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -80,8 +81,10 @@ func baseURL(raw string) (*url.URL, error) {
 }
 
 // Search returns the traces of one service that started in the query's
-// window and match its filters, newest first. Jaeger reports no total, so
-// Matched counts the matching traces it returned.
+// window and match its filters, newest first: those with an error span
+// (up to q.KeepLimit, searched on their own first) and up to q.Limit of
+// all. Jaeger reports no total, so Matched counts the matching traces it
+// returned.
 func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
 	service := q.Filters["service.name"]
 	if service == "" {
@@ -103,25 +106,44 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 		b, _ := json.Marshal(attrs) // a map of strings always marshals
 		v.Set("query.attributes", string(b))
 	}
-	traces, err := c.fetch(ctx, "/api/v3/traces", v)
-	if errors.Is(err, errNoTraces) {
-		return oncall.TraceSearchResult{}, nil
+	keep := q.KeepLimit
+	if keep <= 0 {
+		keep = limit
 	}
-	if err != nil {
+	// Jaeger's search depth keeps whichever traces it finds first: ask
+	// for the failing ones (error=true, as Jaeger tags spans whose status
+	// is an error) on their own, so a busy window cannot crowd them out.
+	attrs := attributeFilters(q.Filters)
+	attrs["error"] = "true"
+	ev := maps.Clone(v)
+	ev.Set("query.search_depth", strconv.Itoa(keep))
+	b, _ := json.Marshal(attrs) // a map of strings always marshals
+	ev.Set("query.attributes", string(b))
+	failing, err := c.fetch(ctx, "/api/v3/traces", ev)
+	if err != nil && !errors.Is(err, errNoTraces) {
+		return oncall.TraceSearchResult{}, fmt.Errorf("search failing traces: %w", err)
+	}
+	traces, err := c.fetch(ctx, "/api/v3/traces", v)
+	if err != nil && !errors.Is(err, errNoTraces) {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 	}
 	var out []oncall.Trace
-	for _, t := range traces {
-		if t.MatchesFilters(q.Filters) {
-			out = append(out, t)
+	seen := map[string]bool{}
+	for i, list := range [][]oncall.Trace{failing, traces} {
+		n, capN := 0, []int{keep, limit}[i]
+		for _, t := range list {
+			if n < capN && !seen[t.TraceID] && t.MatchesFilters(q.Filters) {
+				seen[t.TraceID] = true
+				out = append(out, t)
+				n++
+			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
-	res := oncall.TraceSearchResult{Matched: len(out)}
-	if len(out) > limit {
-		out = out[:limit]
+	res := oncall.TraceSearchResult{Matched: len(out), Traces: out}
+	if len(failing) >= keep || len(traces) >= limit {
+		res.Sampling = fmt.Sprintf("Jaeger returned its search depth (%d failing, %d in all) and reports no total: the window may hold more", keep, limit)
 	}
-	res.Traces = out
 	return res, nil
 }
 

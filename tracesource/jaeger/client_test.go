@@ -1,11 +1,13 @@
 package jaeger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +46,10 @@ func (f *fakeJaeger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"error":{"httpCode":404,"message":"No traces found"}}`))
 			return
 		}
+		if strings.Contains(r.URL.Query().Get("query.attributes"), `"error":"true"`) {
+			f.searchErrors(w)
+			return
+		}
 		serveFile(f.t, w, f.search)
 	case r.URL.Path == "/api/v3/traces/"+traceA:
 		serveFile(f.t, w, "trace.json")
@@ -52,6 +58,64 @@ func (f *fakeJaeger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"httpCode":404,"message":"trace not found"}}`))
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// searchErrors answers a search for error=true as Jaeger does: the
+// traces of the fixture with a span whose status is an error (Jaeger tags
+// such spans error=true), whole; 404 "No traces found" when none.
+func (f *fakeJaeger) searchErrors(w http.ResponseWriter) {
+	if f.search == "" {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":{"httpCode":404,"message":"No traces found"}}`))
+		return
+	}
+	b, err := os.ReadFile("testdata/" + f.search)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	type span = map[string]any
+	type doc struct {
+		Result struct {
+			ResourceSpans []struct {
+				Resource   any `json:"resource"`
+				ScopeSpans []struct {
+					Scope any    `json:"scope"`
+					Spans []span `json:"spans"`
+				} `json:"scopeSpans"`
+			} `json:"resourceSpans"`
+		} `json:"result"`
+	}
+	var docs []doc
+	failing := map[any]bool{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var d doc
+		if err := dec.Decode(&d); err != nil {
+			f.t.Fatal(err)
+		}
+		for _, rs := range d.Result.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					if st, _ := sp["status"].(map[string]any); st["code"] == float64(2) || st["code"] == "STATUS_CODE_ERROR" {
+						failing[sp["traceId"]] = true
+					}
+				}
+			}
+		}
+		docs = append(docs, d)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	for _, d := range docs {
+		for i := range d.Result.ResourceSpans {
+			rs := &d.Result.ResourceSpans[i]
+			for j := range rs.ScopeSpans {
+				ss := &rs.ScopeSpans[j]
+				ss.Spans = slices.DeleteFunc(ss.Spans, func(sp span) bool { return !failing[sp["traceId"]] })
+			}
+		}
+		_ = enc.Encode(d)
 	}
 }
 
@@ -99,7 +163,7 @@ func TestSearch(t *testing.T) {
 			fixture: "search.json",
 			service: "checkout-agent",
 			limit:   2,
-			want:    []string{traceC, traceA}, wantMatched: 3,
+			want:    []string{traceC, traceA, traceB}, wantMatched: 3, // the failing A besides the cap
 		},
 		{
 			name:    "streamed results",
@@ -128,10 +192,14 @@ func TestSearch(t *testing.T) {
 			if res.Matched != tt.wantMatched {
 				t.Errorf("Matched = %d, want %d", res.Matched, tt.wantMatched)
 			}
-			if len(fake.queries) != 1 {
-				t.Fatalf("%d searches, want 1", len(fake.queries))
+			// The failing traces first, then all of them.
+			if len(fake.queries) != 2 {
+				t.Fatalf("%d searches, want 2", len(fake.queries))
 			}
-			q := fake.queries[0]
+			if a := first(fake.queries[0]["query.attributes"]); !strings.Contains(a, `"error":"true"`) {
+				t.Errorf("first search attributes %s, want error=true", a)
+			}
+			q := fake.queries[1]
 			wantLimit := "100"
 			if tt.limit > 0 {
 				wantLimit = "2"
@@ -270,9 +338,11 @@ func TestFailures(t *testing.T) {
 		sourcetest.Suite{
 			Backend:  Name,
 			Endpoint: "GET /api/v3/traces",
-			Match:    func(r *http.Request) bool { return r.URL.Path == "/api/v3/traces" },
-			Happy:    fake,
-			New:      newSource,
+			Match: func(r *http.Request) bool {
+				return r.URL.Path == "/api/v3/traces" && !strings.Contains(r.URL.Query().Get("query.attributes"), `"error":"true"`)
+			},
+			Happy: fake,
+			New:   newSource,
 			Call: func(ctx context.Context, s sourcetest.Source) error {
 				_, err := s.Search(ctx, oncall.TraceQuery{Start: windowStart, End: windowEnd, Filters: map[string]string{"service.name": "checkout-agent"}})
 				return err

@@ -15,7 +15,7 @@ import (
 // already a candidate, and its trace id is noted in a fixed-size Bloom
 // filter. Candidates keep a summary (interval, which filters matched) for
 // as long as the search runs, but their spans only while they are among
-// the newest 2*limit candidates. Traces chosen at the end whose spans were
+// the 2*(limit+keep) candidates the sample is likeliest to keep. Traces chosen at the end whose spans were
 // dropped, or may have been, are read again in a second pass. Memory is
 // thus bounded by the traces overlapping the window, not by the input.
 type collector struct {
@@ -31,14 +31,16 @@ type candidate struct {
 	start, end time.Time
 	matched    uint64 // bit i: filter i matched some span
 	spans      []oncall.Span
-	evicted    bool // spans were dropped to bound memory
+	evicted    bool   // spans were dropped to bound memory
+	failed     bool   // a span ended in error
+	rank       uint64 // oncall.SampleRank of the id
 }
 
 func newCollector(q query) *collector {
 	return &collector{
 		q:       q,
 		cands:   make(map[string]*candidate),
-		maxHeld: 2 * q.limit,
+		maxHeld: 2 * (q.limit + q.keep),
 		dropped: newBloom(),
 	}
 }
@@ -64,7 +66,7 @@ func (c *collector) addGroup(group []oncall.Span) {
 			c.dropped.add(id)
 			return
 		}
-		cand = &candidate{id: id, start: start, end: end}
+		cand = &candidate{id: id, start: start, end: end, rank: oncall.SampleRank(id)}
 		c.cands[id] = cand
 		c.held = append(c.held, cand)
 	} else {
@@ -77,6 +79,7 @@ func (c *collector) addGroup(group []oncall.Span) {
 	}
 	for i := range group {
 		cand.matched |= c.q.matches(&group[i])
+		cand.failed = cand.failed || group[i].Status == oncall.StatusError
 	}
 	if !cand.evicted {
 		cand.spans = append(cand.spans, group...)
@@ -86,11 +89,12 @@ func (c *collector) addGroup(group []oncall.Span) {
 	}
 }
 
-// evictOldest drops the spans of the older half of the candidates holding
-// spans. Their summaries stay, so they are still counted and can be read
-// again if they end up chosen.
+// evictOldest drops the spans of the half of the candidates holding spans
+// least likely to be kept: healthy before failing, and among them those
+// the sample would choose last (highest rank). Their summaries stay, so
+// they are still counted and can be read again if they end up chosen.
 func (c *collector) evictOldest() {
-	sort.Slice(c.held, func(i, j int) bool { return newer(c.held[i], c.held[j]) })
+	sort.Slice(c.held, func(i, j int) bool { return likelier(c.held[i], c.held[j]) })
 	keep := c.maxHeld / 2
 	for _, cand := range c.held[keep:] {
 		cand.spans, cand.evicted = nil, true
@@ -99,9 +103,11 @@ func (c *collector) evictOldest() {
 	c.held = c.held[:keep]
 }
 
-// result picks the newest matching traces. refetch lists the chosen ones
-// whose spans must be read again.
-func (c *collector) result() (chosen []*candidate, matched int, refetch map[string]*candidate) {
+// result samples the matching traces (oncall.SampleSummaries: every
+// failing and slow one up to the keep cap, a uniform sample of the healthy
+// ones up to the limit), newest first. refetch lists the chosen ones whose
+// spans must be read again.
+func (c *collector) result() (chosen []*candidate, matched int, refetch map[string]*candidate, sample oncall.Sample) {
 	var all []*candidate
 	for _, cand := range c.cands {
 		if cand.matched == c.q.allFilters && c.q.overlaps(cand.start, cand.end) {
@@ -110,17 +116,31 @@ func (c *collector) result() (chosen []*candidate, matched int, refetch map[stri
 	}
 	sort.Slice(all, func(i, j int) bool { return newer(all[i], all[j]) })
 	matched = len(all)
-	if len(all) > c.q.limit {
-		all = all[:c.q.limit]
+	runs := make([]oncall.Run, len(all))
+	for i, cand := range all {
+		runs[i] = oncall.Run{TraceID: cand.id, Duration: cand.end.Sub(cand.start), Failed: cand.failed}
 	}
+	sample, keep := oncall.SampleSummaries(runs, c.q.keep, c.q.limit)
 	refetch = make(map[string]*candidate)
-	for _, cand := range all {
+	for i, cand := range all {
+		if !keep[i] {
+			continue
+		}
+		chosen = append(chosen, cand)
 		if cand.evicted || c.dropped.has(cand.id) {
 			refetch[cand.id] = cand
 			cand.spans = nil
 		}
 	}
-	return all, matched, refetch
+	return chosen, matched, refetch, sample
+}
+
+// likelier orders candidates by how likely the sample keeps them.
+func likelier(a, b *candidate) bool {
+	if a.failed != b.failed {
+		return a.failed
+	}
+	return a.rank < b.rank
 }
 
 func newer(a, b *candidate) bool {

@@ -95,8 +95,10 @@ func New(opts Options) (*Source, error) {
 func (s *Source) Skipped() int64 { return s.skipped.Load() }
 
 // Search returns the traces overlapping [q.Start, q.End) whose spans match
-// every filter, newest first, at most q.Limit (default DefaultLimit) of
-// them; Matched counts all matches. A zero Start or End leaves that side
+// every filter, newest first: every failing and slow one up to q.KeepLimit
+// (default q.Limit) and a uniform sample of at most q.Limit (default
+// DefaultLimit) healthy ones, with their weights (oncall.SampleSummaries);
+// Matched counts all matches. A zero Start or End leaves that side
 // open. A filter matches a span attribute with that exact value; the keys
 // service.name and trace.name also match the span's service and the root
 // span's (or Langfuse trace's) name. Malformed records are skipped and
@@ -113,7 +115,7 @@ func (s *Source) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("jsonl: search %s: %w", s.path, err)
 	}
-	chosen, matched, refetch := c.result()
+	chosen, matched, refetch, sample := c.result()
 	if len(refetch) > 0 {
 		_, err := s.scan(ctx, nil, func(spans []oncall.Span) {
 			for _, sp := range spans {
@@ -126,7 +128,7 @@ func (s *Source) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 			return oncall.TraceSearchResult{}, fmt.Errorf("jsonl: search %s: %w", s.path, err)
 		}
 	}
-	res := oncall.TraceSearchResult{Matched: matched, Traces: make([]oncall.Trace, 0, len(chosen)), Unreadable: inv.unreadable()}
+	res := oncall.TraceSearchResult{Matched: matched, Traces: make([]oncall.Trace, 0, len(chosen)), Weights: sample.Weights, Sampling: sample.Note(), Unreadable: inv.unreadable()}
 	for _, cand := range chosen {
 		res.Traces = append(res.Traces, buildTrace(cand.id, cand.spans))
 	}
@@ -252,6 +254,7 @@ func (s *Source) scan(ctx context.Context, want func([]byte) bool, fn func([]onc
 type query struct {
 	start, end time.Time
 	limit      int
+	keep       int // failing and slow traces kept besides limit
 	keys, vals []string
 	allFilters uint64
 }
@@ -266,6 +269,10 @@ func newQuery(q oncall.TraceQuery) (query, error) {
 	qq := query{start: q.Start, end: q.End, limit: q.Limit}
 	if qq.limit <= 0 {
 		qq.limit = DefaultLimit
+	}
+	qq.keep = q.KeepLimit
+	if qq.keep <= 0 {
+		qq.keep = qq.limit
 	}
 	for k, v := range q.Filters {
 		qq.keys = append(qq.keys, k)

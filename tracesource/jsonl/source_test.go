@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,7 +131,8 @@ func TestSearch(t *testing.T) {
 		matched int
 	}{
 		{"window", window, []string{id(5), "lf-trace-2", "ab00000000000000000000000000000c", "lf-trace-1", id(3), id(2), id(1)}, 7},
-		{"limit keeps the newest", with(window, func(q *oncall.TraceQuery) { q.Limit = 2 }), []string{id(5), "lf-trace-2"}, 7},
+		{"a cap keeps failing runs besides a uniform sample of healthy ones", with(window, func(q *oncall.TraceQuery) { q.Limit = 2 }),
+			[]string{id(5), "ab00000000000000000000000000000c", id(2), id(1)}, 7},
 		{"service filter", with(window, func(q *oncall.TraceQuery) { q.Filters = map[string]string{"service.name": "support"} }), []string{id(5), id(2), id(1)}, 3},
 		{"agent and environment", with(window, func(q *oncall.TraceQuery) {
 			q.Filters = map[string]string{"gen_ai.agent.name": "biller", "deployment.environment.name": "prod"}
@@ -265,8 +267,9 @@ func TestSameTraceInTwoFiles(t *testing.T) {
 }
 
 func TestSearchBoundsMemory(t *testing.T) {
-	// With a limit of 3, at most 6 traces hold spans at any time, yet the
-	// result is the 3 newest complete traces and all are counted.
+	// With a limit of 3 (and so a keep cap of 3), at most 12 traces hold
+	// spans at any time, yet the result is 3 failing and 3 healthy
+	// complete traces standing for all 200, and all are counted.
 	dir := t.TempDir()
 	var traces []oncall.Trace
 	for i := range 200 {
@@ -293,24 +296,32 @@ func TestSearchBoundsMemory(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if maxHeld > 6 {
-		t.Errorf("held spans of %d traces at once, want at most 6", maxHeld)
+	if maxHeld > 12 {
+		t.Errorf("held spans of %d traces at once, want at most 12", maxHeld)
 	}
 
 	res, err := src.Search(context.Background(), oncall.TraceQuery{Limit: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Matched != 200 || len(res.Traces) != 3 {
+	if res.Matched != 200 || len(res.Traces) != 6 {
 		t.Fatalf("matched %d, returned %d", res.Matched, len(res.Traces))
 	}
+	failing, total := 0, 0.0
 	for i, tr := range res.Traces {
-		if want := t0.Add(time.Duration(199-i) * time.Second); !tr.Start.Equal(want) {
-			t.Errorf("trace %d starts %v, want %v", i, tr.Start, want)
+		if i > 0 && tr.Start.After(res.Traces[i-1].Start) {
+			t.Errorf("trace %d is newer than the one before", i)
 		}
 		if len(tr.Spans) != 3 {
 			t.Errorf("trace %s has %d spans, want 3", tr.TraceID, len(tr.Spans))
 		}
+		if tr.Failed() {
+			failing++
+		}
+		total += res.Weights[tr.TraceID]
+	}
+	if failing != 3 || math.Abs(total-200) > 1e-6 || res.Sampling == "" {
+		t.Errorf("%d failing traces, weights adding up to %.0f, note %q; want 3, 200 and a note", failing, total, res.Sampling)
 	}
 }
 

@@ -24,8 +24,8 @@ const Name = "langfuse"
 const (
 	DefaultLimit       = 100
 	DefaultConcurrency = 4
-	DefaultPageSize    = 100 // the trace list's maximum
-	DefaultMaxListed   = 1000
+	DefaultPageSize    = 100  // the trace list's maximum
+	DefaultMaxListed   = 5000 // 50 list pages
 	DefaultCacheTTL    = 10 * time.Minute
 	DefaultTimeout     = httpjson.DefaultTimeout
 	DefaultMaxBytes    = httpjson.DefaultMaxBytes
@@ -42,13 +42,21 @@ type Options struct {
 	HTTPClient *http.Client
 	Retry      retry.Policy  // zero: retry.Default
 	Timeout    time.Duration // per request; default DefaultTimeout
-	// Concurrency bounds the observation fetches in flight; default
-	// DefaultConcurrency. Small Langfuse plans allow about 30 requests a
-	// minute: keep it low.
+	// Concurrency bounds the requests in flight (list pages, and the
+	// traces fetched one by one); default DefaultConcurrency. Small
+	// Langfuse plans allow about 30 requests a minute: keep it low. A
+	// 429 is retried after its Retry-After under Retry.
 	Concurrency int
 	PageSize    int // traces per list page, at most 100
-	// MaxListed caps the trace summaries one Search lists.
+	// MaxListed caps the trace summaries one Search lists; default
+	// DefaultMaxListed.
 	MaxListed int
+	// Grace is how long after a window's end its traces' observations
+	// are still read; default DefaultGrace.
+	Grace time.Duration
+	// MaxObservations bounds the observations one window read takes;
+	// default DefaultMaxObservations.
+	MaxObservations int
 	// CacheTTL keeps fetched traces for a triage's Search and Get calls;
 	// default DefaultCacheTTL, negative disables the cache.
 	CacheTTL         time.Duration
@@ -95,6 +103,12 @@ func New(opts Options) (*Client, error) {
 	if opts.MaxListed <= 0 {
 		opts.MaxListed = DefaultMaxListed
 	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.MaxObservations <= 0 {
+		opts.MaxObservations = DefaultMaxObservations
+	}
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
@@ -102,7 +116,7 @@ func New(opts Options) (*Client, error) {
 		opts.Now = time.Now
 	}
 	hc := httpjson.New(httpjson.Client{
-		Service: Name, Base: base, HTTPClient: opts.HTTPClient, Retry: opts.Retry,
+		Service: Name, Base: base, HTTPClient: gatedClient(opts.HTTPClient, opts.Now, opts.Retry.Sleep), Retry: opts.Retry,
 		Timeout: opts.Timeout, MaxResponseBytes: opts.MaxResponseBytes,
 		Authorize: func(req *http.Request) { req.SetBasicAuth(opts.PublicKey, opts.SecretKey) },
 	})
@@ -118,18 +132,32 @@ func baseURL(raw string) (*url.URL, error) {
 }
 
 // Search lists the traces of the query's window with the filters Langfuse
-// can apply (name, environment, session, user, tags, release), then
-// fetches the observations of at most q.Limit of them: those the list
-// marks with errors first, newest first. Filters Langfuse cannot apply are
-// checked on the fetched traces, and a trace that fails them makes room
-// for the next. Matched is the list's total less the traces found not to
+// can apply (name, environment, session, user, tags, release) and reads
+// the observations that started in the window by time range (see
+// searchWindow), in a bounded number of requests; it keeps every failing
+// and slow run up to q.KeepLimit and a uniform sample of q.Limit healthy
+// ones, with their weights. Filters Langfuse cannot apply are checked on
+// the traces. Matched is the list's total less the traces found not to
 // match.
+//
+// A Langfuse without the v2 observations endpoint gets the older way:
+// the observations of at most q.Limit traces, one trace at a time, those
+// the list marks with errors first, newest first.
 func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	params, rest := mapFilters(q.Filters)
+	res, err := c.searchWindow(ctx, q, params, rest, limit)
+	if !errors.Is(err, errNoEndpoint) {
+		if err != nil {
+			return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
+		}
+		return res, nil
+	}
+	// A Langfuse without the v2 observations endpoint: observations trace
+	// by trace, for at most limit traces.
 	summaries, total, err := c.listTraces(ctx, q.Start, q.End, params)
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)

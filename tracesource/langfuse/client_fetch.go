@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -35,7 +36,10 @@ type summary struct {
 }
 
 // listTraces pages through the trace list of a window, newest first, up
-// to MaxListed traces, and returns them with the list's total.
+// to MaxListed traces, and returns them with the list's total. It asks
+// only for the field groups a trace-level span needs; after the first
+// page tells how many there are, the other pages are read Concurrency at
+// a time.
 func (c *Client) listTraces(ctx context.Context, start, end time.Time, filters url.Values) ([]summary, int, error) {
 	q := url.Values{}
 	for k, v := range filters {
@@ -49,28 +53,89 @@ func (c *Client) listTraces(ctx context.Context, start, end time.Time, filters u
 	}
 	q.Set("orderBy", "timestamp.desc")
 	q.Set("limit", strconv.Itoa(c.opts.PageSize))
-	var out []summary
-	total := 0
-	for page := 1; len(out) < c.opts.MaxListed; page++ {
-		q.Set("page", strconv.Itoa(page))
-		body, err := c.request(ctx, pathTraces, q)
+	q.Set("fields", traceListFields)
+	page := func(ctx context.Context, n int) ([]summary, pageMeta, error) {
+		pq := url.Values{}
+		for k, v := range q {
+			pq[k] = v
+		}
+		pq.Set("page", strconv.Itoa(n))
+		body, err := c.request(ctx, pathTraces, pq)
 		if err != nil {
-			return nil, 0, err
+			return nil, pageMeta{}, err
 		}
 		items, meta, err := decodeTraceList(body)
 		if err != nil {
-			return nil, 0, c.http.DecodeError(pathTraces, err)
+			return nil, pageMeta{}, c.http.DecodeError(pathTraces, err)
 		}
-		out = append(out, items...)
-		total = meta.TotalItems
-		if len(items) == 0 || page >= meta.TotalPages {
-			break
+		return items, meta, nil
+	}
+	first, meta, err := page(ctx, 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	pages := min(meta.TotalPages, (c.opts.MaxListed+c.opts.PageSize-1)/c.opts.PageSize)
+	if len(first) == 0 || pages <= 1 {
+		return first[:min(len(first), c.opts.MaxListed)], meta.TotalItems, nil
+	}
+	rest := make([][]summary, pages+1)
+	rest[1] = first
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	next := make(chan int)
+	for range min(c.opts.Concurrency, pages-1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				items, _, err := page(ctx, n)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+					continue
+				}
+				rest[n] = items
+			}
+		}()
+	}
+feed:
+	for n := 2; n <= pages; n++ {
+		select {
+		case next <- n:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	if len(out) > c.opts.MaxListed {
-		out = out[:c.opts.MaxListed]
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, firstErr
 	}
-	return out, total, nil
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	var out []summary
+	seen := map[string]bool{}
+	for _, items := range rest {
+		for _, s := range items {
+			// Traces arriving while the pages are read shift the pages:
+			// one may show up on two of them.
+			if !seen[s.trace.ID] {
+				seen[s.trace.ID] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out[:min(len(out), c.opts.MaxListed)], meta.TotalItems, nil
 }
 
 // observations returns a trace's observations from the v2 endpoint, the

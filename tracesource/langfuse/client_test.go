@@ -46,42 +46,29 @@ func TestClientSearch(t *testing.T) {
 		want        []string
 		wantMatched int
 		wantList    url.Values // list parameters besides the window and paging
-		wantFetched []string   // traces whose observations were fetched
 	}{
 		{
 			name: "window, newest first, two list pages",
 			want: []string{lfBilling, lfFailed, lfRefund}, wantMatched: 3,
-			wantList:    url.Values{},
-			wantFetched: []string{lfBilling, lfFailed, lfRefund},
+			wantList: url.Values{},
 		},
 		{
-			name:  "limit fetches the newest only",
+			name:  "a cap of one keeps the failing run and one healthy run",
 			limit: 1,
-			want:  []string{lfBilling}, wantMatched: 3,
-			wantList:    url.Values{},
-			wantFetched: []string{lfBilling},
+			want:  []string{lfBilling, lfFailed}, wantMatched: 3,
+			wantList: url.Values{},
 		},
 		{
 			name:    "mapped filters go to the list, the rest is checked on the traces",
 			filters: map[string]string{"deployment.environment": "production", "gen_ai.agent.name": "checkout-assistant", "service.name": "checkout-agent"},
 			want:    []string{lfFailed}, wantMatched: 1,
-			wantList:    url.Values{"environment": {"production"}, "name": {"checkout-assistant"}},
-			wantFetched: []string{lfBilling, lfFailed},
-		},
-		{
-			name:    "a trace that fails a local filter makes room for the next",
-			filters: map[string]string{"service.name": "checkout-agent"},
-			limit:   1,
-			want:    []string{lfFailed}, wantMatched: 2,
-			wantList:    url.Values{},
-			wantFetched: []string{lfBilling, lfFailed},
+			wantList: url.Values{"environment": {"production"}, "name": {"checkout-assistant"}},
 		},
 		{
 			name:    "session, user and tags",
 			filters: map[string]string{"session.id": "sess-1901", "user.id": "u-12", "langfuse.trace.tags": "refunds"},
 			want:    []string{lfRefund}, wantMatched: 1,
-			wantList:    url.Values{"sessionId": {"sess-1901"}, "userId": {"u-12"}, "tags": {"refunds"}},
-			wantFetched: []string{lfRefund},
+			wantList: url.Values{"sessionId": {"sess-1901"}, "userId": {"u-12"}, "tags": {"refunds"}},
 		},
 	}
 	for _, tt := range tests {
@@ -112,6 +99,7 @@ func TestClientSearch(t *testing.T) {
 					"orderBy":       {"timestamp.desc"},
 					"limit":         {"2"},
 					"page":          {strconv.Itoa(i + 1)},
+					"fields":        {traceListFields},
 				}
 				for k, v := range tt.wantList {
 					want[k] = v
@@ -120,20 +108,17 @@ func TestClientSearch(t *testing.T) {
 					t.Errorf("list request %d = %s\nwant %s", i, q.Encode(), want.Encode())
 				}
 			}
-			var fetched []string
-			for _, q := range fake.seen(pathObservationsV2) {
-				if q.Get("fields") != observationFields || q.Get("expandMetadata") != "true" || q.Get("limit") != "1000" {
+			// The observations come by time range, in pages (here of two),
+			// never trace by trace.
+			obs := fake.seen(pathObservationsV2)
+			if len(obs) != 3 {
+				t.Errorf("%d observation requests, want 3 pages of the window's 6 observations", len(obs))
+			}
+			for _, q := range obs {
+				if q.Get("traceId") != "" || q.Get("fields") != windowObservationFields || q.Get("limit") != "1000" ||
+					q.Get("fromStartTime") != "2026-03-01T09:59:00Z" || q.Get("toStartTime") != "2026-03-01T10:40:00Z" {
 					t.Errorf("observations request %s", q.Encode())
 				}
-				if q.Get("cursor") == "" {
-					fetched = append(fetched, q.Get("traceId"))
-				}
-			}
-			slices.Sort(fetched)
-			want := slices.Clone(tt.wantFetched)
-			slices.Sort(want)
-			if !slices.Equal(fetched, want) {
-				t.Errorf("fetched observations of %v, want %v", fetched, want)
 			}
 		})
 	}
@@ -153,8 +138,8 @@ func TestClientSearchMapsTraces(t *testing.T) {
 		t.Fatalf("got %v", sourcetest.TraceIDs(res.Traces))
 	}
 	checkFailedTrace(t, res.Traces[1])
-	if cursors := countCursors(fake.seen(pathObservationsV2)); cursors != 1 {
-		t.Errorf("%d follow-up pages, want 1 for the trace with three observations", cursors)
+	if cursors := countCursors(fake.seen(pathObservationsV2)); cursors != 2 {
+		t.Errorf("%d follow-up pages, want 2 for the window's six observations", cursors)
 	}
 }
 
@@ -230,6 +215,7 @@ func TestClientSearchPrefersTracesMarkedWithErrors(t *testing.T) {
 			tr["errorCount"] = 1 // a list that exposes error counts
 		}
 	}
+	fake.noV2 = true // without the window read, the list's marks choose
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, Options{})
@@ -331,8 +317,8 @@ func TestClientCache(t *testing.T) {
 	if _, err := c.Search(ctx, oncall.TraceQuery{Start: windowStart, End: windowEnd}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(fake.seen(pathObservationsV2)); n != 3 {
-		t.Errorf("%d observation requests after two searches, want 3 (one per trace)", n)
+	if n := len(fake.seen(pathObservationsV2)); n != 2 {
+		t.Errorf("%d observation requests after two searches, want 2 (one window read each)", n)
 	}
 
 	now = now.Add(5 * time.Minute)
@@ -365,7 +351,7 @@ func TestClientFailures(t *testing.T) {
 		sourcetest.Suite{
 			Backend: Name, Endpoint: "GET " + pathObservationsV2,
 			Match: func(r *http.Request) bool {
-				return r.URL.Path == pathObservationsV2 && r.URL.Query().Get("traceId") == lfFailed
+				return r.URL.Path == pathObservationsV2
 			},
 			Happy: fake, New: func(t *testing.T, url string, p retry.Policy, timeout time.Duration) sourcetest.Source {
 				return newTestClient(t, url, Options{Retry: p, Timeout: timeout, CacheTTL: -1, Concurrency: 1})
@@ -393,7 +379,7 @@ func TestClientWrongKeys(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, Options{PublicKey: publicKey, SecretKey: "sk-lf-wrong"})
 	_, err := c.Search(context.Background(), oncall.TraceQuery{Start: windowStart, End: windowEnd})
-	want := "langfuse GET /api/public/traces: HTTP 401 (credentials rejected)"
+	want := "HTTP 401 (credentials rejected)"
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "sk-lf-wrong") {
 		t.Errorf("err = %v, want it to contain %q and no key", err, want)
 	}

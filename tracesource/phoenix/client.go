@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -114,9 +113,11 @@ func baseURL(raw string) (*url.URL, error) {
 }
 
 // Search returns the traces with spans that started in the query's window
-// and match its filters, newest first. Traces whose root started before
-// the window are completed first, so filters see their root. Matched
-// counts the matching traces among the spans read (at most MaxSpans).
+// and match its filters, newest first: every failing and slow one up to
+// q.KeepLimit and a uniform sample of q.Limit healthy ones, with their
+// weights (oncall.SampleRuns). Kept traces whose root started before the
+// window are completed, so filters see their root. Matched counts the
+// matching traces among the spans read (at most MaxSpans).
 func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -139,25 +140,13 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 	}
-	traces := c.group(spans)
-	if err := c.complete(ctx, traces); err != nil {
+	res, err := c.sample(ctx, c.group(spans), q, limit)
+	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 	}
-	var out []oncall.Trace
-	for _, t := range traces {
-		if t.MatchesFilters(q.Filters) {
-			out = append(out, t)
-		}
+	if len(spans) >= c.opts.MaxSpans {
+		res.Sampling = joinNote(res.Sampling, fmt.Sprintf("read the window's newest %d spans only (the cap)", len(spans)))
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
-	res := oncall.TraceSearchResult{Matched: len(out)}
-	if capped {
-		res.Unreadable = append(res.Unreadable, fmt.Sprintf("stopped after %d spans of the window, the cap of one search: later spans may not have been read", len(spans)))
-	}
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	res.Traces = out
 	return res, nil
 }
 

@@ -87,9 +87,10 @@ func TestSearch(t *testing.T) {
 		limit       int
 		want        []string
 		wantMatched int
+		notKeptC    bool // C is sampled out, so not completed
 	}{
 		{name: "all traces newest first", want: []string{traceA, traceB, traceC}, wantMatched: 3},
-		{name: "limit", limit: 1, want: []string{traceA}, wantMatched: 3},
+		{name: "a cap of one keeps the failing trace and one healthy", limit: 1, want: []string{traceA, traceB}, wantMatched: 3, notKeptC: true},
 		{name: "filter on a flat attribute", filters: map[string]string{"session.id": "sess-1842"}, want: []string{traceA}, wantMatched: 1},
 		{name: "filter on a nested attribute", filters: map[string]string{"agent.name": "refund-assistant"}, want: []string{traceB}, wantMatched: 1},
 		{name: "filter on the completed root", filters: map[string]string{"session.id": "sess-1777"}, want: []string{traceC}, wantMatched: 1},
@@ -117,6 +118,9 @@ func TestSearch(t *testing.T) {
 				{"start_time": {"2026-03-01T10:00:00Z"}, "end_time": {"2026-03-01T10:30:00Z"}, "limit": {"4"}},
 				{"start_time": {"2026-03-01T10:00:00Z"}, "end_time": {"2026-03-01T10:30:00Z"}, "limit": {"4"}, "cursor": {"U3BhbjoxMDA="}},
 				{"trace_id": {traceC}, "limit": {"4"}},
+			}
+			if tt.notKeptC {
+				want = want[:2]
 			}
 			if len(fake.queries) != len(want) {
 				t.Fatalf("queries = %v, want %v", fake.queries, want)
@@ -147,8 +151,8 @@ func TestSearchSaysWhenTheSpanCapStopsIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(res.Unreadable) > 0 && strings.Contains(res.Unreadable[0], "the cap of one search"); got != tt.capped {
-			t.Errorf("max spans %d: unreadable %q, want capped %v", tt.maxSpans, res.Unreadable, tt.capped)
+		if got := strings.Contains(res.Sampling, "spans only (the cap)"); got != tt.capped {
+			t.Errorf("max spans %d: sampling %q, want capped %v", tt.maxSpans, res.Sampling, tt.capped)
 		}
 	}
 }

@@ -119,39 +119,87 @@ func baseURL(raw string) (*url.URL, error) {
 }
 
 // Search finds the traces of the query's window that match its filters
-// and fetches the newest q.Limit of them. Matched counts the traces the
-// search found (at most SearchLimit), less any that were gone or turned
-// out not to match once fetched.
+// and fetches a sample of them: TraceQL asks first for the traces with an
+// error span in the window (`{ status = error }`), then for all of them;
+// every failing and slow trace is fetched up to q.KeepLimit and a uniform
+// sample of q.Limit healthy ones, with their weights
+// (oncall.SampleSummaries). Matched counts the traces the searches found
+// (at most SearchLimit each), less any that were gone or turned out not
+// to match once fetched.
 func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceSearchResult, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	hits, err := c.search(ctx, q, max(limit, c.opts.SearchLimit))
+	keep := q.KeepLimit
+	if keep <= 0 {
+		keep = limit
+	}
+	failing, err := c.search(ctx, TraceQL(q.Filters)+" && "+errorSpans, q, max(keep, c.opts.SearchLimit))
+	if err != nil {
+		return oncall.TraceSearchResult{}, fmt.Errorf("search failing traces: %w", err)
+	}
+	all, err := c.search(ctx, TraceQL(q.Filters), q, max(limit, c.opts.SearchLimit))
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].start.After(hits[j].start) })
-	matched := len(hits)
-	var out []oncall.Trace
-	// Fetch the newest first; a trace that is gone or turns out not to
-	// match makes room for the next one.
-	for next := 0; len(out) < limit && next < len(hits); {
-		batch := hits[next:min(len(hits), next+limit-len(out))]
-		next += len(batch)
-		traces, err := c.fetchAll(ctx, batch)
-		if err != nil {
-			return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
-		}
-		for _, t := range traces {
-			if t.TraceID != "" && t.MatchesFilters(q.Filters) {
-				out = append(out, t)
-			} else {
-				matched--
-			}
+	hits, runs := mergeHits(failing, all)
+	sample, chosen := oncall.SampleSummaries(runs, keep, limit)
+	var pick []hit
+	for i, h := range hits {
+		if chosen[i] {
+			pick = append(pick, h)
 		}
 	}
-	return oncall.TraceSearchResult{Traces: out, Matched: matched}, nil
+	sort.SliceStable(pick, func(i, j int) bool { return pick[i].start.After(pick[j].start) })
+	matched := len(hits)
+	traces, err := c.fetchAll(ctx, pick)
+	if err != nil {
+		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
+	}
+	var out []oncall.Trace
+	for _, t := range traces {
+		if t.TraceID != "" && t.MatchesFilters(q.Filters) {
+			out = append(out, t)
+		} else {
+			matched--
+		}
+	}
+	res := oncall.TraceSearchResult{Traces: out, Matched: matched, Weights: sample.Weights, Sampling: sample.Note()}
+	if len(all) >= max(limit, c.opts.SearchLimit) {
+		note := fmt.Sprintf("Tempo's search returned its limit of %d traces; the window may hold more", len(all))
+		if res.Sampling != "" {
+			note = res.Sampling + "; " + note
+		}
+		res.Sampling = note
+	}
+	return res, nil
+}
+
+// errorSpans is the TraceQL spanset of spans that ended in error.
+const errorSpans = "{ status = error }"
+
+// mergeHits lists each trace of the two searches once, failing ones
+// marked, with the summaries sampling chooses from.
+func mergeHits(failing, all []hit) ([]hit, []oncall.Run) {
+	isFailing := make(map[string]bool, len(failing))
+	for _, h := range failing {
+		isFailing[h.id] = true
+	}
+	seen := make(map[string]bool, len(all)+len(failing))
+	var hits []hit
+	var runs []oncall.Run
+	for _, list := range [][]hit{failing, all} {
+		for _, h := range list {
+			if seen[h.id] {
+				continue
+			}
+			seen[h.id] = true
+			hits = append(hits, h)
+			runs = append(runs, oncall.Run{TraceID: h.id, Duration: h.end.Sub(h.start), Failed: isFailing[h.id]})
+		}
+	}
+	return hits, runs
 }
 
 // fetchAll fetches the hits' traces, at most Concurrency at a time, in

@@ -2,9 +2,11 @@ package tempo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +50,10 @@ func (f *fakeTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.searches = append(f.searches, r)
 		f.mu.Unlock()
+		if strings.Contains(r.URL.Query().Get("q"), errorSpans) {
+			f.searchErrors(w)
+			return
+		}
 		serveFile(f.t, w, "search.json")
 	case strings.HasPrefix(r.URL.Path, "/api/v2/traces/"):
 		if f.noV2 {
@@ -66,6 +72,35 @@ func (f *fakeTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// failingTraces are the testdata traces with a span whose status is an
+// error: what `{ status = error }` selects.
+var failingTraces = map[string]bool{traceA: true}
+
+// searchErrors answers a search for error spans with the traces of
+// search.json that have one, as Tempo evaluates the spanset.
+func (f *fakeTempo) searchErrors(w http.ResponseWriter) {
+	b, err := os.ReadFile("testdata/search.json")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var resp struct {
+		Traces  []map[string]any `json:"traces"`
+		Metrics map[string]any   `json:"metrics"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil {
+		f.t.Fatal(err)
+	}
+	out := resp.Traces[:0]
+	for _, tr := range resp.Traces {
+		if id, _ := tr["traceID"].(string); failingTraces[NormalizeTraceID(id)] {
+			out = append(out, tr)
+		}
+	}
+	resp.Traces = out
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
 }
 
 func (f *fakeTempo) requested() []string {
@@ -139,10 +174,10 @@ func TestSearch(t *testing.T) {
 			wantPaths: []string{"/api/v2/traces/" + traceC, "/api/v2/traces/" + traceA, "/api/v2/traces/" + traceB, "/api/traces/" + traceB},
 		},
 		{
-			name:  "limit fetches the newest only",
+			name:  "a cap of one fetches the failing trace and one healthy",
 			limit: 1,
-			want:  []string{traceC}, wantMatched: 3,
-			wantPaths: []string{"/api/v2/traces/" + traceC},
+			want:  []string{traceA, traceB}, wantMatched: 3,
+			wantPaths: []string{"/api/v2/traces/" + traceA, "/api/v2/traces/" + traceB, "/api/traces/" + traceB},
 		},
 		{
 			name:    "tempo without v2",
@@ -169,10 +204,14 @@ func TestSearch(t *testing.T) {
 			if res.Matched != tt.wantMatched {
 				t.Errorf("Matched = %d, want %d", res.Matched, tt.wantMatched)
 			}
-			if len(fake.searches) != 1 {
-				t.Fatalf("%d searches, want 1", len(fake.searches))
+			// Traces with an error span first, then all of them.
+			if len(fake.searches) != 2 {
+				t.Fatalf("%d searches, want 2", len(fake.searches))
 			}
-			r := fake.searches[0]
+			if q := fake.searches[0].URL.Query().Get("q"); q != TraceQL(tt.filters)+" && { status = error }" {
+				t.Errorf("first search q = %s, want the error spans", q)
+			}
+			r := fake.searches[1]
 			q := r.URL.Query()
 			for k, want := range map[string]string{
 				"q":     TraceQL(tt.filters),
@@ -210,14 +249,15 @@ func TestSearchKeepsPartialStatus(t *testing.T) {
 	srv := httptest.NewServer(&fakeTempo{t: t})
 	defer srv.Close()
 	c := newClient(t, srv.URL, Options{})
-	res, err := c.Search(context.Background(), oncall.TraceQuery{Start: windowStart, End: windowEnd, Limit: 1})
+	res, err := c.Search(context.Background(), oncall.TraceQuery{Start: windowStart, End: windowEnd, Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Traces) != 1 {
-		t.Fatalf("got %d traces", len(res.Traces))
+	i := slices.IndexFunc(res.Traces, func(t oncall.Trace) bool { return t.TraceID == traceC })
+	if i < 0 {
+		t.Fatalf("got %v, want %s among them", sourcetest.TraceIDs(res.Traces), traceC)
 	}
-	attrs := res.Traces[0].Attributes
+	attrs := res.Traces[i].Attributes
 	if attrs[KeyTraceStatus] != "partial" || !strings.Contains(attrs[KeyTraceStatusMessage], "maximum size") {
 		t.Errorf("attributes = %v, want the partial status kept", attrs)
 	}
@@ -290,7 +330,9 @@ func TestFailures(t *testing.T) {
 	t.Run("search", func(t *testing.T) {
 		sourcetest.Suite{
 			Backend: Name, Endpoint: "GET /api/search",
-			Match: func(r *http.Request) bool { return r.URL.Path == "/api/search" },
+			Match: func(r *http.Request) bool {
+				return r.URL.Path == "/api/search" && !strings.Contains(r.URL.Query().Get("q"), errorSpans)
+			},
 			Happy: fake,
 			New:   newSource,
 			Call: func(ctx context.Context, s sourcetest.Source) error {

@@ -29,10 +29,10 @@ type hit struct {
 	start, end time.Time
 }
 
-// search runs the TraceQL search over the query's window.
-func (c *Client) search(ctx context.Context, q oncall.TraceQuery, limit int) ([]hit, error) {
+// search runs a TraceQL search over the query's window.
+func (c *Client) search(ctx context.Context, traceQL string, q oncall.TraceQuery, limit int) ([]hit, error) {
 	v := url.Values{}
-	v.Set("q", TraceQL(q.Filters))
+	v.Set("q", traceQL)
 	v.Set("start", strconv.FormatInt(q.Start.Unix(), 10))
 	v.Set("end", strconv.FormatInt(ceilUnix(q.End), 10))
 	v.Set("limit", strconv.Itoa(limit))

@@ -13,6 +13,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/digest"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // runDigest builds the digest of the last --since now and prints it, or
@@ -97,7 +98,15 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 	if err != nil {
 		return err
 	}
-	b, err := newDigestBuilder(cfg, ds, *traces, log)
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		return fmt.Errorf("redaction rules: %w", err)
+	}
+	shared, err := newDeps(cfg, *traces, "", red, log, nil)
+	if err != nil {
+		return err
+	}
+	b, err := newDigestBuilder(cfg, ds, shared, log)
 	if err != nil {
 		return err
 	}

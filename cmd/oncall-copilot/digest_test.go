@@ -233,15 +233,16 @@ func TestDigestWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	getenv := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
+	d := testDeps(t, cfg, nil)
 
-	off, err := newDigestScheduler(cfg, getenv(map[string]string{"DIGEST_SCHEDULE": "off"}), store, slack, nil)
+	off, err := newDigestScheduler(cfg, getenv(map[string]string{"DIGEST_SCHEDULE": "off"}), store, slack, d, nil)
 	if err != nil || off != nil {
 		t.Errorf("DIGEST_SCHEDULE=off: scheduler %v, %v; want none", off, err)
 	}
-	if _, err := newDigestScheduler(cfg, getenv(map[string]string{"DIGEST_TZ": "Nowhere/Town"}), store, slack, nil); err == nil {
+	if _, err := newDigestScheduler(cfg, getenv(map[string]string{"DIGEST_TZ": "Nowhere/Town"}), store, slack, d, nil); err == nil {
 		t.Error("a bad zone made a scheduler")
 	}
-	sched, err := newDigestScheduler(cfg, getenv(nil), store, slack, nil)
+	sched, err := newDigestScheduler(cfg, getenv(nil), store, slack, d, nil)
 	if err != nil || sched == nil {
 		t.Fatalf("scheduler: %v", err)
 	}
@@ -249,7 +250,7 @@ func TestDigestWiring(t *testing.T) {
 		t.Errorf("tick at 09:01 UTC: %+v, want the digest posted", res)
 	}
 
-	od, err := newDigestOnDemand(cfg, getenv(map[string]string{"DIGEST_CHANNEL": "C0OTHER"}), store, slack, nil)
+	od, err := newDigestOnDemand(cfg, getenv(map[string]string{"DIGEST_CHANNEL": "C0OTHER"}), store, slack, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

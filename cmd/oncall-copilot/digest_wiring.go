@@ -12,7 +12,6 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/digest"
 	"github.com/oncall-copilot/oncall-copilot/llm"
-	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
 	"github.com/oncall-copilot/oncall-copilot/triage"
@@ -136,47 +135,41 @@ func digestStore(s backend) (digestBackend, error) {
 	return ds, nil
 }
 
-// newDigestBuilder builds digests from the store, the default trace
-// source (jsonlPath, when set, is read instead; no source at all is fine:
-// the digest says so) and, when configured, the model.
-func newDigestBuilder(cfg config.Config, store digest.IncidentLister, jsonlPath string, log *slog.Logger) (*digest.Builder, error) {
-	red, err := redact.New(redact.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("redaction rules: %w", err)
-	}
-	opts := digest.BuilderOptions{Store: store, Redactor: red, MaxTraces: cfg.Triage.MaxTraces * 4, ModelName: cfg.Model.Name, Logger: log}
-	if jsonlPath != "" || len(cfg.Traces.Configured()) > 0 {
-		sources, err := traceSources(cfg, jsonlPath, log)
-		if err != nil {
-			return nil, err
-		}
-		name := cfg.Traces.DefaultSource()
-		if jsonlPath != "" {
-			name = "jsonl"
-		}
-		src, ok := sources[name]
-		if !ok {
-			return nil, fmt.Errorf("default trace source %q is not configured", name)
-		}
-		opts.Source, opts.SourceName = src, name
-	}
-	m, err := newModel(cfg)
+// newDigestBuilder builds digests from the store, the shared default
+// trace source (no source at all is fine: the digest says so) and, when
+// configured, the shared model.
+func newDigestBuilder(cfg config.Config, store digest.IncidentLister, d *deps, log *slog.Logger) (*digest.Builder, error) {
+	opts, err := digestBuilderOptions(cfg, store, d, log)
 	if err != nil {
 		return nil, err
 	}
-	if m != nil {
-		opts.Model = m
-	}
 	return digest.NewBuilder(opts)
+}
+
+// digestBuilderOptions are the digest builder's options over the shared
+// clients.
+func digestBuilderOptions(cfg config.Config, store digest.IncidentLister, d *deps, log *slog.Logger) (digest.BuilderOptions, error) {
+	opts := digest.BuilderOptions{Store: store, Redactor: d.Redactor, MaxTraces: cfg.Triage.MaxTraces * 4, ModelName: cfg.Model.Name, Logger: log}
+	if len(d.Sources) > 0 {
+		src, err := d.defaultSource()
+		if err != nil {
+			return digest.BuilderOptions{}, err
+		}
+		opts.Source, opts.SourceName = src, d.Default
+	}
+	if d.Model != nil {
+		opts.Model = d.Model
+	}
+	return opts, nil
 }
 
 // newDigestScheduler returns the scheduler of the configured digest, or
 // nil when DIGEST_SCHEDULE is "off". serve runs it next to the workers:
 //
-//	sched, err := newDigestScheduler(cfg, getenv, store, slack, log)
+//	sched, err := newDigestScheduler(cfg, getenv, store, slack, d, log)
 //	...
 //	if sched != nil { g.Go(func() error { return sched.Run(workCtx) }) }
-func newDigestScheduler(cfg config.Config, getenv func(string) string, s backend, slack *bot.Slack, log *slog.Logger) (*digest.Scheduler, error) {
+func newDigestScheduler(cfg config.Config, getenv func(string) string, s backend, slack *bot.Slack, d *deps, log *slog.Logger) (*digest.Scheduler, error) {
 	store, err := digestStore(s)
 	if err != nil {
 		return nil, err
@@ -188,7 +181,7 @@ func newDigestScheduler(cfg config.Config, getenv func(string) string, s backend
 	if !st.Enabled {
 		return nil, nil
 	}
-	b, err := newDigestBuilder(cfg, store, "", log)
+	b, err := newDigestBuilder(cfg, store, d, log)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +199,7 @@ func newDigestScheduler(cfg config.Config, getenv func(string) string, s backend
 // newDigestOnDemand returns what posts a digest when someone asks with
 // /oncall digest (bot.AppOptions.Digester): the window is DIGEST_WINDOW,
 // a day by default.
-func newDigestOnDemand(cfg config.Config, getenv func(string) string, s backend, slack *bot.Slack, log *slog.Logger) (*digest.OnDemand, error) {
+func newDigestOnDemand(cfg config.Config, getenv func(string) string, s backend, slack *bot.Slack, d *deps, log *slog.Logger) (*digest.OnDemand, error) {
 	store, err := digestStore(s)
 	if err != nil {
 		return nil, err
@@ -215,7 +208,7 @@ func newDigestOnDemand(cfg config.Config, getenv func(string) string, s backend,
 	if err != nil {
 		return nil, fmt.Errorf("digest settings:\n%w", err)
 	}
-	b, err := newDigestBuilder(cfg, store, "", log)
+	b, err := newDigestBuilder(cfg, store, d, log)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	tri, err := newTriage(cfg, "", "", red, log, tel, nil)
+	// One model client and one client per trace store, shared by
+	// triage, the assistant and the digests.
+	d, err := newDeps(cfg, "", "", red, log, tel)
+	if err != nil {
+		return err
+	}
+	tri, err := newTriage(cfg, d, log, nil)
 	if err != nil {
 		return err
 	}
@@ -144,11 +150,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	mux := http.NewServeMux()
-	od, err := newDigestOnDemand(cfg, getenv, store, slack, log)
+	od, err := newDigestOnDemand(cfg, getenv, store, slack, d, log)
 	if err != nil {
 		return err
 	}
-	sa, err := slackApp(ctx, cfg, getenv, store, slack, od, mux, log, tel)
+	sa, err := slackApp(ctx, cfg, getenv, store, slack, d, od, mux, log, tel)
 	if err != nil {
 		return err
 	}
@@ -179,7 +185,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	sched, err := newDigestScheduler(cfg, getenv, store, slack, log) // nil when DIGEST_SCHEDULE=off
+	sched, err := newDigestScheduler(cfg, getenv, store, slack, d, log) // nil when DIGEST_SCHEDULE=off
 	if err != nil {
 		return err
 	}

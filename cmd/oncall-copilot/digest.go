@@ -70,7 +70,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	settings, err := loadDigestSettings(cfg, getenv)
+	settings, err := cfg.DigestSettings()
 	if err != nil {
 		return fmt.Errorf("digest settings are invalid:\n%w", err)
 	}
@@ -125,7 +125,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 		if err != nil {
 			return err
 		}
-		render := digest.RenderOptions{TraceURL: traceURL(cfg.Traces)}
+		render := digest.RenderOptions{TraceURL: cfg.Traces.TraceURL()}
 		if err := slack.PostDigest(ctx, *channel, digest.Fallback(d), digest.RenderBlocks(d, render), chart, digest.ChartAlt(d)); err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -38,17 +37,12 @@ type slackStore interface {
 	bot.Queue
 }
 
-// slackAllowUnsignedEnv, set to true, serves the Slack HTTP endpoints
-// without a signing secret. Never in production.
-const slackAllowUnsignedEnv = "SLACK_ALLOW_UNSIGNED"
-
 // interactivityConfigured reports whether Slack can reach the copilot
 // with clicks: Socket Mode, or the Events API endpoints (signed, or
 // unsigned on purpose). Without it the buttons under a diagnosis are
 // left out.
-func interactivityConfigured(cfg config.Config, getenv func(string) string) bool {
-	unsigned, _ := strconv.ParseBool(getenv(slackAllowUnsignedEnv))
-	return cfg.Slack.AppToken.IsSet() || cfg.Slack.SigningSecret.IsSet() || unsigned
+func interactivityConfigured(cfg config.Config) bool {
+	return cfg.Slack.AppToken.IsSet() || cfg.Slack.SigningSecret.IsSet() || cfg.Slack.AllowUnsigned
 }
 
 // slackInteractive is the interactive Slack side as serve runs it: the
@@ -69,21 +63,14 @@ type slackInteractive struct {
 //
 // serve uses it so:
 //
-//	sa, err := slackApp(ctx, cfg, getenv, store, slack, d, digester, mux, log, tel)
+//	sa, err := slackApp(ctx, cfg, store, slack, d, digester, mux, log, tel)
 //	...
 //	Handler: sa.Handle(inc.Handle),
 //	...
 //	g.Go(func() error { return sa.Run(gctx) })
-func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string, store backend, slack *bot.Slack, d *deps, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
+func slackApp(ctx context.Context, cfg config.Config, store backend, slack *bot.Slack, d *deps, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
 	s := &slackInteractive{log: log.With("component", "slack-interactive")}
-	unsigned := false
-	if v := getenv(slackAllowUnsignedEnv); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: want true or false, got %q", slackAllowUnsignedEnv, v)
-		}
-		unsigned = b
-	}
+	unsigned := cfg.Slack.AllowUnsigned
 	appToken, secret := cfg.Slack.AppToken.Reveal(), cfg.Slack.SigningSecret.Reveal()
 	serveHTTP := secret != "" || unsigned
 	if appToken == "" && !serveHTTP {
@@ -120,7 +107,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 			return nil, err
 		}
 		if secret == "" {
-			s.log.Warn("the Slack endpoints accept unsigned requests (" + slackAllowUnsignedEnv + "): anyone who can reach them can act as Slack")
+			s.log.Warn("the Slack endpoints accept unsigned requests (SLACK_ALLOW_UNSIGNED): anyone who can reach them can act as Slack")
 		}
 	}
 	if appToken != "" {

@@ -21,7 +21,7 @@ import (
 // serveRequirements are the problems serve refuses to start with, beyond
 // cfg.Validate: config check reports the same, so that "configuration is
 // valid" means serve starts.
-func serveRequirements(cfg config.Config, getenv func(string) string) error {
+func serveRequirements(cfg config.Config) error {
 	var problems []error
 	if !cfg.Slack.BotToken.IsSet() {
 		problems = append(problems, errors.New("slack.bot_token: SLACK_BOT_TOKEN is required to serve"))
@@ -44,9 +44,6 @@ func serveRequirements(cfg config.Config, getenv func(string) string) error {
 			problems = append(problems, fmt.Errorf("traces.jsonl.path: TRACE_JSONL_PATH %s: %w", p, pathProblem(err)))
 		}
 	}
-	if _, err := loadDigestSettings(cfg, getenv); err != nil {
-		problems = append(problems, err)
-	}
 	return errors.Join(problems...)
 }
 
@@ -66,7 +63,7 @@ type channelSetting struct {
 
 // configuredChannels lists every channel the configuration posts to,
 // each once, with the first setting that names it.
-func configuredChannels(cfg config.Config, getenv func(string) string) []channelSetting {
+func configuredChannels(cfg config.Config) []channelSetting {
 	var out []channelSetting
 	seen := map[string]bool{}
 	add := func(setting, channel string) {
@@ -81,7 +78,7 @@ func configuredChannels(cfg config.Config, getenv func(string) string) []channel
 	for i, r := range cfg.Routes {
 		add(fmt.Sprintf("routes[%d] (%s).channel", i, r.Name), r.Channel)
 	}
-	if st, err := loadDigestSettings(cfg, getenv); err == nil && st.Enabled {
+	if st, err := cfg.DigestSettings(); err == nil && st.Enabled {
 		if len(cfg.Digests.Schedules) == 0 {
 			add("DIGEST_CHANNEL", st.Schedule.Channel)
 		}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/alerts"
@@ -239,29 +237,6 @@ func triageOptions(cfg config.Config, d *deps, log *slog.Logger, now func() time
 		opts.Model = d.Model
 	}
 	return opts, nil
-}
-
-// traceURL links trace and span ids to the trace UI: the configured
-// template, or one derived from the default source.
-func traceURL(t config.Traces) func(traceID, spanID string) string {
-	// Links are posted to Slack: credentials in a source's URL stay out.
-	tmpl := t.UIURL.WithoutUserInfo()
-	if tmpl == "" {
-		switch t.DefaultSource() {
-		case "langfuse":
-			tmpl = strings.TrimRight(t.Langfuse.Host.WithoutUserInfo(), "/") + "/trace/{trace_id}"
-		case "jaeger":
-			tmpl = strings.TrimRight(t.Jaeger.QueryURL.WithoutUserInfo(), "/") + "/trace/{trace_id}?uiFind={span_id}"
-		case "phoenix":
-			tmpl = strings.TrimRight(t.Phoenix.BaseURL.WithoutUserInfo(), "/") + "/projects/" + url.PathEscape(t.Phoenix.Project) + "/traces/{trace_id}"
-		}
-	}
-	if tmpl == "" {
-		return nil
-	}
-	return func(traceID, spanID string) string {
-		return strings.NewReplacer("{trace_id}", url.PathEscape(traceID), "{span_id}", url.QueryEscape(spanID)).Replace(tmpl)
-	}
 }
 
 // newLogger logs JSON lines with every message and string attribute

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 	"github.com/oncall-copilot/oncall-copilot/triage"
 )

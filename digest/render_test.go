@@ -32,22 +32,6 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 }
 
-func blocksJSON(t *testing.T, d Digest, opts RenderOptions) string {
-	t.Helper()
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(RenderBlocks(d, opts)); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
-func traceUI(traceID, spanID string) string {
-	return "https://traces.example.com/trace/" + traceID + "?span=" + spanID
-}
-
 // quietDigest is a day without incidents or new failures.
 func quietDigest() Digest {
 	start := fixtureFrom.In(paris)
@@ -80,20 +64,18 @@ func TestRenderGolden(t *testing.T) {
 	plain := sampleDigest(t)
 	plain.Narrative, plain.Name = nil, ""
 	plain.Missing = []string{"agent runs of the previous window from jsonl: read /var/traces: permission denied"}
+	// The Block Kit renderings of the same digests are bot's.
 	cases := []struct {
 		name string
 		d    Digest
-		opts RenderOptions
 	}{
-		{"sample", full, RenderOptions{TraceURL: traceUI}},
-		{"no_model", plain, RenderOptions{}},
-		{"quiet", quietDigest(), RenderOptions{}},
+		{"sample", full},
+		{"no_model", plain},
+		{"quiet", quietDigest()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGolden(t, tc.name+".blocks", blocksJSON(t, tc.d, tc.opts))
 			checkGolden(t, tc.name+".text", RenderText(tc.d))
-			checkLimits(t, tc.d, tc.opts)
 		})
 	}
 }
@@ -109,44 +91,8 @@ func TestSampleDoc(t *testing.T) {
 	}
 }
 
-// checkLimits holds a rendering to Slack's limits on blocks.
-func checkLimits(t *testing.T, d Digest, opts RenderOptions) {
-	t.Helper()
-	blocks := RenderBlocks(d, opts)
-	if len(blocks) > 50 {
-		t.Errorf("%d blocks, Slack takes 50", len(blocks))
-	}
-	raw, _ := json.Marshal(blocks)
-	var decoded []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-		Fields []struct {
-			Text string `json:"text"`
-		} `json:"fields"`
-	}
-	if err := json.Unmarshal(raw, &decoded); err != nil {
-		t.Fatal(err)
-	}
-	for i, b := range decoded {
-		if b.Text != nil && len([]rune(b.Text.Text)) > 3000 {
-			t.Errorf("block %d text is %d chars, Slack takes 3000", i, len(b.Text.Text))
-		}
-		if b.Type == "header" && len([]rune(b.Text.Text)) > 150 {
-			t.Errorf("header is %d chars, Slack takes 150", len(b.Text.Text))
-		}
-		if len(b.Fields) > 10 {
-			t.Errorf("block %d has %d fields, Slack takes 10", i, len(b.Fields))
-		}
-	}
-	if fb := Fallback(d); fb == "" || strings.Contains(fb, "\n") {
-		t.Errorf("fallback %q is not one line", fb)
-	}
-}
-
-// Whatever alerts, traces and the model say, the rendering links and
-// mentions nothing and keeps to its lines.
+// Whatever alerts, traces and the model say, the text rendering keeps to
+// its lines and steers no terminal (bot checks the Block Kit one).
 func TestRenderEscapes(t *testing.T) {
 	d := fixtureDigest(t, nil)
 	hostile := "<!channel> <@U123> <https://evil.example|click> @here `tick` *bold*\n\x1b[31mred"
@@ -158,33 +104,6 @@ func TestRenderEscapes(t *testing.T) {
 	d.Fleet.Clusters[0].TraceIDs[0] = "id|<https://evil.example>"
 	d.Fleet.Agents[0].Agent = hostile
 	d.Missing = []string{hostile}
-	raw, _ := json.Marshal(RenderBlocks(d, RenderOptions{TraceURL: traceUI}))
-	var blocks []map[string]any
-	_ = json.Unmarshal(raw, &blocks)
-	var texts []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if s, ok := v["text"].(string); ok {
-				texts = append(texts, s)
-			}
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(blocks)
-	all := strings.Join(texts, "\n")
-	for _, bad := range []string{"<!", "<@", "<https://evil", "@here", "\x1b"} {
-		if strings.Contains(all, bad) {
-			t.Errorf("blocks carry %q:\n%s", bad, all)
-		}
-	}
 	text := RenderText(d)
 	if strings.Contains(text, "\x1b") {
 		t.Error("text carries a terminal escape")

@@ -117,7 +117,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 	}
 
 	if *post {
-		slack, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL.Reveal(), Logger: log})
+		slack, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL.Reveal(), Logger: log, TraceURL: cfg.Traces.TraceURL()})
 		if err != nil {
 			return err
 		}
@@ -125,8 +125,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 		if err != nil {
 			return err
 		}
-		render := digest.RenderOptions{TraceURL: cfg.Traces.TraceURL()}
-		if err := slack.PostDigest(ctx, *channel, digest.Fallback(d), digest.RenderBlocks(d, render), chart, digest.ChartAlt(d)); err != nil {
+		if err := slack.SendDigest(ctx, *channel, d, chart); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "digest posted to %s\n", *channel)

@@ -96,7 +96,6 @@ func newDigestScheduler(cfg config.Config, s backend, slack *bot.Slack, d *deps,
 		Store:     store,
 		Build:     b.Build,
 		Poster:    slack,
-		Render:    digest.RenderOptions{TraceURL: cfg.Traces.TraceURL()},
 		Grace:     st.Grace,
 		Logger:    log,
 	})
@@ -121,7 +120,6 @@ func newDigestOnDemand(cfg config.Config, s backend, slack *bot.Slack, d *deps, 
 	return digest.NewOnDemand(digest.OnDemandOptions{
 		Build:    b.Build,
 		Poster:   slack,
-		Render:   digest.RenderOptions{TraceURL: cfg.Traces.TraceURL()},
 		Window:   st.Schedule.Window,
 		Location: st.Schedule.Location(),
 	})

@@ -1,6 +1,7 @@
 package oncall
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -61,3 +62,18 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd%dh", days, int(d.Hours())-days*24)
 	}
 }
+
+// Why the incident lifecycle declines a request made in Slack. The Slack
+// handlers word them for the person who asked.
+var (
+	// ErrIncidentResolved: the incident is resolved; a re-run waits for
+	// its alert to fire again.
+	ErrIncidentResolved = errors.New("incident is resolved")
+	// ErrGroupUnknown: the incident's alert group, which a re-run
+	// queues, is unknown.
+	ErrGroupUnknown = errors.New("incident's alert group is unknown")
+	// ErrNothingFiring: every alert of the incident has resolved.
+	ErrNothingFiring = errors.New("incident's alerts have all resolved")
+	// ErrRerunPending: a re-run was asked for moments ago.
+	ErrRerunPending = errors.New("a re-run of the triage is already queued")
+)

@@ -103,6 +103,7 @@ type Options struct {
 	StoreLostAt func() time.Time
 	// RecoveryWindow defaults to 24h.
 	RecoveryWindow time.Duration
+	Requeue        Requeuer // queues the alert job of a re-run asked for in Slack; nil refuses re-runs
 	Now            func() time.Time
 	Logger         *slog.Logger
 }

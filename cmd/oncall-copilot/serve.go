@@ -149,23 +149,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	od, err := newDigestOnDemand(cfg, store, slack, d, log)
-	if err != nil {
-		return err
-	}
-	sa, err := slackApp(ctx, cfg, store, slack, d, od, mux, log, tel)
-	if err != nil {
-		return err
-	}
 	// A job's lease on its incident, like its lease on its delivery,
 	// lapses queue.reclaim_idle after its worker stopped renewing it.
-	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Logger: log}
+	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Requeue: store, Logger: log}
 	forgetful, _ := store.(forgetfulStore) // Redis: may lose its data
 	if forgetful != nil {
 		incOpts.StoreLostAt = forgetful.DataLostAt
 	}
 	inc, err := incident.New(incOpts)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	od, err := newDigestOnDemand(cfg, store, slack, d, log)
+	if err != nil {
+		return err
+	}
+	sa, err := slackApp(ctx, cfg, store, slack, inc, d, od, mux, log, tel)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/assistant"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/incident"
 	"github.com/oncall-copilot/oncall-copilot/llm"
 	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
@@ -27,6 +28,7 @@ var (
 	_ assistant.Model    = (*llm.Client)(nil)
 	_ bot.Answerer       = assistantAnswerer{}
 	_ worker.HandlerFunc = (*bot.App)(nil).Handle
+	_ bot.Lifecycle      = (*incident.Service)(nil)
 )
 
 // slackStore is what the interactive side needs of a store: incidents,
@@ -63,12 +65,12 @@ type slackInteractive struct {
 //
 // serve uses it so:
 //
-//	sa, err := slackApp(ctx, cfg, store, slack, d, digester, mux, log, tel)
+//	sa, err := slackApp(ctx, cfg, store, slack, inc, d, digester, mux, log, tel)
 //	...
 //	Handler: sa.Handle(inc.Handle),
 //	...
 //	g.Go(func() error { return sa.Run(gctx) })
-func slackApp(ctx context.Context, cfg config.Config, store backend, slack *bot.Slack, d *deps, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
+func slackApp(ctx context.Context, cfg config.Config, store backend, slack *bot.Slack, incidents bot.Lifecycle, d *deps, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
 	s := &slackInteractive{log: log.With("component", "slack-interactive")}
 	unsigned := cfg.Slack.AllowUnsigned
 	appToken, secret := cfg.Slack.AppToken.Reveal(), cfg.Slack.SigningSecret.Reveal()
@@ -95,7 +97,7 @@ func slackApp(ctx context.Context, cfg config.Config, store backend, slack *bot.
 	if err != nil {
 		return nil, err
 	}
-	opts := bot.AppOptions{Slack: slack, Store: st, Queue: st, Once: st, Digester: digester, BotUserID: botUser, Logger: log}
+	opts := bot.AppOptions{Slack: slack, Store: st, Incidents: incidents, Digester: digester, BotUserID: botUser, Logger: log}
 	if answerer != nil {
 		opts.Answerer = answerer
 	}

@@ -9,9 +9,12 @@ import (
 	"testing"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/incident"
 	"github.com/oncall-copilot/oncall-copilot/llm/llmtest"
 	"github.com/oncall-copilot/oncall-copilot/redact"
+	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // testDeps builds the shared clients of cfg for a test.
@@ -26,6 +29,17 @@ func testDeps(t *testing.T, cfg config.Config, tel *telemetry) *deps {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// testLifecycle is the incident lifecycle over store, posting to slack,
+// for the Slack handlers.
+func testLifecycle(t *testing.T, store backend, slack *bot.Slack) bot.Lifecycle {
+	t.Helper()
+	inc, err := incident.New(incident.Options{Store: store, Publisher: slack, Triager: &triage.Service{}, Requeue: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc
 }
 
 // TestDependenciesBuiltOnce checks that triage, the follow-up assistant

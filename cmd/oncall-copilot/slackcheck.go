@@ -14,7 +14,6 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
-	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
 
@@ -257,10 +256,7 @@ func settingHints(cfg config.Config) func(next worker.HandlerFunc) worker.Handle
 			default:
 				return err
 			}
-			if retry.IsPermanent(err) {
-				return retry.Permanent(fmt.Errorf("%s: %w", hint, err))
-			}
-			return fmt.Errorf("%s: %w", hint, err)
+			return fmt.Errorf("%s: %w", hint, err) // a permanent err stays permanent
 		}
 	}
 }

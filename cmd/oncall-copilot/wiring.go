@@ -137,7 +137,7 @@ func newModel(cfg config.Config) (*llm.Client, error) {
 		APIKey:  cfg.Model.APIKey.Reveal(),
 		Model:   cfg.Model.Name,
 		Timeout: cfg.Model.Timeout.D(),
-		Retry:   retry.Default,
+		Retry:   retry.DefaultPolicy(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model client: %w", err)

@@ -50,7 +50,7 @@ type Options struct {
 	BasicPassword string
 	OrgID         string // sent as X-Scope-OrgID for multi-tenant Tempo
 	HTTPClient    *http.Client
-	Retry         retry.Policy  // zero: retry.Default
+	Retry         retry.Policy  // zero: retry.DefaultPolicy()
 	Timeout       time.Duration // per request; default DefaultTimeout
 	// SearchLimit is how many trace ids one search asks for, so that
 	// Matched can say how many were left out; never below the query's

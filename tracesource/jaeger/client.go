@@ -17,13 +17,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 )
@@ -110,18 +110,7 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 	if err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 	}
-	var out []oncall.Trace
-	for _, t := range traces {
-		if t.MatchesFilters(q.Filters) {
-			out = append(out, t)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
-	res := oncall.TraceSearchResult{Matched: len(out)}
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	res.Traces = out
+	res := tracesource.Select(traces, q.Filters, limit)
 	return res, nil
 }
 

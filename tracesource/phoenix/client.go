@@ -18,13 +18,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 )
@@ -143,21 +143,10 @@ func (c *Client) Search(ctx context.Context, q oncall.TraceQuery) (oncall.TraceS
 	if err := c.complete(ctx, traces); err != nil {
 		return oncall.TraceSearchResult{}, fmt.Errorf("search traces: %w", err)
 	}
-	var out []oncall.Trace
-	for _, t := range traces {
-		if t.MatchesFilters(q.Filters) {
-			out = append(out, t)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
-	res := oncall.TraceSearchResult{Matched: len(out)}
+	res := tracesource.Select(traces, q.Filters, limit)
 	if capped {
 		res.Unreadable = append(res.Unreadable, fmt.Sprintf("stopped after %d spans of the window, the cap of one search: later spans may not have been read", len(spans)))
 	}
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	res.Traces = out
 	return res, nil
 }
 

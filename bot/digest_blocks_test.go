@@ -9,7 +9,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/digest"
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 )
 
 // checkDigestGolden compares a digest's blocks with
@@ -32,7 +32,7 @@ func checkDigestGolden(t *testing.T, name, got string) {
 	}
 }
 
-func digestBlocksJSON(t *testing.T, d digest.Digest, opts RenderOptions) string {
+func digestBlocksJSON(t *testing.T, d view.Digest, opts RenderOptions) string {
 	t.Helper()
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
@@ -51,13 +51,13 @@ func digestTraceUI(traceID, spanID string) string {
 // sampleDigest is digest's testdata/sample.json: a digest with a
 // narrative, frozen so that the renderings do not move when the analysis
 // does.
-func sampleDigest(t *testing.T) digest.Digest {
+func sampleDigest(t *testing.T) view.Digest {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "digest", "testdata", "sample.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d digest.Digest
+	var d view.Digest
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatalf("decode sample digest: %v", err)
 	}
@@ -65,15 +65,15 @@ func sampleDigest(t *testing.T) digest.Digest {
 }
 
 // quietDigest is a day without incidents or new failures.
-func quietDigest(t *testing.T) digest.Digest {
+func quietDigest(t *testing.T) view.Digest {
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
 	}
 	end := time.Date(2026, 3, 3, 9, 0, 0, 0, paris)
-	return digest.Digest{
+	return view.Digest{
 		Name: "support-daily", Start: end.Add(-24 * time.Hour), End: end, Zone: "Europe/Paris", Quiet: true,
-		Fleet: digest.FleetStats{Runs: 1204, Failing: 5, PrevRuns: 1187, PrevFailing: 6, Clusters: []oncall.Cluster{}, Agents: []digest.AgentRate{}},
+		Fleet: view.FleetStats{Runs: 1204, Failing: 5, PrevRuns: 1187, PrevFailing: 6, Clusters: []oncall.Cluster{}, Agents: []view.AgentRate{}},
 	}
 }
 
@@ -84,7 +84,7 @@ func TestRenderDigestGolden(t *testing.T) {
 	plain.Missing = []string{"agent runs of the previous window from jsonl: read /var/traces: permission denied"}
 	cases := []struct {
 		name string
-		d    digest.Digest
+		d    view.Digest
 		opts RenderOptions
 	}{
 		{"sample", full, RenderOptions{TraceURL: digestTraceUI}},
@@ -100,7 +100,7 @@ func TestRenderDigestGolden(t *testing.T) {
 }
 
 // checkDigestLimits holds a rendering to Slack's limits on blocks.
-func checkDigestLimits(t *testing.T, d digest.Digest, opts RenderOptions) {
+func checkDigestLimits(t *testing.T, d view.Digest, opts RenderOptions) {
 	t.Helper()
 	blocks := RenderDigest(d, opts)
 	if len(blocks) > 50 {
@@ -140,7 +140,7 @@ func checkDigestLimits(t *testing.T, d digest.Digest, opts RenderOptions) {
 func TestRenderDigestEscapes(t *testing.T) {
 	d := sampleDigest(t)
 	hostile := "<!channel> <@U123> <https://evil.example|click> @here `tick` *bold*\n\x1b[31mred"
-	d.Narrative = &digest.Narrative{Text: hostile, Model: "m<odel>"}
+	d.Narrative = &view.Narrative{Text: hostile, Model: "m<odel>"}
 	d.Incidents.Noisiest[0].Name = hostile
 	d.Incidents.Open[0].Name = hostile
 	d.Incidents.Open[0].Severity = "<!here>"

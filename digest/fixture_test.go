@@ -10,6 +10,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
@@ -264,7 +265,7 @@ type recordingPoster struct {
 	err   error
 }
 
-func (p *recordingPoster) SendDigest(ctx context.Context, channel string, d Digest, chart []byte) error {
+func (p *recordingPoster) SendDigest(ctx context.Context, channel string, d Digest, chart []byte, alt string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
@@ -274,7 +275,7 @@ func (p *recordingPoster) SendDigest(ctx context.Context, channel string, d Dige
 	if p.now != nil {
 		now = p.now()
 	}
-	p.posts = append(p.posts, post{Channel: channel, Text: Headline(d), Digest: d, Chart: chart, Alt: ChartAlt(d), At: now})
+	p.posts = append(p.posts, post{Channel: channel, Text: view.Headline(d), Digest: d, Chart: chart, Alt: alt, At: now})
 	return nil
 }
 

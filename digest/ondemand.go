@@ -61,7 +61,7 @@ func (o *OnDemand) PostDigest(ctx context.Context, channel string) error {
 	if err != nil {
 		return fmt.Errorf("digest for %s: %w", channel, err)
 	}
-	if err := o.opts.Poster.SendDigest(ctx, channel, d, chart); err != nil {
+	if err := o.opts.Poster.SendDigest(ctx, channel, d, chart, ChartAlt(d)); err != nil {
 		return fmt.Errorf("digest for %s: %w", channel, err)
 	}
 	return nil

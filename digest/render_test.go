@@ -10,6 +10,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -117,25 +118,25 @@ func TestRenderEscapes(t *testing.T) {
 
 func TestFormatting(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{duration(42 * time.Second), "42s"},
-		{duration(4*time.Minute + 20*time.Second), "4m"},
-		{duration(85 * time.Minute), "1h 25m"},
-		{duration(3 * time.Hour), "3h"},
-		{duration(50 * time.Hour), "2d 2h"},
-		{count(1234567), "1,234,567"},
-		{count(999), "999"},
-		{percent(0.3333), "33.3%"},
-		{percent(0.0004), "0.04%"},
-		{percent(0), "0%"},
-		{money(0.0075), "$0.0075"},
-		{money(0.42), "$0.420"},
-		{money(12.5), "$12.50"},
-		{money(0.00001), "under $0.0001"},
-		{plural(1, "run", "runs"), "1 run"},
-		{plural(1200, "run", "runs"), "1,200 runs"},
-		{title(Digest{Start: fixtureFrom, End: fixtureFire}), "Daily digest"},
-		{title(Digest{Start: fixtureFire.Add(-7 * 24 * time.Hour), End: fixtureFire}), "Weekly digest"},
-		{title(Digest{Start: fixtureFire.Add(-6 * time.Hour), End: fixtureFire}), "Digest of the last 6h"},
+		{view.Duration(42 * time.Second), "42s"},
+		{view.Duration(4*time.Minute + 20*time.Second), "4m"},
+		{view.Duration(85 * time.Minute), "1h 25m"},
+		{view.Duration(3 * time.Hour), "3h"},
+		{view.Duration(50 * time.Hour), "2d 2h"},
+		{view.Count(1234567), "1,234,567"},
+		{view.Count(999), "999"},
+		{view.Percent(0.3333), "33.3%"},
+		{view.Percent(0.0004), "0.04%"},
+		{view.Percent(0), "0%"},
+		{view.Money(0.0075), "$0.0075"},
+		{view.Money(0.42), "$0.420"},
+		{view.Money(12.5), "$12.50"},
+		{view.Money(0.00001), "under $0.0001"},
+		{view.Plural(1, "run", "runs"), "1 run"},
+		{view.Plural(1200, "run", "runs"), "1,200 runs"},
+		{view.Title(Digest{Start: fixtureFrom, End: fixtureFire}), "Daily digest"},
+		{view.Title(Digest{Start: fixtureFire.Add(-7 * 24 * time.Hour), End: fixtureFire}), "Weekly digest"},
+		{view.Title(Digest{Start: fixtureFire.Add(-6 * time.Hour), End: fixtureFire}), "Digest of the last 6h"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -22,9 +22,9 @@ type OnceStore interface {
 }
 
 // Poster renders a digest for its channel and posts it with its chart (a
-// PNG, nil for none).
+// PNG, nil for none) and the chart's alternative text.
 type Poster interface {
-	SendDigest(ctx context.Context, channel string, d Digest, chart []byte) error
+	SendDigest(ctx context.Context, channel string, d Digest, chart []byte, chartAlt string) error
 }
 
 // SchedulerOptions configure a Scheduler.
@@ -299,7 +299,7 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, fire, now time.Time) 
 		chart = nil
 	}
 	posting = true
-	if err := s.opts.Poster.SendDigest(ctx, sc.Channel, d, chart); err != nil {
+	if err := s.opts.Poster.SendDigest(ctx, sc.Channel, d, chart, ChartAlt(d)); err != nil {
 		res.Outcome, res.Err = Failed, fmt.Errorf("post digest %s to %s: %w", sc.Name, sc.Channel, err)
 		return res
 	}

@@ -125,7 +125,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 		if err != nil {
 			return err
 		}
-		if err := slack.SendDigest(ctx, *channel, d, chart); err != nil {
+		if err := slack.SendDigest(ctx, *channel, d, chart, digest.ChartAlt(d)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "digest posted to %s\n", *channel)

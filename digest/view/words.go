@@ -1,4 +1,4 @@
-package digest
+package view
 
 import (
 	"time"
@@ -7,11 +7,11 @@ import (
 )
 
 // The words of a digest, for renderings outside this package (the Block
-// Kit one in bot). Nothing here escapes: each rendering makes untrusted
-// text safe its own way.
+// Kit one in bot) and for digest's chart. Nothing here escapes: each
+// rendering makes untrusted text safe its own way.
 
 // NarrativeMaxRunes is the longest narrative a digest keeps.
-const NarrativeMaxRunes = narrativeMaxRunes
+const NarrativeMaxRunes = 700
 
 // Title names the digest by its window: "Daily digest", "Weekly digest".
 func Title(d Digest) string { return title(d) }
@@ -67,3 +67,12 @@ func OneLine(s string) string { return oneLine(s) }
 
 // Clip shortens s to max runes, saying that it cut.
 func Clip(s string, max int) string { return clip(s, max) }
+
+// Zone is the zone the digest shows times in; UTC when it names none.
+func Zone(d Digest) *time.Location { return zone(d) }
+
+// Duration is a short human duration: 45s, 4m, 1h 10m, 2d 3h.
+func Duration(d time.Duration) string { return duration(d) }
+
+// Ratio is n of total, rounded to four decimals; 0 of nothing.
+func Ratio(n, total int) float64 { return ratio(n, total) }

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"log/slog"
-	"slices"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
@@ -27,15 +26,7 @@ func (a *App) recordAnswer(ctx context.Context, log *slog.Logger, key string, ev
 		return clipRunes(s, maxKeptAnswerRunes)
 	}
 	qa := oncall.ThreadAnswer{TS: ev.TS, User: ev.User, Question: red(question), Answer: red(ans.Text), At: a.now()}
-	_, err := a.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		inc.Answers = slices.DeleteFunc(inc.Answers, func(x oncall.ThreadAnswer) bool { return qa.TS != "" && x.TS == qa.TS })
-		inc.Answers = append(inc.Answers, qa)
-		if n := len(inc.Answers); n > maxKeptAnswers {
-			inc.Answers = inc.Answers[n-maxKeptAnswers:]
-		}
-		return nil
-	})
-	if err != nil {
+	if err := a.opts.Incidents.RecordAnswer(ctx, key, qa, maxKeptAnswers); err != nil {
 		log.Warn("answer not kept for the incident page", "err", err)
 	}
 }

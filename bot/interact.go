@@ -18,11 +18,22 @@ import (
 // incidents.
 type IncidentStore interface {
 	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
-	// UpdateIncident's fn may run more than once and must not call the
-	// store.
-	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
 	IncidentByThread(ctx context.Context, channel, threadTS string) (oncall.Incident, error)
 	ListIncidents(ctx context.Context, since time.Time) ([]oncall.Incident, error)
+}
+
+// Lifecycle changes incidents' state for the Slack handlers:
+// incident.Service. Only it changes an incident; the handlers word what
+// it did. at is when the person acted.
+type Lifecycle interface {
+	Acknowledge(ctx context.Context, key, user string, at time.Time) (oncall.Incident, bool, error)
+	Resolve(ctx context.Context, key string, at time.Time) (oncall.Incident, bool, error)
+	// Rerun declines with oncall.ErrIncidentResolved, ErrGroupUnknown,
+	// ErrNothingFiring or ErrRerunPending.
+	Rerun(ctx context.Context, inc oncall.Incident, at time.Time) (oncall.Incident, error)
+	RecordFeedback(ctx context.Context, key, user string, helpful bool, at time.Time) (oncall.Incident, error)
+	RecordReason(ctx context.Context, key, user, reason string, at time.Time) error
+	RecordAnswer(ctx context.Context, key string, qa oncall.ThreadAnswer, keep int) error
 }
 
 // Answerer answers questions asked in Slack.
@@ -39,8 +50,9 @@ type Digester interface {
 type AppOptions struct {
 	Slack *Slack        // required
 	Store IncidentStore // required
-	Queue Queue         // required: a re-run of triage is an alert job
-	Once  OnceStore     // required: a re-run asked for twice runs once
+	// Incidents acknowledges, resolves and re-runs incidents and keeps
+	// feedback and answers. Required.
+	Incidents Lifecycle
 	// Answerer answers questions; nil answers that no model is set up.
 	Answerer Answerer
 	// Digester posts digests for /oncall digest; nil says digests are
@@ -83,11 +95,8 @@ func NewApp(opts AppOptions) (*App, error) {
 	if opts.Store == nil {
 		errs = append(errs, errors.New("an incident store is required"))
 	}
-	if opts.Queue == nil {
-		errs = append(errs, errors.New("a queue is required"))
-	}
-	if opts.Once == nil {
-		errs = append(errs, errors.New("a once store is required"))
+	if opts.Incidents == nil {
+		errs = append(errs, errors.New("the incident lifecycle is required"))
 	}
 	if !slackUserID.MatchString(opts.BotUserID) {
 		errs = append(errs, errors.New("the bot's user id is required (Slack.Identify)"))
@@ -231,28 +240,16 @@ func (a *App) action(ctx context.Context, act actionJob) error {
 }
 
 func (a *App) acknowledge(ctx context.Context, log *slog.Logger, inc oncall.Incident, act actionJob) error {
-	now := a.now()
-	var why string
-	key := inc.Key
-	inc, err := a.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		why = ""
-		switch {
-		case inc.Status == oncall.IncidentResolved:
-			why = "This incident is already resolved."
-		case !inc.AckedAt.IsZero():
-			why = "Already acknowledged by " + mention(inc.AckedBy, renderer{}) + " " + slackDate(inc.AckedAt) + "."
-		default:
-			inc.Status = oncall.IncidentAcknowledged
-			inc.AckedAt, inc.AckedBy = now, act.User
-			inc.UpdatedAt = now
-		}
-		return nil
-	})
+	inc, changed, err := a.opts.Incidents.Acknowledge(ctx, inc.Key, act.User, a.now())
 	if err != nil {
-		return fmt.Errorf("acknowledge incident %s: %w", key, err)
+		return err
 	}
-	if why != "" {
-		a.tell(ctx, act, why)
+	if !changed {
+		if inc.Status == oncall.IncidentResolved {
+			a.tell(ctx, act, "This incident is already resolved.")
+		} else {
+			a.tell(ctx, act, "Already acknowledged by "+mention(inc.AckedBy, renderer{})+" "+slackDate(inc.AckedAt)+".")
+		}
 		return nil
 	}
 	a.updateParent(ctx, inc)
@@ -271,56 +268,21 @@ func openedAt(inc oncall.Incident) time.Time {
 	return inc.Alert.StartsAt
 }
 
-// rerun asks for a new triage of the incident: incident.Service triages
-// an alert job only while TriagedAt is zero, so it is cleared first, then
-// an alert job for the incident's alert group is queued. It returns what
-// to tell the user when nothing was queued.
+// rerun asks the incident lifecycle for a new triage of the incident.
+// It returns what to tell the user when nothing was queued.
 func (a *App) rerun(ctx context.Context, inc oncall.Incident, user string) (string, error) {
-	if inc.Status == oncall.IncidentResolved {
+	inc, err := a.opts.Incidents.Rerun(ctx, inc, a.now())
+	switch {
+	case errors.Is(err, oncall.ErrIncidentResolved):
 		return "This incident is resolved; a new triage runs when its alert fires again.", nil
-	}
-	alerts := inc.Alerts
-	if len(alerts) == 0 {
-		alerts = []oncall.Alert{inc.Alert}
-	}
-	group, ok := groupKey(inc, alerts)
-	if !ok {
+	case errors.Is(err, oncall.ErrGroupUnknown):
 		return "I cannot re-run this triage: the incident's alert group is unknown.", nil
-	}
-	firing := false
-	for _, al := range alerts {
-		if !al.Resolved() {
-			firing = true
-		}
-	}
-	if !firing {
+	case errors.Is(err, oncall.ErrNothingFiring):
 		return "The alerts of this incident have all resolved; there is nothing to triage again.", nil
-	}
-	key := inc.Key
-	onceKey := "slack:rerun:" + key
-	first, err := a.opts.Once.Once(ctx, onceKey, 2*time.Minute)
-	if err != nil {
-		return "", fmt.Errorf("claim re-run of %s: %w", key, err)
-	}
-	if !first {
+	case errors.Is(err, oncall.ErrRerunPending):
 		return "A new triage of this incident was asked for moments ago; it is on its way.", nil
-	}
-	now := a.now()
-	inc, err = a.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		inc.TriagedAt = time.Time{}
-		inc.UpdatedAt = now
-		return nil
-	})
-	if err == nil {
-		err = a.opts.Queue.Enqueue(ctx, oncall.Job{
-			Kind: oncall.JobAlert, Alerts: alerts, GroupKey: group, Route: inc.Route, Channel: inc.Channel, EnqueuedAt: now,
-		})
-	}
-	if err != nil {
-		if ferr := a.opts.Once.Forget(context.WithoutCancel(ctx), onceKey); ferr != nil {
-			a.log.Error("forget re-run claim", "incident", key, "err", ferr)
-		}
-		return "", fmt.Errorf("re-run triage of %s: %w", key, err)
+	case err != nil:
+		return "", err
 	}
 	a.updateParent(ctx, inc)
 	a.note(ctx, inc, fmt.Sprintf(":repeat: %s asked for a new triage; the report follows in this thread.", mention(user, renderer{})))
@@ -328,33 +290,11 @@ func (a *App) rerun(ctx context.Context, inc oncall.Incident, user string) (stri
 	return "", nil
 }
 
-// groupKey finds the alert group key the incident key was made from.
-func groupKey(inc oncall.Incident, alerts []oncall.Alert) (string, bool) {
-	for _, al := range append([]oncall.Alert{inc.Alert}, alerts...) {
-		if al.GroupKey != "" && oncall.IncidentKey(inc.Route, al.GroupKey) == inc.Key {
-			return al.GroupKey, true
-		}
-	}
-	return "", false
-}
-
 func (a *App) resolve(ctx context.Context, log *slog.Logger, inc oncall.Incident, act actionJob) error {
 	now := a.now()
-	changed := false
-	key := inc.Key
-	inc, err := a.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		changed = false
-		if inc.Status == oncall.IncidentResolved {
-			return nil
-		}
-		changed = true
-		inc.Status = oncall.IncidentResolved
-		inc.ResolvedAt = now
-		inc.UpdatedAt = now
-		return nil
-	})
+	inc, changed, err := a.opts.Incidents.Resolve(ctx, inc.Key, now)
 	if err != nil {
-		return fmt.Errorf("resolve incident %s: %w", key, err)
+		return err
 	}
 	if !changed {
 		a.tell(ctx, act, "This incident is already resolved.")
@@ -368,22 +308,8 @@ func (a *App) resolve(ctx context.Context, log *slog.Logger, inc oncall.Incident
 
 func (a *App) feedback(ctx context.Context, log *slog.Logger, inc oncall.Incident, act actionJob) error {
 	helpful := act.ActionID == ActionHelpful
-	now := a.now()
-	_, err := a.opts.Store.UpdateIncident(ctx, inc.Key, func(inc *oncall.Incident) error {
-		for i := range inc.Feedback {
-			if inc.Feedback[i].User == act.User {
-				if inc.Feedback[i].Helpful != helpful {
-					inc.Feedback[i].Reason = ""
-				}
-				inc.Feedback[i].Helpful, inc.Feedback[i].At = helpful, now
-				return nil
-			}
-		}
-		inc.Feedback = append(inc.Feedback, oncall.Feedback{User: act.User, Helpful: helpful, At: now})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record feedback on %s: %w", inc.Key, err)
+	if _, err := a.opts.Incidents.RecordFeedback(ctx, inc.Key, act.User, helpful, a.now()); err != nil {
+		return err
 	}
 	log.Info("feedback recorded", "helpful", helpful)
 	if helpful {
@@ -408,19 +334,8 @@ func (a *App) reason(ctx context.Context, log *slog.Logger, inc oncall.Incident,
 	if reason == "" {
 		return nil
 	}
-	now := a.now()
-	_, err := a.opts.Store.UpdateIncident(ctx, inc.Key, func(inc *oncall.Incident) error {
-		for i := len(inc.Feedback) - 1; i >= 0; i-- {
-			if inc.Feedback[i].User == act.User && !inc.Feedback[i].Helpful {
-				inc.Feedback[i].Reason = reason
-				return nil
-			}
-		}
-		inc.Feedback = append(inc.Feedback, oncall.Feedback{User: act.User, Helpful: false, Reason: reason, At: now})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record feedback reason on %s: %w", inc.Key, err)
+	if err := a.opts.Incidents.RecordReason(ctx, inc.Key, act.User, reason, a.now()); err != nil {
+		return err
 	}
 	log.Info("feedback reason recorded")
 	a.tell(ctx, act, "Thanks, noted: _"+renderer{a.slack.render}.line(reason, 300)+"_")

@@ -16,6 +16,7 @@ import (
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+	"github.com/oncall-copilot/oncall-copilot/incident"
 	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 )
@@ -99,6 +100,14 @@ func (q *flakyQueue) Enqueue(ctx context.Context, job oncall.Job) error {
 	return q.Store.Enqueue(ctx, job)
 }
 
+// noTriage is a triager the handlers never reach: a re-run is queued,
+// not run.
+type noTriage struct{}
+
+func (noTriage) Triage(context.Context, oncall.TriageRequest) (oncall.Report, error) {
+	return oncall.Report{}, errors.New("not triaged in these tests")
+}
+
 // harness is the interactive side wired to a fake Slack, a real embedded
 // store and a fake answerer, with the HTTP endpoints served.
 type harness struct {
@@ -134,8 +143,14 @@ func newHarness(t *testing.T, edit func(*IntakeOptions, *AppOptions)) *harness {
 		t.Fatal(err)
 	}
 	io := IntakeOptions{Queue: h.queue, Once: st, SigningSecret: signingSecret, Now: h.clock.Now}
+	// The incident lifecycle is the real one: the handlers only word
+	// what it does.
+	inc, err := incident.New(incident.Options{Store: st, Publisher: h.bot, Triager: noTriage{}, Requeue: h.queue, Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ao := AppOptions{
-		Slack: h.bot, Store: st, Queue: h.queue, Once: st, Answerer: h.answers, Digester: h.digests,
+		Slack: h.bot, Store: st, Incidents: inc, Answerer: h.answers, Digester: h.digests,
 		BotUserID: slacktest.BotUserID, AllowResponseURL: func(string) bool { return true }, Now: h.clock.Now,
 	}
 	if edit != nil {

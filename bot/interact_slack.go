@@ -142,7 +142,7 @@ func (a *App) respond(ctx context.Context, responseURL string, r Reply) error {
 	if err != nil {
 		return fmt.Errorf("respond: encode: %w", err)
 	}
-	return retry.Do(ctx, retry.Default, func(ctx context.Context) error {
+	return retry.Do(ctx, retry.DefaultPolicy(), func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
 		if err != nil {
 			return retry.Permanent(fmt.Errorf("respond: %w", err))

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -83,11 +82,7 @@ func (s *Slack) FindParent(ctx context.Context, inc oncall.Incident) (string, er
 			return err
 		})
 		if err != nil {
-			err = fmt.Errorf("find parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
-			if errors.Is(err, ErrPermanent) {
-				return "", retry.Permanent(err)
-			}
-			return "", err
+			return "", fmt.Errorf("find parent of incident %s in %s: %w", inc.Key, inc.Channel, err)
 		}
 		for _, m := range resp.Messages {
 			if m.Metadata.EventType != IncidentEventType {
@@ -136,11 +131,7 @@ func (s *Slack) FindReport(ctx context.Context, inc oncall.Incident) (bool, erro
 			return err
 		})
 		if err != nil {
-			err = fmt.Errorf("find report of incident %s in %s: %w", inc.Key, inc.Channel, err)
-			if errors.Is(err, ErrPermanent) {
-				return false, retry.Permanent(err)
-			}
-			return false, err
+			return false, fmt.Errorf("find report of incident %s in %s: %w", inc.Key, inc.Channel, err)
 		}
 		for _, m := range msgs {
 			p := m.Metadata.EventPayload

@@ -194,24 +194,8 @@ func slackDate(t time.Time) string {
 }
 
 // formatDuration renders a duration as people read it: 45s, 42m, 3h5m,
-// 2d4h.
-func formatDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		h := int(d.Hours())
-		if m := int(d.Minutes()) - h*60; m > 0 {
-			return fmt.Sprintf("%dh%dm", h, m)
-		}
-		return fmt.Sprintf("%dh", h)
-	default:
-		days := int(d.Hours()) / 24
-		return fmt.Sprintf("%dd%dh", days, int(d.Hours())-days*24)
-	}
-}
+// 2d4h; the incident lifecycle's wording uses the same.
+func formatDuration(d time.Duration) string { return oncall.FormatDuration(d) }
 
 // safeURL keeps what of a link from an alert is free of secrets: a URL
 // the redactor finds something in loses its query and fragment (where

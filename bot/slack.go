@@ -35,7 +35,7 @@ type Options struct {
 	Token      string       // bot token (xoxb-…); required, never logged
 	APIURL     string       // Web API base; DefaultAPIURL when empty
 	HTTPClient *http.Client // nil: a client with a 30s timeout
-	Retry      retry.Policy // zero: retry.Default
+	Retry      retry.Policy // zero: retry.DefaultPolicy()
 	Now        func() time.Time
 	// Sleep waits between messages to one channel; nil waits on a timer.
 	Sleep  func(ctx context.Context, d time.Duration) error
@@ -119,7 +119,7 @@ func New(opts Options) (*Slack, error) {
 	}
 	if opts.Retry.Attempts == 0 {
 		sleep := opts.Retry.Sleep
-		opts.Retry = retry.Default
+		opts.Retry = retry.DefaultPolicy()
 		opts.Retry.Sleep = sleep
 	}
 	if opts.Now == nil {
@@ -181,7 +181,7 @@ func (s *Slack) PostParent(ctx context.Context, inc oncall.Incident) (channelID,
 func (s *Slack) threadChannel(ctx context.Context, what string, inc oncall.Incident) (string, error) {
 	id, err := s.ChannelID(ctx, inc.Channel)
 	if err != nil {
-		return "", fmt.Errorf("%s of incident %s: %w", what, inc.Key, keepPermanent(err))
+		return "", fmt.Errorf("%s of incident %s: %w", what, inc.Key, err)
 	}
 	return id, nil
 }
@@ -292,10 +292,10 @@ func (s *Slack) post(ctx context.Context, channel, threadTS, text string, blocks
 // to the channel.
 func (s *Slack) call(ctx context.Context, method, channel string, fn func(ctx context.Context) error) error {
 	attempt := 0
-	return keepPermanent(retry.Do(ctx, s.retry, func(ctx context.Context) error {
+	return retry.Do(ctx, s.retry, func(ctx context.Context) error {
 		attempt++
 		if err := s.pace(ctx, channel); err != nil {
-			return retry.Permanent(err)
+			return err // ctx ended: Do stops
 		}
 		start := time.Now()
 		err := classify(method, fn(ctx))
@@ -306,17 +306,7 @@ func (s *Slack) call(ctx context.Context, method, channel string, fn func(ctx co
 				"retryable", !retry.IsPermanent(err), "err", err)
 		}
 		return err
-	}))
-}
-
-// keepPermanent marks a refusal as permanent again after retry.Do took
-// the mark off, so that the job that made the call goes to the dead
-// letters at once instead of asking again.
-func keepPermanent(err error) error {
-	if errors.Is(err, ErrPermanent) && !retry.IsPermanent(err) {
-		return retry.Permanent(err)
-	}
-	return err
+	})
 }
 
 // callOutcome names a classified attempt's result for the observer.

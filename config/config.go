@@ -89,6 +89,9 @@ type Slack struct {
 	SigningSecret Secret `yaml:"signing_secret"`
 	APIURL        URL    `yaml:"api_url"`
 	Channel       string `yaml:"channel"`
+	// AllowUnsigned serves the Slack HTTP endpoints without a signing
+	// secret (SLACK_ALLOW_UNSIGNED). Never in production.
+	AllowUnsigned bool `yaml:"allow_unsigned,omitempty"`
 }
 
 // Model configures the OpenAI-compatible model.
@@ -222,6 +225,7 @@ func (c *Config) envVars() []envVar {
 		{"SLACK_SIGNING_SECRET", sec(&c.Slack.SigningSecret)},
 		{"SLACK_API_URL", addr(&c.Slack.APIURL)},
 		{"SLACK_CHANNEL", str(&c.Slack.Channel)},
+		{"SLACK_ALLOW_UNSIGNED", boolean(&c.Slack.AllowUnsigned)},
 		{"OPENAI_API_KEY", sec(&c.Model.APIKey)},
 		{"OPENAI_BASE_URL", addr(&c.Model.BaseURL)},
 		{"OPENAI_MODEL", str(&c.Model.Name)},
@@ -251,6 +255,12 @@ func (c *Config) envVars() []envVar {
 		{"PUBLIC_URL", str(&c.Web.PublicURL)},
 		{"WEB_AUTH", str(&c.Web.Auth)},
 		{"WEB_SIGNING_KEY", signingKeys(&c.Web.SigningKeys)},
+		{"DIGEST_SCHEDULE", str(&c.Digests.Env.Schedule)},
+		{"DIGEST_TZ", str(&c.Digests.Env.TZ)},
+		{"DIGEST_CHANNEL", str(&c.Digests.Env.Channel)},
+		{"DIGEST_WINDOW", str(&c.Digests.Env.Window)},
+		{"DIGEST_GRACE", str(&c.Digests.Env.Grace)},
+		{"DIGEST_SKIP_QUIET", str(&c.Digests.Env.SkipQuiet)},
 	}
 }
 
@@ -356,6 +366,9 @@ func (c Config) Validate() error {
 	}
 	if c.Telemetry.OTLPTracesEndpoint != "" {
 		checkURL(&errs, "telemetry.otlp_traces_endpoint", c.Telemetry.OTLPTracesEndpoint)
+	}
+	if _, err := c.DigestSettings(); err != nil {
+		errs = append(errs, fmt.Errorf("digests: %w", err))
 	}
 	return errors.Join(errs...)
 }

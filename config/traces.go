@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
+	"strings"
 )
 
 // Traces configures the trace sources. Several can be configured at once;
@@ -138,4 +140,28 @@ func (t Traces) validate() []error {
 		}
 	}
 	return errs
+}
+
+// TraceURL links trace and span ids to the trace UI: the configured
+// template, or the default source's own UI (Langfuse, Jaeger, Phoenix).
+// Nil when there is neither.
+func (t Traces) TraceURL() func(traceID, spanID string) string {
+	// Links are posted to Slack: credentials in a source's URL stay out.
+	tmpl := t.UIURL.WithoutUserInfo()
+	if tmpl == "" {
+		switch t.DefaultSource() {
+		case "langfuse":
+			tmpl = strings.TrimRight(t.Langfuse.Host.WithoutUserInfo(), "/") + "/trace/{trace_id}"
+		case "jaeger":
+			tmpl = strings.TrimRight(t.Jaeger.QueryURL.WithoutUserInfo(), "/") + "/trace/{trace_id}?uiFind={span_id}"
+		case "phoenix":
+			tmpl = strings.TrimRight(t.Phoenix.BaseURL.WithoutUserInfo(), "/") + "/projects/" + url.PathEscape(t.Phoenix.Project) + "/traces/{trace_id}"
+		}
+	}
+	if tmpl == "" {
+		return nil
+	}
+	return func(traceID, spanID string) string {
+		return strings.NewReplacer("{trace_id}", url.PathEscape(traceID), "{span_id}", url.QueryEscape(spanID)).Replace(tmpl)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 )
 
 // Chart size, in pixels at chartDPI.
@@ -68,10 +70,10 @@ func chartPlot(d Digest) (*chart, error) {
 		return nil, nil
 	}
 	hourly := len(bs) < 2 || bs[1].Start.Sub(bs[0].Start) <= time.Hour
-	loc := zone(d)
+	loc := view.Zone(d)
 	per, unit := "hour", "hour"
 	if !hourly {
-		per, unit = duration(bs[1].Start.Sub(bs[0].Start)), "day"
+		per, unit = view.Duration(bs[1].Start.Sub(bs[0].Start)), "day"
 	}
 
 	p := plot.New()
@@ -162,13 +164,13 @@ func ChartAlt(d Digest) string {
 	}
 	per := "hour"
 	if bs := d.Buckets; len(bs) > 1 && bs[1].Start.Sub(bs[0].Start) > time.Hour {
-		per = duration(bs[1].Start.Sub(bs[0].Start))
+		per = view.Duration(bs[1].Start.Sub(bs[0].Start))
 	}
-	s := fmt.Sprintf("Failing agent runs per %s: %s in the window", per, plural(failing, "failing run", "failing runs"))
+	s := fmt.Sprintf("Failing agent runs per %s: %s in the window", per, view.Plural(failing, "failing run", "failing runs"))
 	if peak > 0 {
-		s += fmt.Sprintf(", most (%d) from %s", peak, when(d, at))
+		s += fmt.Sprintf(", most (%d) from %s", peak, view.When(d, at))
 	}
-	return s + fmt.Sprintf("; %s opened (orange marks).", plural(opened, "incident", "incidents"))
+	return s + fmt.Sprintf("; %s opened (orange marks).", view.Plural(opened, "incident", "incidents"))
 }
 
 // niceCeil rounds n up to 1, 2 or 5 times a power of ten.

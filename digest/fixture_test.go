@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
@@ -251,8 +250,8 @@ func (m *memOnce) Forget(ctx context.Context, key string) error {
 // post is one digest a recordingPoster received.
 type post struct {
 	Channel string
-	Text    string
-	Blocks  int
+	Text    string // the digest's headline
+	Digest  Digest
 	Chart   []byte
 	Alt     string
 	At      time.Time
@@ -266,7 +265,7 @@ type recordingPoster struct {
 	err   error
 }
 
-func (p *recordingPoster) PostDigest(ctx context.Context, channel, text string, blocks []slack.Block, chart []byte, alt string) error {
+func (p *recordingPoster) SendDigest(ctx context.Context, channel string, d Digest, chart []byte, alt string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
@@ -276,7 +275,7 @@ func (p *recordingPoster) PostDigest(ctx context.Context, channel, text string, 
 	if p.now != nil {
 		now = p.now()
 	}
-	p.posts = append(p.posts, post{Channel: channel, Text: text, Blocks: len(blocks), Chart: chart, Alt: alt, At: now})
+	p.posts = append(p.posts, post{Channel: channel, Text: view.Headline(d), Digest: d, Chart: chart, Alt: alt, At: now})
 	return nil
 }
 

@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
@@ -121,7 +121,7 @@ func agentRates(traces []oncall.Trace, cur, prev triage.Window, top int) []Agent
 			Agent: agent, Runs: now.TracesExamined, Failing: now.FailingTraces,
 			PrevRuns: before.TracesExamined, PrevFailing: before.FailingTraces,
 		}
-		r.Rate, r.PrevRate = ratio(r.Failing, r.Runs), ratio(r.PrevFailing, r.PrevRuns)
+		r.Rate, r.PrevRate = view.Ratio(r.Failing, r.Runs), view.Ratio(r.PrevFailing, r.PrevRuns)
 		switch delta := r.Rate - r.PrevRate; {
 		case r.PrevRuns == 0:
 			r.Trend = TrendNew
@@ -156,13 +156,6 @@ func bucketRuns(bs []Bucket, traces []oncall.Trace, cur triage.Window) {
 		rep := triage.Analyze(digestAlert, traces, triage.AnalyzeOptions{Incident: triage.Window{Start: bs[i].Start, End: end}, MaxClusters: 1})
 		bs[i].Runs, bs[i].Failing = rep.TracesExamined, rep.FailingTraces
 	}
-}
-
-func ratio(n, total int) float64 {
-	if total == 0 {
-		return 0
-	}
-	return math.Round(float64(n)/float64(total)*10000) / 10000
 }
 
 func (b *Builder) sourceName() string { return cmp.Or(b.opts.SourceName, "the trace source") }

@@ -13,7 +13,6 @@ type OnDemandOptions struct {
 	// Build computes a digest, usually (*Builder).Build. Required.
 	Build  func(ctx context.Context, req Request) (Digest, error)
 	Poster Poster // required
-	Render RenderOptions
 	// Window is how far back a digest looks; 24h when zero.
 	Window   time.Duration
 	Location *time.Location // zone times are shown in; UTC when nil
@@ -62,7 +61,7 @@ func (o *OnDemand) PostDigest(ctx context.Context, channel string) error {
 	if err != nil {
 		return fmt.Errorf("digest for %s: %w", channel, err)
 	}
-	if err := o.opts.Poster.PostDigest(ctx, channel, Fallback(d), RenderBlocks(d, o.opts.Render), chart, ChartAlt(d)); err != nil {
+	if err := o.opts.Poster.SendDigest(ctx, channel, d, chart, ChartAlt(d)); err != nil {
 		return fmt.Errorf("digest for %s: %w", channel, err)
 	}
 	return nil

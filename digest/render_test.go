@@ -10,6 +10,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/digest/view"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -30,22 +31,6 @@ func checkGolden(t *testing.T, name, got string) {
 	if got != string(want) {
 		t.Errorf("%s differs from the rendering; if the change is intended, run go test ./digest -update\ngot:\n%s", path, got)
 	}
-}
-
-func blocksJSON(t *testing.T, d Digest, opts RenderOptions) string {
-	t.Helper()
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(RenderBlocks(d, opts)); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
-func traceUI(traceID, spanID string) string {
-	return "https://traces.example.com/trace/" + traceID + "?span=" + spanID
 }
 
 // quietDigest is a day without incidents or new failures.
@@ -80,20 +65,18 @@ func TestRenderGolden(t *testing.T) {
 	plain := sampleDigest(t)
 	plain.Narrative, plain.Name = nil, ""
 	plain.Missing = []string{"agent runs of the previous window from jsonl: read /var/traces: permission denied"}
+	// The Block Kit renderings of the same digests are bot's.
 	cases := []struct {
 		name string
 		d    Digest
-		opts RenderOptions
 	}{
-		{"sample", full, RenderOptions{TraceURL: traceUI}},
-		{"no_model", plain, RenderOptions{}},
-		{"quiet", quietDigest(), RenderOptions{}},
+		{"sample", full},
+		{"no_model", plain},
+		{"quiet", quietDigest()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGolden(t, tc.name+".blocks", blocksJSON(t, tc.d, tc.opts))
 			checkGolden(t, tc.name+".text", RenderText(tc.d))
-			checkLimits(t, tc.d, tc.opts)
 		})
 	}
 }
@@ -109,44 +92,8 @@ func TestSampleDoc(t *testing.T) {
 	}
 }
 
-// checkLimits holds a rendering to Slack's limits on blocks.
-func checkLimits(t *testing.T, d Digest, opts RenderOptions) {
-	t.Helper()
-	blocks := RenderBlocks(d, opts)
-	if len(blocks) > 50 {
-		t.Errorf("%d blocks, Slack takes 50", len(blocks))
-	}
-	raw, _ := json.Marshal(blocks)
-	var decoded []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-		Fields []struct {
-			Text string `json:"text"`
-		} `json:"fields"`
-	}
-	if err := json.Unmarshal(raw, &decoded); err != nil {
-		t.Fatal(err)
-	}
-	for i, b := range decoded {
-		if b.Text != nil && len([]rune(b.Text.Text)) > 3000 {
-			t.Errorf("block %d text is %d chars, Slack takes 3000", i, len(b.Text.Text))
-		}
-		if b.Type == "header" && len([]rune(b.Text.Text)) > 150 {
-			t.Errorf("header is %d chars, Slack takes 150", len(b.Text.Text))
-		}
-		if len(b.Fields) > 10 {
-			t.Errorf("block %d has %d fields, Slack takes 10", i, len(b.Fields))
-		}
-	}
-	if fb := Fallback(d); fb == "" || strings.Contains(fb, "\n") {
-		t.Errorf("fallback %q is not one line", fb)
-	}
-}
-
-// Whatever alerts, traces and the model say, the rendering links and
-// mentions nothing and keeps to its lines.
+// Whatever alerts, traces and the model say, the text rendering keeps to
+// its lines and steers no terminal (bot checks the Block Kit one).
 func TestRenderEscapes(t *testing.T) {
 	d := fixtureDigest(t, nil)
 	hostile := "<!channel> <@U123> <https://evil.example|click> @here `tick` *bold*\n\x1b[31mred"
@@ -158,33 +105,6 @@ func TestRenderEscapes(t *testing.T) {
 	d.Fleet.Clusters[0].TraceIDs[0] = "id|<https://evil.example>"
 	d.Fleet.Agents[0].Agent = hostile
 	d.Missing = []string{hostile}
-	raw, _ := json.Marshal(RenderBlocks(d, RenderOptions{TraceURL: traceUI}))
-	var blocks []map[string]any
-	_ = json.Unmarshal(raw, &blocks)
-	var texts []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if s, ok := v["text"].(string); ok {
-				texts = append(texts, s)
-			}
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(blocks)
-	all := strings.Join(texts, "\n")
-	for _, bad := range []string{"<!", "<@", "<https://evil", "@here", "\x1b"} {
-		if strings.Contains(all, bad) {
-			t.Errorf("blocks carry %q:\n%s", bad, all)
-		}
-	}
 	text := RenderText(d)
 	if strings.Contains(text, "\x1b") {
 		t.Error("text carries a terminal escape")
@@ -198,25 +118,25 @@ func TestRenderEscapes(t *testing.T) {
 
 func TestFormatting(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{duration(42 * time.Second), "42s"},
-		{duration(4*time.Minute + 20*time.Second), "4m"},
-		{duration(85 * time.Minute), "1h 25m"},
-		{duration(3 * time.Hour), "3h"},
-		{duration(50 * time.Hour), "2d 2h"},
-		{count(1234567), "1,234,567"},
-		{count(999), "999"},
-		{percent(0.3333), "33.3%"},
-		{percent(0.0004), "0.04%"},
-		{percent(0), "0%"},
-		{money(0.0075), "$0.0075"},
-		{money(0.42), "$0.420"},
-		{money(12.5), "$12.50"},
-		{money(0.00001), "under $0.0001"},
-		{plural(1, "run", "runs"), "1 run"},
-		{plural(1200, "run", "runs"), "1,200 runs"},
-		{title(Digest{Start: fixtureFrom, End: fixtureFire}), "Daily digest"},
-		{title(Digest{Start: fixtureFire.Add(-7 * 24 * time.Hour), End: fixtureFire}), "Weekly digest"},
-		{title(Digest{Start: fixtureFire.Add(-6 * time.Hour), End: fixtureFire}), "Digest of the last 6h"},
+		{view.Duration(42 * time.Second), "42s"},
+		{view.Duration(4*time.Minute + 20*time.Second), "4m"},
+		{view.Duration(85 * time.Minute), "1h 25m"},
+		{view.Duration(3 * time.Hour), "3h"},
+		{view.Duration(50 * time.Hour), "2d 2h"},
+		{view.Count(1234567), "1,234,567"},
+		{view.Count(999), "999"},
+		{view.Percent(0.3333), "33.3%"},
+		{view.Percent(0.0004), "0.04%"},
+		{view.Percent(0), "0%"},
+		{view.Money(0.0075), "$0.0075"},
+		{view.Money(0.42), "$0.420"},
+		{view.Money(12.5), "$12.50"},
+		{view.Money(0.00001), "under $0.0001"},
+		{view.Plural(1, "run", "runs"), "1 run"},
+		{view.Plural(1200, "run", "runs"), "1,200 runs"},
+		{view.Title(Digest{Start: fixtureFrom, End: fixtureFire}), "Daily digest"},
+		{view.Title(Digest{Start: fixtureFire.Add(-7 * 24 * time.Hour), End: fixtureFire}), "Weekly digest"},
+		{view.Title(Digest{Start: fixtureFire.Add(-6 * time.Hour), End: fixtureFire}), "Digest of the last 6h"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-	"github.com/slack-go/slack"
 )
 
 // OnceStore records idempotency keys shared by all replicas.
@@ -22,10 +21,10 @@ type OnceStore interface {
 	Forget(ctx context.Context, key string) error
 }
 
-// Poster posts a rendered digest to a channel: the message, and the chart
-// (a PNG, nil for none) with its alternative text.
+// Poster renders a digest for its channel and posts it with its chart (a
+// PNG, nil for none) and the chart's alternative text.
 type Poster interface {
-	PostDigest(ctx context.Context, channel, text string, blocks []slack.Block, chart []byte, chartAlt string) error
+	SendDigest(ctx context.Context, channel string, d Digest, chart []byte, chartAlt string) error
 }
 
 // SchedulerOptions configure a Scheduler.
@@ -35,7 +34,6 @@ type SchedulerOptions struct {
 	// Build computes a digest, usually (*Builder).Build. Required.
 	Build  func(ctx context.Context, req Request) (Digest, error)
 	Poster Poster // required
-	Render RenderOptions
 	// Grace is how late a fire may still be posted, by a replica that
 	// was down or busy at fire time, when nobody posted it; 1h when zero.
 	Grace time.Duration
@@ -301,7 +299,7 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, fire, now time.Time) 
 		chart = nil
 	}
 	posting = true
-	if err := s.opts.Poster.PostDigest(ctx, sc.Channel, Fallback(d), RenderBlocks(d, s.opts.Render), chart, ChartAlt(d)); err != nil {
+	if err := s.opts.Poster.SendDigest(ctx, sc.Channel, d, chart, ChartAlt(d)); err != nil {
 		res.Outcome, res.Err = Failed, fmt.Errorf("post digest %s to %s: %w", sc.Name, sc.Channel, err)
 		return res
 	}

@@ -156,7 +156,7 @@ func redisFor(t *testing.T) (string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		testenv.Missing(t, "redis at %s unreachable: %v", opts.Addr, err)
+		testenv.Missing(t, os.Getenv, "redis at %s unreachable: %v", opts.Addr, err)
 	}
 	b := make([]byte, 6)
 	rand.Read(b)

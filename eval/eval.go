@@ -18,9 +18,9 @@ import (
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/report"
-	"github.com/oncall-copilot/oncall-copilot/scenario"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
 	"github.com/oncall-copilot/oncall-copilot/triage"
 )

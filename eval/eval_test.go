@@ -5,7 +5,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 )
 
 // TestBundledScenarios is the acceptance bar of the analysis: on the

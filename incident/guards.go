@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -14,16 +13,15 @@ import (
 // noteRefire tells the thread that a resolved group fired again, once
 // when it starts flapping, and not at every flap after that.
 func (s *Service) noteRefire(ctx context.Context, inc oncall.Incident) error {
-	var note string
+	var ev oncall.IncidentEvent
 	switch {
 	case !inc.Flapping:
-		note = fmt.Sprintf(":repeat: Re-fired (fire #%d) after being resolved; triaging again.", inc.Fires)
+		ev = oncall.IncidentEvent{Kind: oncall.EventRefired, Fires: inc.Fires}
 	case len(inc.FireTimes) == s.opts.FlapThreshold:
-		note = fmt.Sprintf(":warning: Flapping: fired %d times within %s. I will not re-triage or post each flap until it settles; the message above keeps its state.",
-			len(inc.FireTimes), FormatDuration(s.opts.FlapWindow))
+		ev = oncall.IncidentEvent{Kind: oncall.EventFlapping, Count: len(inc.FireTimes), Window: s.opts.FlapWindow}
 	}
-	if note != "" {
-		if err := s.opts.Publisher.PostNote(ctx, inc, note); err != nil {
+	if ev.Kind != "" {
+		if err := s.opts.Publisher.PostEvent(ctx, inc, ev); err != nil {
 			return fmt.Errorf("post re-fire note: %w", err)
 		}
 	}
@@ -71,17 +69,7 @@ func (s *Service) joinStorm(ctx context.Context, log *slog.Logger, key, job stri
 	if err != nil {
 		return err
 	}
-	line := fmt.Sprintf(":zap: %s", inc.Alert.Name)
-	if inc.Alert.Severity != "" {
-		line += " (" + inc.Alert.Severity + ")"
-	}
-	if inc.Alert.Summary != "" {
-		line += ": " + inc.Alert.Summary
-	}
-	if inc.Fires > 1 {
-		line += fmt.Sprintf(" — re-fired (#%d)", inc.Fires)
-	}
-	if err := s.opts.Publisher.PostNote(ctx, storm, line); err != nil {
+	if err := s.opts.Publisher.PostEvent(ctx, storm, oncall.IncidentEvent{Kind: oncall.EventStormMember, Alert: inc.Alert, Fires: inc.Fires}); err != nil {
 		return fmt.Errorf("post to storm thread: %w", err)
 	}
 	now := s.opts.Now().UTC()
@@ -100,7 +88,7 @@ func (s *Service) joinStorm(ctx context.Context, log *slog.Logger, key, job stri
 	if first {
 		storm, err = s.opts.Store.UpdateIncident(ctx, storm.Key, func(st *oncall.Incident) error {
 			st.Fires++
-			st.Alert.Summary = fmt.Sprintf("%d more incidents in this channel within %s; each is listed in the thread.", st.Fires, FormatDuration(s.opts.StormWindow))
+			st.Alert.Summary = fmt.Sprintf("%d more incidents in this channel within %s; each is listed in the thread.", st.Fires, oncall.FormatDuration(s.opts.StormWindow))
 			return nil
 		})
 		if err != nil {
@@ -160,8 +148,9 @@ func (s *Service) stormIncident(ctx context.Context, member oncall.Incident, job
 	return s.postParent(ctx, storm.Key, storm)
 }
 
-// stormNote posts a line in the storm thread of a member incident.
-func (s *Service) stormNote(ctx context.Context, inc oncall.Incident, text string) error {
+// stormNote tells the storm thread of a member incident what happened
+// to it.
+func (s *Service) stormNote(ctx context.Context, inc oncall.Incident, ev oncall.IncidentEvent) error {
 	storm, err := s.opts.Store.GetIncident(ctx, inc.Storm)
 	if err != nil {
 		return fmt.Errorf("storm of %s: %w", inc.Key, err)
@@ -169,7 +158,7 @@ func (s *Service) stormNote(ctx context.Context, inc oncall.Incident, text strin
 	if storm.ThreadTS == "" {
 		return retry.Permanent(fmt.Errorf("storm %s has no thread", inc.Storm))
 	}
-	return s.opts.Publisher.PostNote(ctx, storm, strings.TrimSpace(text))
+	return s.opts.Publisher.PostEvent(ctx, storm, ev)
 }
 
 // recent keeps the times at or after since.

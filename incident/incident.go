@@ -34,7 +34,8 @@ type Publisher interface {
 	PostParent(ctx context.Context, inc oncall.Incident) (channelID, ts string, err error)
 	UpdateParent(ctx context.Context, inc oncall.Incident) error
 	PostReport(ctx context.Context, inc oncall.Incident, rep oncall.Report) error
-	PostNote(ctx context.Context, inc oncall.Incident, text string) error
+	// PostEvent tells the incident's thread what happened to it.
+	PostEvent(ctx context.Context, inc oncall.Incident, ev oncall.IncidentEvent) error
 }
 
 // ParentFinder finds an incident's parent message in its channel, for a
@@ -102,6 +103,7 @@ type Options struct {
 	StoreLostAt func() time.Time
 	// RecoveryWindow defaults to 24h.
 	RecoveryWindow time.Duration
+	Requeue        Requeuer // queues the alert job of a re-run asked for in Slack; nil refuses re-runs
 	Now            func() time.Time
 	Logger         *slog.Logger
 }
@@ -407,7 +409,7 @@ func (s *Service) resolve(ctx context.Context, log *slog.Logger, key string, job
 	}
 	if inc.ThreadTS == "" {
 		if inc.Storm != "" {
-			return s.stormNote(ctx, inc, fmt.Sprintf(":white_check_mark: %s resolved after %s.", inc.Alert.Name, FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt))))
+			return s.stormNote(ctx, inc, oncall.IncidentEvent{Kind: oncall.EventStormMemberResolved, Alert: inc.Alert, After: inc.ResolvedAt.Sub(inc.Alert.StartsAt)})
 		}
 		// The firing job has not posted yet: it renders the resolved
 		// state when it does.
@@ -419,8 +421,8 @@ func (s *Service) resolve(ctx context.Context, log *slog.Logger, key string, job
 	if inc.Flapping {
 		return nil // the parent shows it; no note per flap
 	}
-	note := fmt.Sprintf(":white_check_mark: Resolved after %s.", FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt)))
-	if err := s.opts.Publisher.PostNote(ctx, inc, note); err != nil {
+	ev := oncall.IncidentEvent{Kind: oncall.EventResolved, After: inc.ResolvedAt.Sub(inc.Alert.StartsAt)}
+	if err := s.opts.Publisher.PostEvent(ctx, inc, ev); err != nil {
 		return fmt.Errorf("post resolution: %w", err)
 	}
 	log.Info("incident resolved")
@@ -439,27 +441,4 @@ func endedAt(alerts []oncall.Alert, now time.Time) time.Time {
 		return now
 	}
 	return end
-}
-
-// FormatDuration renders a duration as people read it: 42m, 3h5m, 2d4h.
-func FormatDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		h := int(d.Hours())
-		m := int(d.Minutes()) - h*60
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	default:
-		days := int(d.Hours()) / 24
-		return fmt.Sprintf("%dd%dh", days, int(d.Hours())-days*24)
-	}
 }

@@ -11,7 +11,7 @@ import (
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
 	"github.com/oncall-copilot/oncall-copilot/triage"

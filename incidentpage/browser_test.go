@@ -31,7 +31,7 @@ func browserPath(t *testing.T) string {
 			return p
 		}
 	}
-	testenv.Missing(t, "no Chromium found: install Debian's chromium package (scripts/test.sh does)")
+	testenv.Missing(t, os.Getenv, "no Chromium found: install Debian's chromium package (scripts/test.sh does)")
 	return ""
 }
 

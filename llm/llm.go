@@ -42,7 +42,7 @@ type Options struct {
 	// Timeout, if any, applies on top of Timeout.
 	HTTPClient *http.Client
 	// Retry is the policy for 429, 5xx and timeouts; zero means
-	// retry.Default.
+	// retry.DefaultPolicy().
 	Retry retry.Policy
 	// Prices are USD per million tokens by model name, consulted before
 	// the built-in table. A model matches its exact name or the longest
@@ -123,7 +123,7 @@ func New(opts Options) (*Client, error) {
 		circuit:  newCircuit(opts.Breaker),
 	}
 	if c.retry.Attempts == 0 {
-		c.retry = retry.Default
+		c.retry = retry.DefaultPolicy()
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout

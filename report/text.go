@@ -1,4 +1,5 @@
-// Package report renders triage reports for people at a terminal.
+// Package report renders triage reports and the job queue's dead letters
+// for people at a terminal.
 package report
 
 import (

@@ -21,8 +21,11 @@ type Policy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Default is the policy for interactive outbound calls.
-var Default = Policy{Attempts: 4, Initial: 500 * time.Millisecond, Max: 20 * time.Second}
+// DefaultPolicy is the policy for interactive outbound calls. Each call
+// returns a fresh value: a caller that adjusts it changes no one else's.
+func DefaultPolicy() Policy {
+	return Policy{Attempts: 4, Initial: 500 * time.Millisecond, Max: 20 * time.Second}
+}
 
 type permanentError struct{ err error }
 
@@ -57,8 +60,9 @@ func (e *AfterError) Unwrap() error { return e.Err }
 func After(d time.Duration, err error) error { return &AfterError{After: d, Err: err} }
 
 // Do calls fn until it succeeds, returns a permanent error, ctx ends or
-// the attempts run out. It returns fn's last error (unwrapped from
-// Permanent).
+// the attempts run out. It returns fn's last error; one marked Permanent
+// stays marked, so the caller's caller (a worker deciding whether to try
+// the job again) sees it too.
 func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error) error {
 	if p.Attempts < 1 {
 		p.Attempts = 1
@@ -72,9 +76,8 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error) error
 		if err = fn(ctx); err == nil {
 			return nil
 		}
-		var perm permanentError
-		if errors.As(err, &perm) {
-			return perm.err
+		if IsPermanent(err) {
+			return err
 		}
 		if attempt == p.Attempts-1 || ctx.Err() != nil {
 			break

@@ -43,8 +43,10 @@ func TestDo(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
-			if IsPermanent(err) {
-				t.Errorf("Do returned a Permanent wrapper: %v", err)
+			// A permanent error stays marked, so that whoever runs the
+			// caller (a worker) does not try again either.
+			if wantPerm := tt.name == "permanent stops at once"; IsPermanent(err) != wantPerm {
+				t.Errorf("IsPermanent(%v) = %v, want %v", err, IsPermanent(err), wantPerm)
 			}
 			if tt.minSleep > 0 && (len(slept) == 0 || slept[0] < tt.minSleep) {
 				t.Errorf("slept %v, want at least %v", slept, tt.minSleep)

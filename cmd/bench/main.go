@@ -126,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	if !slices.Contains(skipped, "memory") {
 		progress("triage over %d MB of generated JSONL traces", *dataMB)
-		r, err := memoryRows(ctx, memorySettings{WorkDir: *workDir, MB: *dataMB, Examples: *examples, Progress: progress})
+		r, err := memoryRows(ctx, memorySettings{WorkDir: *workDir, MB: *dataMB, Examples: *examples, Progress: progress, Getenv: getenv})
 		rows = append(rows, r...)
 		problems = append(problems, err)
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/otlp"
 	"github.com/oncall-copilot/oncall-copilot/triage"
 )
@@ -28,6 +28,9 @@ type memorySettings struct {
 	MB       int
 	Examples string
 	Progress func(format string, a ...any)
+	// Getenv reads the environment the child triage inherits PATH and
+	// HOME from.
+	Getenv func(string) string
 }
 
 // Generated data layout version: bump when the generator changes, so an
@@ -198,7 +201,7 @@ type triageRun struct {
 
 // runTriage triages alertPath over traces in a child process and reads its
 // peak resident set from the kernel's accounting of the child.
-func runTriage(ctx context.Context, bin, alertPath, traces string) (triageRun, error) {
+func runTriage(ctx context.Context, getenv func(string) string, bin, alertPath, traces string) (triageRun, error) {
 	model := &fakeModel{counter: triage.NewTokenCounter("gpt-4o-mini")}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -208,7 +211,7 @@ func runTriage(ctx context.Context, bin, alertPath, traces string) (triageRun, e
 	}
 	modelURL := url + "/v1"
 	cmd := exec.CommandContext(ctx, bin, "triage", "--alert", alertPath, "--traces", traces, "--format", "json")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "OPENAI_API_KEY=sk-bench-not-a-key",
+	cmd.Env = []string{"PATH=" + getenv("PATH"), "HOME=" + getenv("HOME"), "OPENAI_API_KEY=sk-bench-not-a-key",
 		"OPENAI_BASE_URL=" + modelURL, "OPENAI_MODEL=gpt-4o-mini", "GOMAXPROCS=2"}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -277,7 +280,7 @@ func memoryRows(ctx context.Context, s memorySettings) ([]row, error) {
 		return fail(err)
 	}
 	s.Progress("triaging %.0f MB in a child process, then decoding it bare", float64(size)/(1<<20))
-	big, err := runTriage(ctx, bin, alertPath, dir)
+	big, err := runTriage(ctx, s.Getenv, bin, alertPath, dir)
 	if err != nil {
 		return fail(err)
 	}
@@ -285,7 +288,7 @@ func memoryRows(ctx context.Context, s memorySettings) ([]row, error) {
 	if err != nil {
 		return fail(err)
 	}
-	small, err := runTriage(ctx, bin, filepath.Join(s.Examples, "quickstart", "alert.json"), filepath.Join(s.Examples, "quickstart", "traces"))
+	small, err := runTriage(ctx, s.Getenv, bin, filepath.Join(s.Examples, "quickstart", "alert.json"), filepath.Join(s.Examples, "quickstart", "traces"))
 	if err != nil {
 		return fail(err)
 	}

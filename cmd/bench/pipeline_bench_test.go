@@ -194,7 +194,7 @@ func pipeline(b *testing.B) (string, *parentClock) {
 	rdb := redis.NewClient(ropts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		testenv.Missing(b, "redis at %s unreachable: %v", ropts.Addr, err)
+		testenv.Missing(b, os.Getenv, "redis at %s unreachable: %v", ropts.Addr, err)
 	}
 	prefix := randomPrefix("pipeline")
 	store, err := redisdb.Open(ctx, redisdb.Options{URL: redisURL(), Prefix: prefix})

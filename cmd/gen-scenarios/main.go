@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 )
 
 func main() {

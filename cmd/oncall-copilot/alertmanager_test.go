@@ -25,7 +25,7 @@ func alertmanagerBinary(t *testing.T) string {
 			return p
 		}
 	}
-	testenv.Missing(t, "prometheus-alertmanager is not installed")
+	testenv.Missing(t, os.Getenv, "prometheus-alertmanager is not installed")
 	return ""
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
+	"github.com/oncall-copilot/oncall-copilot/report"
 )
 
 // channelNameEnv is serve's environment with the channel given by name,
@@ -218,7 +219,7 @@ func TestJobsRetryAfterChannelFix(t *testing.T) {
 		t.Fatalf("jobs list: %v\n%s", err, errOut)
 	}
 	var listed struct {
-		DeadLetters []deadLetterRow `json:"dead"`
+		DeadLetters []report.DeadLetter `json:"dead"`
 	}
 	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed.DeadLetters) != 1 {
 		t.Fatalf("jobs list: %v\n%s", err, out)

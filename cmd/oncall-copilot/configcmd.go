@@ -72,7 +72,7 @@ func runConfigCheck(ctx context.Context, args []string, getenv func(string) stri
 		cfg.InsecureNoAuth = true
 	}
 	fmt.Fprint(stdout, cfg.Dump())
-	if err := errors.Join(cfg.Validate(), serveRequirements(cfg, getenv)); err != nil {
+	if err := errors.Join(cfg.Validate(), serveRequirements(cfg)); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
 	if *online {
@@ -94,7 +94,7 @@ func checkOnline(ctx context.Context, cfg config.Config, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	if _, err := checkSlack(ctx, slack, configuredChannels(cfg, getenv)); err != nil {
+	if _, err := checkSlack(ctx, slack, configuredChannels(cfg)); err != nil {
 		problems = append(problems, err)
 	}
 	if t := cfg.Slack.AppToken.Reveal(); t != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/digest"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // runDigest builds the digest of the last --since now and prints it, or
@@ -69,7 +70,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	settings, err := loadDigestSettings(cfg, getenv)
+	settings, err := cfg.DigestSettings()
 	if err != nil {
 		return fmt.Errorf("digest settings are invalid:\n%w", err)
 	}
@@ -97,7 +98,15 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 	if err != nil {
 		return err
 	}
-	b, err := newDigestBuilder(cfg, ds, *traces, log)
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		return fmt.Errorf("redaction rules: %w", err)
+	}
+	shared, err := newDeps(cfg, *traces, "", red, log, nil)
+	if err != nil {
+		return err
+	}
+	b, err := newDigestBuilder(cfg, ds, shared, log)
 	if err != nil {
 		return err
 	}
@@ -108,7 +117,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 	}
 
 	if *post {
-		slack, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL.Reveal(), Logger: log})
+		slack, err := bot.New(bot.Options{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL.Reveal(), Logger: log, TraceURL: cfg.Traces.TraceURL()})
 		if err != nil {
 			return err
 		}
@@ -116,8 +125,7 @@ SLACK_BOT_TOKEN and a channel: --channel, DIGEST_CHANNEL or SLACK_CHANNEL
 		if err != nil {
 			return err
 		}
-		render := digest.RenderOptions{TraceURL: traceURL(cfg.Traces)}
-		if err := slack.PostDigest(ctx, *channel, digest.Fallback(d), digest.RenderBlocks(d, render), chart, digest.ChartAlt(d)); err != nil {
+		if err := slack.SendDigest(ctx, *channel, d, chart, digest.ChartAlt(d)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "digest posted to %s\n", *channel)

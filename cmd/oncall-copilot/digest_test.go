@@ -153,60 +153,6 @@ func TestDigestCommandRejects(t *testing.T) {
 	}
 }
 
-func TestDigestSettings(t *testing.T) {
-	cfg := config.Default()
-	cfg.Slack.Channel = "C0INCIDENTS"
-	cases := []struct {
-		name    string
-		env     map[string]string
-		wantErr []string
-		check   func(t *testing.T, s digestSettings)
-	}{
-		{name: "defaults", check: func(t *testing.T, s digestSettings) {
-			if !s.Enabled || s.Schedule.Spec != digest.DefaultSpec || s.Schedule.TZ != "UTC" || s.Schedule.Channel != "C0INCIDENTS" || s.Grace != time.Hour || s.Schedule.Name != "default" {
-				t.Errorf("settings %+v", s)
-			}
-		}},
-		{name: "everything set", env: map[string]string{"DIGEST_SCHEDULE": "30 8 * * 1-5", "DIGEST_TZ": "Europe/Paris", "DIGEST_CHANNEL": "C0DIGEST", "DIGEST_WINDOW": "72h", "DIGEST_GRACE": "2h", "DIGEST_SKIP_QUIET": "true"},
-			check: func(t *testing.T, s digestSettings) {
-				sc := s.Schedule
-				if sc.Spec != "30 8 * * 1-5" || sc.Location().String() != "Europe/Paris" || sc.Channel != "C0DIGEST" || sc.Window != 72*time.Hour || s.Grace != 2*time.Hour || !sc.SkipQuiet {
-					t.Errorf("settings %+v", s)
-				}
-			}},
-		{name: "off", env: map[string]string{"DIGEST_SCHEDULE": "off"}, check: func(t *testing.T, s digestSettings) {
-			if s.Enabled {
-				t.Error("DIGEST_SCHEDULE=off left the digest enabled")
-			}
-		}},
-		{name: "every problem at once", env: map[string]string{"DIGEST_SCHEDULE": "TZ=UTC", "DIGEST_TZ": "Mars/Base", "DIGEST_WINDOW": "a day", "DIGEST_GRACE": "-1h", "DIGEST_SKIP_QUIET": "maybe"},
-			wantErr: []string{"names a time zone", `unknown time zone "Mars/Base"`, "DIGEST_WINDOW", "DIGEST_GRACE", "DIGEST_SKIP_QUIET"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := loadDigestSettings(cfg, func(k string) string { return tc.env[k] })
-			if len(tc.wantErr) > 0 {
-				if err == nil {
-					t.Fatal("no error")
-				}
-				for _, w := range tc.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not say %q", err, w)
-					}
-				}
-				if checkDigest(cfg, func(k string) string { return tc.env[k] }) == nil {
-					t.Error("checkDigest passed what loadDigestSettings rejects")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, s)
-		})
-	}
-}
-
 func paris(t *testing.T) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation("Europe/Paris")
@@ -232,16 +178,17 @@ func TestDigestWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	getenv := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
+	withEnv := func(env config.DigestEnv) config.Config { c := cfg; c.Digests.Env = env; return c }
+	d := testDeps(t, cfg, nil)
 
-	off, err := newDigestScheduler(cfg, getenv(map[string]string{"DIGEST_SCHEDULE": "off"}), store, slack, nil)
+	off, err := newDigestScheduler(withEnv(config.DigestEnv{Schedule: "off"}), store, slack, d, nil)
 	if err != nil || off != nil {
 		t.Errorf("DIGEST_SCHEDULE=off: scheduler %v, %v; want none", off, err)
 	}
-	if _, err := newDigestScheduler(cfg, getenv(map[string]string{"DIGEST_TZ": "Nowhere/Town"}), store, slack, nil); err == nil {
+	if _, err := newDigestScheduler(withEnv(config.DigestEnv{TZ: "Nowhere/Town"}), store, slack, d, nil); err == nil {
 		t.Error("a bad zone made a scheduler")
 	}
-	sched, err := newDigestScheduler(cfg, getenv(nil), store, slack, nil)
+	sched, err := newDigestScheduler(cfg, store, slack, d, nil)
 	if err != nil || sched == nil {
 		t.Fatalf("scheduler: %v", err)
 	}
@@ -249,7 +196,7 @@ func TestDigestWiring(t *testing.T) {
 		t.Errorf("tick at 09:01 UTC: %+v, want the digest posted", res)
 	}
 
-	od, err := newDigestOnDemand(cfg, getenv(map[string]string{"DIGEST_CHANNEL": "C0OTHER"}), store, slack, nil)
+	od, err := newDigestOnDemand(withEnv(config.DigestEnv{Channel: "C0OTHER"}), store, slack, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,29 +209,5 @@ func TestDigestWiring(t *testing.T) {
 	}
 	if got := strings.Join(chans, ","); got != channel+",C0ASKED" {
 		t.Errorf("digests went to %s, want the scheduled one to %s and the asked one to C0ASKED", got, channel)
-	}
-}
-
-func TestDigestSchedulesFromConfig(t *testing.T) {
-	cfg := config.Default()
-	cfg.Slack.Channel = "C-DEFAULT"
-	cfg.Digests.Schedules = []config.DigestSchedule{
-		{Name: "support", Channel: "C-SUPPORT", Schedule: "30 8 * * 1-5", TZ: "Europe/Paris"},
-		{Name: "billing", Schedule: "0 9 * * *", TZ: "America/New_York", SkipQuiet: true},
-	}
-	s, err := loadDigestSettings(cfg, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Schedules) != 2 || s.Schedules[0].Channel != "C-SUPPORT" || s.Schedules[1].Channel != "C-DEFAULT" || !s.Schedules[1].SkipQuiet {
-		t.Fatalf("schedules = %+v", s.Schedules)
-	}
-	if s.Schedules[0].Location().String() != "Europe/Paris" {
-		t.Errorf("zone = %v", s.Schedules[0].Location())
-	}
-	cfg.Digests.Schedules = []config.DigestSchedule{{Name: "a", Schedule: "61 * * * *"}, {Name: "a", TZ: "Mars/Olympus"}}
-	_, err = loadDigestSettings(cfg, func(string) string { return "" })
-	if err == nil || !strings.Contains(err.Error(), "digests.schedules[0]") || !strings.Contains(err.Error(), "digests.schedules[1]") || !strings.Contains(err.Error(), "used twice") {
-		t.Fatalf("want every problem named, got %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/eval"
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 )
 
 // runEval scores triage on a directory of labelled scenarios.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/report"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
 )
@@ -108,8 +109,8 @@ func TestJobsListRetryDrop(t *testing.T) {
 				t.Fatalf("jobs list --format json: %v", err)
 			}
 			var listed struct {
-				Stats oncall.QueueStats `json:"stats"`
-				Dead  []deadLetterRow   `json:"dead"`
+				Stats oncall.QueueStats   `json:"stats"`
+				Dead  []report.DeadLetter `json:"dead"`
 			}
 			if err := json.Unmarshal([]byte(out), &listed); err != nil {
 				t.Fatalf("json: %v\n%s", err, out)
@@ -171,7 +172,7 @@ func TestJobsUsage(t *testing.T) {
 }
 
 func TestQueueLine(t *testing.T) {
-	got := queueLine(oncall.QueueStats{Ready: 3, Delayed: 1, InFlight: 2, Dead: 4, OldestAge: 252*time.Second + 400*time.Millisecond})
+	got := report.QueueLine(oncall.QueueStats{Ready: 3, Delayed: 1, InFlight: 2, Dead: 4, OldestAge: 252*time.Second + 400*time.Millisecond})
 	want := "Queue: 3 ready, 1 delayed, 2 in flight, 4 dead; the next job has waited 4m12s"
 	if got != want {
 		t.Errorf("queueLine = %q, want %q", got, want)

@@ -206,7 +206,7 @@ func startRedisWith(t *testing.T, persist []string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		testenv.Missing(t, "redis-server is not installed")
+		testenv.Missing(t, os.Getenv, "redis-server is not installed")
 	}
 	_, port, _ := net.SplitHostPort(freePort(t))
 	r := &redisServer{port: port, dir: t.TempDir(), persist: persist}

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is invalid:\n%w", err)
 	}
-	if err := serveRequirements(cfg, getenv); err != nil {
+	if err := serveRequirements(cfg); err != nil {
 		return fmt.Errorf("cannot serve:\n%w", err)
 	}
 
@@ -103,7 +103,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	tri, err := newTriage(cfg, "", "", red, log, tel, nil)
+	// One model client and one client per trace store, shared by
+	// triage, the assistant and the digests.
+	d, err := newDeps(cfg, "", "", red, log, tel)
+	if err != nil {
+		return err
+	}
+	tri, err := newTriage(cfg, d, log, nil)
 	if err != nil {
 		return err
 	}
@@ -115,11 +121,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Token:    cfg.Slack.BotToken.Reveal(),
 		APIURL:   cfg.Slack.APIURL.Reveal(),
 		Logger:   log,
-		TraceURL: traceURL(cfg.Traces),
+		TraceURL: cfg.Traces.TraceURL(),
 		Redact:   red.String,
 		Observer: tel.metrics,
 		// Buttons nobody could click are left out.
-		WithoutButtons: !interactivityConfigured(cfg, getenv),
+		WithoutButtons: !interactivityConfigured(cfg),
 		ReportURL:      reportLinks(cfg, pages),
 	})
 	if err != nil {
@@ -128,7 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// Slack is checked before anything is accepted: a refused token or a
 	// channel the app is not in stops serve here, naming the setting;
 	// Slack out of reach keeps it unready until a check passes.
-	channels := configuredChannels(cfg, getenv)
+	channels := configuredChannels(cfg)
 	slackOK := &slackHealth{}
 	channelIDs, err := checkSlack(ctx, slack, channels)
 	switch {
@@ -143,23 +149,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	od, err := newDigestOnDemand(cfg, getenv, store, slack, log)
-	if err != nil {
-		return err
-	}
-	sa, err := slackApp(ctx, cfg, getenv, store, slack, od, mux, log, tel)
-	if err != nil {
-		return err
-	}
 	// A job's lease on its incident, like its lease on its delivery,
 	// lapses queue.reclaim_idle after its worker stopped renewing it.
-	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Logger: log}
+	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Requeue: store, Logger: log}
 	forgetful, _ := store.(forgetfulStore) // Redis: may lose its data
 	if forgetful != nil {
 		incOpts.StoreLostAt = forgetful.DataLostAt
 	}
 	inc, err := incident.New(incOpts)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	od, err := newDigestOnDemand(cfg, store, slack, d, log)
+	if err != nil {
+		return err
+	}
+	sa, err := slackApp(ctx, cfg, store, slack, inc, d, od, mux, log, tel)
 	if err != nil {
 		return err
 	}
@@ -179,7 +185,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	sched, err := newDigestScheduler(cfg, getenv, store, slack, log) // nil when DIGEST_SCHEDULE=off
+	sched, err := newDigestScheduler(cfg, store, slack, d, log) // nil when DIGEST_SCHEDULE=off
 	if err != nil {
 		return err
 	}

@@ -7,15 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/assistant"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
+	"github.com/oncall-copilot/oncall-copilot/incident"
 	"github.com/oncall-copilot/oncall-copilot/llm"
-	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
@@ -29,6 +28,7 @@ var (
 	_ assistant.Model    = (*llm.Client)(nil)
 	_ bot.Answerer       = assistantAnswerer{}
 	_ worker.HandlerFunc = (*bot.App)(nil).Handle
+	_ bot.Lifecycle      = (*incident.Service)(nil)
 )
 
 // slackStore is what the interactive side needs of a store: incidents,
@@ -39,17 +39,12 @@ type slackStore interface {
 	bot.Queue
 }
 
-// slackAllowUnsignedEnv, set to true, serves the Slack HTTP endpoints
-// without a signing secret. Never in production.
-const slackAllowUnsignedEnv = "SLACK_ALLOW_UNSIGNED"
-
 // interactivityConfigured reports whether Slack can reach the copilot
 // with clicks: Socket Mode, or the Events API endpoints (signed, or
 // unsigned on purpose). Without it the buttons under a diagnosis are
 // left out.
-func interactivityConfigured(cfg config.Config, getenv func(string) string) bool {
-	unsigned, _ := strconv.ParseBool(getenv(slackAllowUnsignedEnv))
-	return cfg.Slack.AppToken.IsSet() || cfg.Slack.SigningSecret.IsSet() || unsigned
+func interactivityConfigured(cfg config.Config) bool {
+	return cfg.Slack.AppToken.IsSet() || cfg.Slack.SigningSecret.IsSet() || cfg.Slack.AllowUnsigned
 }
 
 // slackInteractive is the interactive Slack side as serve runs it: the
@@ -70,21 +65,14 @@ type slackInteractive struct {
 //
 // serve uses it so:
 //
-//	sa, err := slackApp(ctx, cfg, getenv, store, slack, digester, mux, log, tel)
+//	sa, err := slackApp(ctx, cfg, store, slack, inc, d, digester, mux, log, tel)
 //	...
 //	Handler: sa.Handle(inc.Handle),
 //	...
 //	g.Go(func() error { return sa.Run(gctx) })
-func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string, store backend, slack *bot.Slack, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
+func slackApp(ctx context.Context, cfg config.Config, store backend, slack *bot.Slack, incidents bot.Lifecycle, d *deps, digester bot.Digester, mux *http.ServeMux, log *slog.Logger, tel *telemetry) (*slackInteractive, error) {
 	s := &slackInteractive{log: log.With("component", "slack-interactive")}
-	unsigned := false
-	if v := getenv(slackAllowUnsignedEnv); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: want true or false, got %q", slackAllowUnsignedEnv, v)
-		}
-		unsigned = b
-	}
+	unsigned := cfg.Slack.AllowUnsigned
 	appToken, secret := cfg.Slack.AppToken.Reveal(), cfg.Slack.SigningSecret.Reveal()
 	serveHTTP := secret != "" || unsigned
 	if appToken == "" && !serveHTTP {
@@ -99,7 +87,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 	if err != nil {
 		return nil, fmt.Errorf("slack interactivity: SLACK_BOT_TOKEN (slack.bot_token): %w", err)
 	}
-	answerer, err := newAnswerer(cfg, log, tel)
+	answerer, err := newAnswerer(cfg, d, log, tel)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +97,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 	if err != nil {
 		return nil, err
 	}
-	opts := bot.AppOptions{Slack: slack, Store: st, Queue: st, Once: st, Digester: digester, BotUserID: botUser, Logger: log}
+	opts := bot.AppOptions{Slack: slack, Store: st, Incidents: incidents, Digester: digester, BotUserID: botUser, Logger: log}
 	if answerer != nil {
 		opts.Answerer = answerer
 	}
@@ -121,7 +109,7 @@ func slackApp(ctx context.Context, cfg config.Config, getenv func(string) string
 			return nil, err
 		}
 		if secret == "" {
-			s.log.Warn("the Slack endpoints accept unsigned requests (" + slackAllowUnsignedEnv + "): anyone who can reach them can act as Slack")
+			s.log.Warn("the Slack endpoints accept unsigned requests (SLACK_ALLOW_UNSIGNED): anyone who can reach them can act as Slack")
 		}
 	}
 	if appToken != "" {
@@ -166,26 +154,31 @@ func (s *slackInteractive) Run(ctx context.Context) error {
 	return nil
 }
 
-// newAnswerer builds the assistant over the default trace source, or nil
-// when no model is configured. tel, when not nil, measures and traces
-// each answer with its model and trace-store calls.
-func newAnswerer(cfg config.Config, log *slog.Logger, tel *telemetry) (bot.Answerer, error) {
-	m, err := newModel(cfg)
-	if err != nil || m == nil {
+// newAnswerer builds the assistant over the shared model and default
+// trace source, or nil when no model is configured. tel, when not nil,
+// traces each answer; its model and trace-store calls are measured and
+// traced by the shared clients.
+func newAnswerer(cfg config.Config, d *deps, log *slog.Logger, tel *telemetry) (bot.Answerer, error) {
+	opts, err := assistantOptions(cfg, d, log)
+	if err != nil || opts.Model == nil {
 		return nil, err
 	}
-	sources, err := traceSources(cfg, "", log)
+	a, err := assistant.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	name := cfg.Traces.DefaultSource()
-	src, ok := sources[name]
-	if !ok {
-		return nil, fmt.Errorf("default trace source %q is not configured", name)
+	return tel.answerer(assistantAnswerer{a}), nil
+}
+
+// assistantOptions are the assistant's options over the shared clients;
+// Model is nil when no model is configured.
+func assistantOptions(cfg config.Config, d *deps, log *slog.Logger) (assistant.Options, error) {
+	if d.Model == nil {
+		return assistant.Options{}, nil
 	}
-	red, err := redact.New(redact.Options{})
+	src, err := d.defaultSource()
 	if err != nil {
-		return nil, fmt.Errorf("redaction rules: %w", err)
+		return assistant.Options{}, err
 	}
 	var filters []string
 	for _, attr := range cfg.Triage.LabelMap {
@@ -194,15 +187,11 @@ func newAnswerer(cfg config.Config, log *slog.Logger, tel *telemetry) (bot.Answe
 		}
 	}
 	slices.Sort(filters)
-	a, err := assistant.New(assistant.Options{
-		Model: tel.model(cfg.Model, m), Source: tel.source(name, src), Redactor: red, ModelName: cfg.Model.Name,
+	return assistant.Options{
+		Model: d.Model, Source: src, Redactor: d.Redactor, ModelName: cfg.Model.Name,
 		Budget: max(cfg.Model.TokenBudget, assistant.DefaultBudget), MaxTraces: cfg.Triage.MaxTraces,
 		Filters: filters, Logger: log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return tel.answerer(assistantAnswerer{a}), nil
+	}, nil
 }
 
 // assistantAnswerer answers Slack questions with the assistant.

@@ -95,7 +95,7 @@ func TestSlackAppAnswersOverSocketMode(t *testing.T) {
 	defer cancel()
 
 	mux := http.NewServeMux()
-	sa, err := slackApp(ctx, cfg, func(string) string { return "" }, store, pub, nil, mux, slog.New(slog.DiscardHandler), nil)
+	sa, err := slackApp(ctx, cfg, store, pub, testLifecycle(t, store, pub), testDeps(t, cfg, nil), nil, mux, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestSlackAppEventsAPIAndOffSwitch(t *testing.T) {
 	t.Run("off without token or secret", func(t *testing.T) {
 		cfg := slackConfig(slack, nil)
 		mux := http.NewServeMux()
-		sa, err := slackApp(ctx, cfg, getenv(nil), store, newBotSlack(t, cfg), nil, mux, log, nil)
+		sa, err := slackApp(ctx, cfg, store, newBotSlack(t, cfg), nil, testDeps(t, cfg, nil), nil, mux, log, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,8 @@ func TestSlackAppEventsAPIAndOffSwitch(t *testing.T) {
 		cfg := slackConfig(slack, nil)
 		cfg.Slack.SigningSecret = "e2e-signing-secret"
 		mux := http.NewServeMux()
-		if _, err := slackApp(ctx, cfg, getenv(nil), store, newBotSlack(t, cfg), nil, mux, log, nil); err != nil {
+		sl := newBotSlack(t, cfg)
+		if _, err := slackApp(ctx, cfg, store, sl, testLifecycle(t, store, sl), testDeps(t, cfg, nil), nil, mux, log, nil); err != nil {
 			t.Fatal(err)
 		}
 		body := []byte(`{"type":"url_verification","challenge":"c-123"}`)
@@ -226,9 +227,8 @@ func TestSlackAppEventsAPIAndOffSwitch(t *testing.T) {
 	})
 
 	t.Run("bad unsigned switch", func(t *testing.T) {
-		cfg := slackConfig(slack, nil)
-		if _, err := slackApp(ctx, cfg, getenv(map[string]string{slackAllowUnsignedEnv: "perhaps"}), store, newBotSlack(t, cfg), nil, http.NewServeMux(), log, nil); err == nil {
-			t.Error("an unreadable " + slackAllowUnsignedEnv + " was accepted")
+		if _, err := config.Load("", getenv(map[string]string{"SLACK_ALLOW_UNSIGNED": "perhaps"})); err == nil || !strings.Contains(err.Error(), "SLACK_ALLOW_UNSIGNED") {
+			t.Errorf("an unreadable SLACK_ALLOW_UNSIGNED: %v", err)
 		}
 	})
 
@@ -236,7 +236,7 @@ func TestSlackAppEventsAPIAndOffSwitch(t *testing.T) {
 		cfg := slackConfig(slack, nil)
 		cfg.Slack.SigningSecret = "s"
 		cfg.Slack.BotToken = "xoxb-wrong"
-		if _, err := slackApp(ctx, cfg, getenv(nil), store, newBotSlack(t, cfg), nil, http.NewServeMux(), log, nil); err == nil || strings.Contains(err.Error(), "xoxb-wrong") {
+		if _, err := slackApp(ctx, cfg, store, newBotSlack(t, cfg), nil, testDeps(t, cfg, nil), nil, http.NewServeMux(), log, nil); err == nil || strings.Contains(err.Error(), "xoxb-wrong") {
 			t.Errorf("slackApp with a refused token: %v", err)
 		}
 	})

@@ -14,14 +14,13 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/alerts"
 	"github.com/oncall-copilot/oncall-copilot/bot"
 	"github.com/oncall-copilot/oncall-copilot/config"
-	"github.com/oncall-copilot/oncall-copilot/retry"
 	"github.com/oncall-copilot/oncall-copilot/worker"
 )
 
 // serveRequirements are the problems serve refuses to start with, beyond
 // cfg.Validate: config check reports the same, so that "configuration is
 // valid" means serve starts.
-func serveRequirements(cfg config.Config, getenv func(string) string) error {
+func serveRequirements(cfg config.Config) error {
 	var problems []error
 	if !cfg.Slack.BotToken.IsSet() {
 		problems = append(problems, errors.New("slack.bot_token: SLACK_BOT_TOKEN is required to serve"))
@@ -44,9 +43,6 @@ func serveRequirements(cfg config.Config, getenv func(string) string) error {
 			problems = append(problems, fmt.Errorf("traces.jsonl.path: TRACE_JSONL_PATH %s: %w", p, pathProblem(err)))
 		}
 	}
-	if _, err := loadDigestSettings(cfg, getenv); err != nil {
-		problems = append(problems, err)
-	}
 	return errors.Join(problems...)
 }
 
@@ -66,7 +62,7 @@ type channelSetting struct {
 
 // configuredChannels lists every channel the configuration posts to,
 // each once, with the first setting that names it.
-func configuredChannels(cfg config.Config, getenv func(string) string) []channelSetting {
+func configuredChannels(cfg config.Config) []channelSetting {
 	var out []channelSetting
 	seen := map[string]bool{}
 	add := func(setting, channel string) {
@@ -81,7 +77,7 @@ func configuredChannels(cfg config.Config, getenv func(string) string) []channel
 	for i, r := range cfg.Routes {
 		add(fmt.Sprintf("routes[%d] (%s).channel", i, r.Name), r.Channel)
 	}
-	if st, err := loadDigestSettings(cfg, getenv); err == nil && st.Enabled {
+	if st, err := cfg.DigestSettings(); err == nil && st.Enabled {
 		if len(cfg.Digests.Schedules) == 0 {
 			add("DIGEST_CHANNEL", st.Schedule.Channel)
 		}
@@ -260,10 +256,7 @@ func settingHints(cfg config.Config) func(next worker.HandlerFunc) worker.Handle
 			default:
 				return err
 			}
-			if retry.IsPermanent(err) {
-				return retry.Permanent(fmt.Errorf("%s: %w", hint, err))
-			}
-			return fmt.Errorf("%s: %w", hint, err)
+			return fmt.Errorf("%s: %w", hint, err) // a permanent err stays permanent
 		}
 	}
 }

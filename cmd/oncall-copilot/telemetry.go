@@ -15,6 +15,7 @@ import (
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/incident"
 	"github.com/oncall-copilot/oncall-copilot/metrics"
+	"github.com/oncall-copilot/oncall-copilot/observe"
 	"github.com/oncall-copilot/oncall-copilot/selftrace"
 	"github.com/oncall-copilot/oncall-copilot/triage"
 	"github.com/oncall-copilot/oncall-copilot/worker"
@@ -25,7 +26,7 @@ var (
 	_ worker.Observer    = (*metrics.Metrics)(nil)
 	_ bot.Observer       = (*metrics.Metrics)(nil)
 	_ selftrace.Observer = (*metrics.Metrics)(nil)
-	_ incident.Triager   = (*observedTriage)(nil)
+	_ incident.Triager   = (*observe.Triage)(nil)
 	_ bot.Answerer       = (*observedAnswerer)(nil)
 )
 
@@ -150,80 +151,7 @@ func (t *telemetry) triager(svc *triage.Service, modelOn bool) incident.Triager 
 	if t == nil {
 		return svc
 	}
-	return &observedTriage{svc: svc, t: t, modelOn: modelOn}
-}
-
-// observedTriage runs a triage in its two steps, each a chain span under
-// the triage's root agent span, and counts it by outcome.
-type observedTriage struct {
-	svc     *triage.Service
-	t       *telemetry
-	modelOn bool
-}
-
-func (o *observedTriage) Triage(ctx context.Context, req oncall.TriageRequest) (oncall.Report, error) {
-	start := time.Now()
-	tr := o.t.tracer
-	ctx, root := tr.Start(ctx, "triage", oncall.KindAgent)
-	defer root.End()
-	root.Set("oncall.alert.name", req.Alert.Name, "oncall.alert.kind", string(req.Alert.Kind()), "oncall.route", req.Route)
-	done := func(outcome string, rep oncall.Report, err error) {
-		root.Set("triage.outcome", outcome)
-		if err != nil {
-			root.Fail(err)
-		} else {
-			root.OK()
-		}
-		o.t.metrics.TriageDone(outcome, rep.TracesExamined, time.Since(start))
-		b := selftrace.Baggage(ctx)
-		o.t.log.InfoContext(ctx, "triage finished", "incident", b["oncall.incident.key"], "job", b["oncall.job.id"],
-			"outcome", outcome, "traces", rep.TracesExamined, "clusters", len(rep.Clusters), "took", time.Since(start).Round(time.Millisecond))
-	}
-
-	pctx, prep := tr.Start(ctx, "triage.prepare", oncall.KindChain)
-	p, err := o.svc.Prepare(pctx, req)
-	if err != nil {
-		prep.Fail(err)
-		prep.End()
-		done("error", oncall.Report{}, err)
-		return oncall.Report{}, err
-	}
-	prep.SetInt("triage.traces", len(p.Traces))
-	prep.SetInt("triage.failing_traces", p.Report.FailingTraces)
-	prep.SetInt("triage.clusters", len(p.Report.Clusters))
-	prep.SetInt("triage.missing", len(p.Report.Missing))
-	prep.SetInt("triage.evidence_tokens", p.Evidence.Tokens)
-	prep.SetInt("triage.evidence_cut", len(p.Evidence.Cut))
-	prep.OK()
-	prep.End()
-
-	fctx, fin := tr.Start(ctx, "triage.finish", oncall.KindChain)
-	rep, err := o.svc.Finish(fctx, p)
-	if err != nil {
-		fin.Fail(err)
-		fin.End()
-		done("error", oncall.Report{}, err)
-		return rep, err
-	}
-	outcome := triageOutcome(rep, req, o.modelOn)
-	fin.Set("triage.diagnosis", outcome)
-	fin.OK()
-	fin.End()
-	done(outcome, rep, nil)
-	return rep, nil
-}
-
-// triageOutcome says how a finished triage was diagnosed: by the model
-// (diagnosed), deterministically by choice (offline), or
-// deterministically because the model failed (model_failed).
-func triageOutcome(rep oncall.Report, req oncall.TriageRequest, modelOn bool) string {
-	switch {
-	case rep.Diagnosis != nil && rep.Diagnosis.Offline == "":
-		return "diagnosed"
-	case modelOn && !req.Options.Offline():
-		return "model_failed"
-	}
-	return "offline"
+	return observe.NewTriage(observe.TriageOptions{Service: svc, Tracer: t.tracer, Metrics: t.metrics, Logger: t.log, ModelOn: modelOn})
 }
 
 // answerer traces each follow-up answer.

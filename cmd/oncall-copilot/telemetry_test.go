@@ -215,7 +215,11 @@ func TestCopilotTriagesItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := newTriage(cfg, exampleTraces, "", red, log, tel, nil)
+	d, err := newDeps(cfg, exampleTraces, "", red, log, tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := newTriage(cfg, d, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

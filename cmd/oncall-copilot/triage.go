@@ -94,7 +94,11 @@ func runTriage(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	svc, err := newTriage(cfg, *traces, *traceSource, red, log, nil, now)
+	d, err := newDeps(cfg, *traces, *traceSource, red, log, nil)
+	if err != nil {
+		return err
+	}
+	svc, err := newTriage(cfg, d, log, now)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/scenario"
+	"github.com/oncall-copilot/oncall-copilot/eval/scenario"
 )
 
 // The README's quick start, with the default configuration: its label map

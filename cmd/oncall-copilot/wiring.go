@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/oncall-copilot/oncall-copilot/alerts"
@@ -141,7 +139,7 @@ func newModel(cfg config.Config) (*llm.Client, error) {
 		APIKey:  cfg.Model.APIKey.Reveal(),
 		Model:   cfg.Model.Name,
 		Timeout: cfg.Model.Timeout.D(),
-		Retry:   retry.Default,
+		Retry:   retry.DefaultPolicy(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model client: %w", err)
@@ -149,30 +147,84 @@ func newModel(cfg config.Config) (*llm.Client, error) {
 	return m, nil
 }
 
-// newTriage builds the triage service. jsonlPath overrides the configured
-// JSONL path; source overrides the default source; tel, when not nil,
-// measures and traces the model and trace-store calls.
-// newTriage builds the triage service; now is its clock (nil: the
-// system's).
-func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger, tel *telemetry, now func() time.Time) (*triage.Service, error) {
-	sources, err := traceSources(cfg, jsonlPath, log)
+// deps are the clients one process builds once and hands to triage, the
+// follow-up assistant and the digests: one redactor, one model client
+// (one circuit breaker, one meter) and one client per trace store, each
+// measured and traced by the telemetry when there is one.
+type deps struct {
+	Redactor *redact.Redactor
+	// Client is the model client, nil when no key is configured; Model
+	// is the same client measured and traced.
+	Client *llm.Client
+	Model  triage.Model
+	// Sources are the configured trace sources, measured and traced;
+	// empty when none is configured. Default names the one to read
+	// unless a request names another.
+	Sources map[string]triage.TraceSource
+	Default string
+}
+
+// newDeps builds the shared clients. jsonlPath, when set, overrides the
+// configured JSONL path and becomes the default source; source, when set,
+// names the default source; tel, when not nil, measures and traces the
+// model and trace-store calls.
+func newDeps(cfg config.Config, jsonlPath, source string, red *redact.Redactor, log *slog.Logger, tel *telemetry) (*deps, error) {
+	d := &deps{Redactor: red, Sources: map[string]triage.TraceSource{}}
+	if jsonlPath != "" || len(cfg.Traces.Configured()) > 0 {
+		sources, err := traceSources(cfg, jsonlPath, log)
+		if err != nil {
+			return nil, err
+		}
+		for name, src := range sources {
+			d.Sources[name] = tel.source(name, src)
+		}
+	}
+	d.Default = source
+	if d.Default == "" {
+		if jsonlPath != "" {
+			d.Default = "jsonl"
+		} else {
+			d.Default = cfg.Traces.DefaultSource()
+		}
+	}
+	m, err := newModel(cfg)
 	if err != nil {
 		return nil, err
 	}
-	for name, src := range sources {
-		sources[name] = tel.source(name, src)
+	if m != nil {
+		d.Client, d.Model = m, tel.model(cfg.Model, m)
 	}
-	def := source
-	if def == "" {
-		if jsonlPath != "" {
-			def = "jsonl"
-		} else {
-			def = cfg.Traces.DefaultSource()
-		}
+	return d, nil
+}
+
+// defaultSource is the default trace source, or an error naming it when
+// it is not configured.
+func (d *deps) defaultSource() (triage.TraceSource, error) {
+	src, ok := d.Sources[d.Default]
+	if !ok {
+		return nil, fmt.Errorf("default trace source %q is not configured", d.Default)
+	}
+	return src, nil
+}
+
+// newTriage builds the triage service over the shared clients; now is its
+// clock (nil: the system's).
+func newTriage(cfg config.Config, d *deps, log *slog.Logger, now func() time.Time) (*triage.Service, error) {
+	opts, err := triageOptions(cfg, d, log, now)
+	if err != nil {
+		return nil, err
+	}
+	return triage.NewService(opts)
+}
+
+// triageOptions are the triage service's options over the shared clients.
+func triageOptions(cfg config.Config, d *deps, log *slog.Logger, now func() time.Time) (triage.ServiceOptions, error) {
+	if len(d.Sources) == 0 {
+		return triage.ServiceOptions{}, errors.New("no trace source configured: set TRACE_JSONL_PATH, LANGFUSE_HOST, PHOENIX_BASE_URL, JAEGER_QUERY_URL or TEMPO_URL")
 	}
 	opts := triage.ServiceOptions{
-		Sources:       sources,
-		DefaultSource: def,
+		Sources:       d.Sources,
+		DefaultSource: d.Default,
 		ModelName:     cfg.Model.Name,
 		Window:        cfg.Triage.Window.D(),
 		Baseline:      cfg.Triage.Baseline.D(),
@@ -180,41 +232,14 @@ func newTriage(cfg config.Config, jsonlPath, source string, red *redact.Redactor
 		MaxTraces:     cfg.Triage.MaxTraces,
 		MaxKeptTraces: cfg.Triage.MaxFailingTraces,
 		Budget:        cfg.Model.TokenBudget,
-		Redactor:      red,
+		Redactor:      d.Redactor,
 		Logger:        log,
 		Now:           now,
 	}
-	m, err := newModel(cfg)
-	if err != nil {
-		return nil, err
+	if d.Model != nil {
+		opts.Model = d.Model
 	}
-	if m != nil {
-		opts.Model = tel.model(cfg.Model, m)
-	}
-	return triage.NewService(opts)
-}
-
-// traceURL links trace and span ids to the trace UI: the configured
-// template, or one derived from the default source.
-func traceURL(t config.Traces) func(traceID, spanID string) string {
-	// Links are posted to Slack: credentials in a source's URL stay out.
-	tmpl := t.UIURL.WithoutUserInfo()
-	if tmpl == "" {
-		switch t.DefaultSource() {
-		case "langfuse":
-			tmpl = strings.TrimRight(t.Langfuse.Host.WithoutUserInfo(), "/") + "/trace/{trace_id}"
-		case "jaeger":
-			tmpl = strings.TrimRight(t.Jaeger.QueryURL.WithoutUserInfo(), "/") + "/trace/{trace_id}?uiFind={span_id}"
-		case "phoenix":
-			tmpl = strings.TrimRight(t.Phoenix.BaseURL.WithoutUserInfo(), "/") + "/projects/" + url.PathEscape(t.Phoenix.Project) + "/traces/{trace_id}"
-		}
-	}
-	if tmpl == "" {
-		return nil
-	}
-	return func(traceID, spanID string) string {
-		return strings.NewReplacer("{trace_id}", url.PathEscape(traceID), "{span_id}", url.QueryEscape(spanID)).Replace(tmpl)
-	}
+	return opts, nil
 }
 
 // newLogger logs JSON lines with every message and string attribute

@@ -7,20 +7,20 @@ package testenv
 
 import (
 	"fmt"
-	"os"
 	"testing"
 )
 
 // CI reports whether the tests run in CI (CI=true, as GitHub Actions and
-// most CI services set it).
-func CI() bool { return os.Getenv("CI") == "true" }
+// most CI services set it); getenv is the test's os.Getenv.
+func CI(getenv func(string) string) bool { return getenv("CI") == "true" }
 
 // Missing ends the test because something it needs is missing: a skip,
-// or a failure under CI=true. The message says what is missing.
-func Missing(tb testing.TB, format string, args ...any) {
+// or a failure under CI=true. The message says what is missing; getenv
+// is the test's os.Getenv.
+func Missing(tb testing.TB, getenv func(string) string, format string, args ...any) {
 	tb.Helper()
 	msg := fmt.Sprintf(format, args...)
-	if CI() {
+	if CI(getenv) {
 		tb.Fatalf("%s (CI=true: a test that cannot run fails; ./scripts/test.sh installs what the tests need)", msg)
 	}
 	tb.Skipf("%s (skipped; under CI=true this fails)", msg)

@@ -73,7 +73,7 @@ func TestMissing(t *testing.T) {
 			r := &recorder{TB: t}
 			func() {
 				defer func() { _ = recover() }()
-				Missing(r, "redis at %s unreachable", "127.0.0.1:6379")
+				Missing(r, os.Getenv, "redis at %s unreachable", "127.0.0.1:6379")
 			}()
 			if ci == "true" && (!r.fatal || r.skip) {
 				t.Errorf("under CI=true Missing did not fail: fatal %v skip %v", r.fatal, r.skip)

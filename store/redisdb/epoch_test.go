@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/oncall-copilot/oncall-copilot/internal/testenv"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ func privateRedis(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		testenv.Missing(t, "redis-server is not installed; ./scripts/test.sh installs it")
+		testenv.Missing(t, os.Getenv, "redis-server is not installed; ./scripts/test.sh installs it")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

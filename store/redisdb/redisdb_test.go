@@ -41,7 +41,7 @@ func server(tb testing.TB) *redis.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		testenv.Missing(tb, "redis at %s unreachable: %v", opts.Addr, err)
+		testenv.Missing(tb, os.Getenv, "redis at %s unreachable: %v", opts.Addr, err)
 	}
 	return rdb
 }

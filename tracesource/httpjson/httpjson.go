@@ -35,7 +35,7 @@ type Client struct {
 	// HTTPClient defaults to a client without its own timeout: every
 	// attempt gets Timeout instead.
 	HTTPClient *http.Client
-	Retry      retry.Policy  // zero: retry.Default
+	Retry      retry.Policy  // zero: retry.DefaultPolicy()
 	Timeout    time.Duration // per attempt; default DefaultTimeout
 	// MaxResponseBytes caps one response body; default DefaultMaxBytes.
 	MaxResponseBytes int64
@@ -49,7 +49,7 @@ func New(c Client) *Client {
 		c.HTTPClient = &http.Client{}
 	}
 	if c.Retry.Attempts == 0 {
-		c.Retry = retry.Default
+		c.Retry = retry.DefaultPolicy()
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout

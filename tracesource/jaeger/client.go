@@ -46,7 +46,7 @@ type Options struct {
 	// Service is searched when a query has no service.name filter.
 	Service    string
 	HTTPClient *http.Client  // default: a client without its own timeout
-	Retry      retry.Policy  // zero: retry.Default
+	Retry      retry.Policy  // zero: retry.DefaultPolicy()
 	Timeout    time.Duration // per request; default DefaultTimeout
 	// MaxResponseBytes caps one response body; default DefaultMaxBytes.
 	MaxResponseBytes int64

@@ -40,7 +40,7 @@ type Options struct {
 	// HTTPClient defaults to a client without its own timeout: every
 	// request gets Timeout instead.
 	HTTPClient *http.Client
-	Retry      retry.Policy  // zero: retry.Default
+	Retry      retry.Policy  // zero: retry.DefaultPolicy()
 	Timeout    time.Duration // per request; default DefaultTimeout
 	// Concurrency bounds the requests in flight (list pages, and the
 	// traces fetched one by one); default DefaultConcurrency. Small

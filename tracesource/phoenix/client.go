@@ -49,7 +49,7 @@ type Options struct {
 	// HTTPClient defaults to a client without its own timeout: every
 	// request gets Timeout instead.
 	HTTPClient *http.Client
-	Retry      retry.Policy  // zero: retry.Default
+	Retry      retry.Policy  // zero: retry.DefaultPolicy()
 	Timeout    time.Duration // per request; default DefaultTimeout
 	PageSize   int           // spans per page, at most 1000
 	// MaxSpans caps the spans one Search or Get reads.

@@ -19,12 +19,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
+	"github.com/oncall-copilot/oncall-copilot/tracesource"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/httpjson"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/semconv"
 )
@@ -50,7 +50,7 @@ type Options struct {
 	BasicPassword string
 	OrgID         string // sent as X-Scope-OrgID for multi-tenant Tempo
 	HTTPClient    *http.Client
-	Retry         retry.Policy  // zero: retry.Default
+	Retry         retry.Policy  // zero: retry.DefaultPolicy()
 	Timeout       time.Duration // per request; default DefaultTimeout
 	// SearchLimit is how many trace ids one search asks for, so that
 	// Matched can say how many were left out; never below the query's
@@ -205,48 +205,21 @@ func mergeHits(failing, all []hit) ([]hit, []oncall.Run) {
 // fetchAll fetches the hits' traces, at most Concurrency at a time, in
 // the hits' order. A trace gone since the search is left zero.
 func (c *Client) fetchAll(ctx context.Context, hits []hit) ([]oncall.Trace, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-	}
 	out := make([]oncall.Trace, len(hits))
-	sem := make(chan struct{}, c.opts.Concurrency)
-loop:
-	for i, h := range hits {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			fail(ctx.Err())
-			break loop
+	err := tracesource.FetchAll(ctx, len(hits), c.opts.Concurrency, func(ctx context.Context, i int) error {
+		h := hits[i]
+		t, err := c.get(ctx, h.id, h.start, h.end)
+		switch {
+		case errors.Is(err, oncall.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("fetch trace %s: %w", h.id, err)
+		default:
+			out[i] = t
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t, err := c.get(ctx, h.id, h.start, h.end)
-			switch {
-			case errors.Is(err, oncall.ErrNotFound):
-			case err != nil:
-				fail(fmt.Errorf("fetch trace %s: %w", h.id, err))
-			default:
-				out[i] = t
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,15 +1,8 @@
-// Package digest builds, renders and schedules the periodic digest of an
-// on-call rotation: the incidents of the window (opened, resolved, still
-// open, time to acknowledge and resolve, the noisiest alerts), the
-// fleet's top failure clusters against the previous window and the
-// agents failing most, the copilot's own model spend and feedback, an
-// optional short narrative by the model, and a small PNG chart.
-//
-// A Builder computes a Digest deterministically from stored incidents and
-// the traces of the window; RenderBlocks, RenderText and Chart turn it
-// into Block Kit, plain text and PNG; a Scheduler posts it on cron
-// schedules, once per scheduled fire across all replicas.
-package digest
+// Package view is the digest as people read it, apart from how it is
+// computed and posted: the neutral Digest that digest builds, the words
+// its renderings share, and its plain-text rendering. bot renders the
+// same Digest as Block Kit; view imports neither Slack nor the analysis.
+package view
 
 import (
 	"time"
@@ -133,11 +126,4 @@ type Bucket struct {
 	Runs    int       `json:"runs"`
 	Failing int       `json:"failing"`
 	Opened  int       `json:"incidents_opened"`
-}
-
-// Request asks a Builder for the digest of a window.
-type Request struct {
-	Name       string
-	Start, End time.Time
-	Location   *time.Location // nil: UTC
 }

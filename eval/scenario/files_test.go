@@ -21,7 +21,7 @@ import (
 
 var update = flag.Bool("update", false, "regenerate ../examples instead of comparing with it")
 
-const examplesDir = "../examples"
+const examplesDir = "../../examples"
 
 func filesOf(t *testing.T, g *Generated) map[string][]byte {
 	t.Helper()

@@ -1,7 +1,8 @@
-package digest
+package view
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +202,14 @@ func quietLine(d Digest) string {
 		s += " " + runsLine(d.Fleet.Runs, d.Fleet.Failing) + "."
 	}
 	return s
+}
+
+// ratio is n of total, rounded to four decimals; 0 of nothing.
+func ratio(n, total int) float64 {
+	if total == 0 {
+		return 0
+	}
+	return math.Round(float64(n)/float64(total)*10000) / 10000
 }
 
 // headline is the digest in one line, for notifications.

@@ -132,6 +132,8 @@ type Server struct {
 	lastMicros int64            // the latest ts handed out under clock
 	channels   map[string]*Channel
 	declared   bool // AddChannel was called: only added channels exist
+	pacing     Pacing
+	paced      map[string]time.Time // channel id → when its bucket is full again
 }
 
 // NewServer starts a fake Slack API that closes when the test ends.
@@ -318,6 +320,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if id != "" {
 		params.Set(channelRules[method].param, id)
+	}
+	if f, over := s.paceFault(method, params.Get("channel")); over {
+		s.answerFault(w, method, params, f)
+		return
 	}
 	body := h(params)
 	s.answer(w, method, params, http.StatusOK, body)

@@ -3,34 +3,32 @@ package incident
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/retry"
 )
 
 // noteRefire tells the thread that a resolved group fired again, once
 // when it starts flapping, and not at every flap after that.
 func (s *Service) noteRefire(ctx context.Context, inc oncall.Incident) error {
-	var note string
-	switch {
-	case !inc.Flapping:
-		note = fmt.Sprintf(":repeat: Re-fired (fire #%d) after being resolved; triaging again.", inc.Fires)
-	case len(inc.FireTimes) == s.opts.FlapThreshold:
-		note = fmt.Sprintf(":warning: Flapping: fired %d times within %s. I will not re-triage or post each flap until it settles; the message above keeps its state.",
-			len(inc.FireTimes), FormatDuration(s.opts.FlapWindow))
-	}
-	if note != "" {
-		if err := s.opts.Publisher.PostNote(ctx, inc, note); err != nil {
-			return fmt.Errorf("post re-fire note: %w", err)
+	if note := s.refireText(inc); note != "" {
+		if err := s.note(ctx, inc, "refire", note); err != nil {
+			return err
 		}
 	}
-	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-		return fmt.Errorf("update parent: %w", err)
+	return s.updateParent(ctx, inc)
+}
+
+// refireText is the note of a re-fire, or "" when it gets none.
+func (s *Service) refireText(inc oncall.Incident) string {
+	switch {
+	case !inc.Flapping:
+		return fmt.Sprintf(":repeat: Re-fired (fire #%d) after being resolved; triaging again.", inc.Fires)
+	case len(inc.FireTimes) == s.opts.FlapThreshold:
+		return fmt.Sprintf(":warning: Flapping: fired %d times within %s. I will not re-triage or post each flap until it settles; the message above keeps its state.",
+			len(inc.FireTimes), FormatDuration(s.opts.FlapWindow))
 	}
-	return nil
+	return ""
 }
 
 // checkStorm decides once, before a new incident's parent is posted,
@@ -61,115 +59,6 @@ func (s *Service) checkStorm(ctx context.Context, key string, inc oncall.Inciden
 		return inc, fmt.Errorf("record storm decision: %w", err)
 	}
 	return inc, nil
-}
-
-// joinStorm lists an incident in its storm's thread instead of opening a
-// thread of its own, opening the storm thread first if needed. Incidents
-// in a storm are not triaged one by one.
-func (s *Service) joinStorm(ctx context.Context, log *slog.Logger, key, job string, inc oncall.Incident) error {
-	storm, err := s.stormIncident(ctx, inc, job)
-	if err != nil {
-		return err
-	}
-	line := fmt.Sprintf(":zap: %s", inc.Alert.Name)
-	if inc.Alert.Severity != "" {
-		line += " (" + inc.Alert.Severity + ")"
-	}
-	if inc.Alert.Summary != "" {
-		line += ": " + inc.Alert.Summary
-	}
-	if inc.Fires > 1 {
-		line += fmt.Sprintf(" — re-fired (#%d)", inc.Fires)
-	}
-	if err := s.opts.Publisher.PostNote(ctx, storm, line); err != nil {
-		return fmt.Errorf("post to storm thread: %w", err)
-	}
-	now := s.opts.Now().UTC()
-	if _, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
-		inc.TriagedAt = now
-		inc.Headline = "Listed in an alert storm thread; not triaged on its own."
-		return nil
-	}); err != nil {
-		return fmt.Errorf("record storm membership: %w", err)
-	}
-	// Count the member on the storm's parent message, once per incident.
-	first, err := s.opts.Store.Once(ctx, "storm-member:"+storm.Key+":"+key+fmt.Sprint(inc.Fires), 24*s.opts.StormWindow)
-	if err != nil {
-		return fmt.Errorf("storm count: %w", err)
-	}
-	if first {
-		storm, err = s.opts.Store.UpdateIncident(ctx, storm.Key, func(st *oncall.Incident) error {
-			st.Fires++
-			st.Alert.Summary = fmt.Sprintf("%d more incidents in this channel within %s; each is listed in the thread.", st.Fires, FormatDuration(s.opts.StormWindow))
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("storm count: %w", err)
-		}
-		if err := s.opts.Publisher.UpdateParent(ctx, storm); err != nil {
-			return fmt.Errorf("update storm parent: %w", err)
-		}
-	}
-	log.Info("incident joined an alert storm", "storm", storm.Key)
-	return nil
-}
-
-// stormIncident returns the storm incident with its thread posted. The
-// job holding its lease posts the parent; others are retried shortly.
-func (s *Service) stormIncident(ctx context.Context, member oncall.Incident, job string) (oncall.Incident, error) {
-	now := s.opts.Now().UTC()
-	storm, created, err := s.opts.Store.CreateIncident(ctx, oncall.Incident{
-		Key:     member.Storm,
-		Status:  oncall.IncidentOpen,
-		Route:   member.Route,
-		Channel: member.Channel,
-		Alert: oncall.Alert{
-			Source: "oncall-copilot", Name: "Alert storm", Severity: "warning", Status: oncall.AlertFiring,
-			Summary:  "New incidents in this channel are arriving faster than one thread each can be read; they are listed in the thread.",
-			StartsAt: now, Labels: map[string]string{"alertname": "Alert storm"},
-		},
-		OpenedAt:     now,
-		StormChecked: true,
-		TriagedAt:    now,
-		Headline:     "Incidents of this storm are listed in the thread.",
-		LeaseOwner:   job,
-		LeaseUntil:   now.Add(s.opts.Lease),
-	})
-	if err != nil {
-		return storm, fmt.Errorf("claim storm incident: %w", err)
-	}
-	if storm.ThreadTS != "" {
-		return storm, nil
-	}
-	if !created {
-		var held bool
-		if storm, held, err = s.lease(ctx, storm.Key, job, now); err != nil {
-			return storm, err
-		}
-		if storm.ThreadTS != "" {
-			return storm, nil
-		}
-		if !held {
-			// Another job is posting the storm thread; try again shortly.
-			return storm, fmt.Errorf("storm thread %s not posted yet", member.Storm)
-		}
-	}
-	defer s.release(storm.Key, job)
-	ctx, stop := s.keepLease(ctx, storm.Key, job)
-	defer stop()
-	return s.postParent(ctx, storm.Key, storm)
-}
-
-// stormNote posts a line in the storm thread of a member incident.
-func (s *Service) stormNote(ctx context.Context, inc oncall.Incident, text string) error {
-	storm, err := s.opts.Store.GetIncident(ctx, inc.Storm)
-	if err != nil {
-		return fmt.Errorf("storm of %s: %w", inc.Key, err)
-	}
-	if storm.ThreadTS == "" {
-		return retry.Permanent(fmt.Errorf("storm %s has no thread", inc.Storm))
-	}
-	return s.opts.Publisher.PostNote(ctx, storm, strings.TrimSpace(text))
 }
 
 // recent keeps the times at or after since.

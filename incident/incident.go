@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -95,6 +96,33 @@ type Options struct {
 	// negative threshold turns the guard off.
 	StormThreshold int
 	StormWindow    time.Duration
+	// StormSummaryEvery spaces the storm thread's summary replies; the
+	// parent's table shows every member at once. Default 1m.
+	StormSummaryEvery time.Duration
+	// StormTriageAt is how many members a storm has when it gets its one
+	// triage. Default 3.
+	StormTriageAt int
+	// Outbox, when set, takes every Slack message the jobs want sent:
+	// jobs record it and move on, and RunOutbox sends it. Nil posts from
+	// the job, waiting for Slack's pacing.
+	Outbox Outbox
+	// SendInterval spaces the outbox's messages to one channel: Slack
+	// takes about one message per second per channel
+	// (api.slack.com/apis/rate-limits, "Posting messages"). Default 1s.
+	SendInterval time.Duration
+	// OutboxOwner names this process's sender for the channel leases;
+	// default a random name. OutboxLease is how long a channel's lease
+	// lasts unrenewed (default 15s); OutboxPoll how often other
+	// replicas' items are looked for (default 200ms).
+	OutboxOwner string
+	OutboxLease time.Duration
+	OutboxPoll  time.Duration
+	// Notes posts notes that can be looked up again; default the
+	// Publisher when it implements MarkedNotes.
+	Notes MarkedNotes
+	// Channels turns channel names into ids for the outbox; default the
+	// Publisher when it implements ChannelIDs.
+	Channels ChannelIDs
 	// StoreLostAt, when set, tells when the store last lost its data
 	// (a Redis restarted without persistence): for RecoveryWindow after
 	// that, every parent is first looked up in Slack, so that alerts of
@@ -110,6 +138,10 @@ type Options struct {
 type Service struct {
 	opts Options
 	log  *slog.Logger
+	wake chan struct{} // an item was put in the outbox
+
+	paceMu sync.Mutex
+	paced  map[string]time.Time // channel → when its outbox may send again
 }
 
 // New checks opts and returns a Service.
@@ -147,7 +179,34 @@ func New(opts Options) (*Service, error) {
 	if opts.StormWindow <= 0 {
 		opts.StormWindow = 5 * time.Minute
 	}
-	return &Service{opts: opts, log: opts.Logger.With("component", "incident")}, nil
+	if opts.StormSummaryEvery <= 0 {
+		opts.StormSummaryEvery = time.Minute
+	}
+	if opts.StormTriageAt <= 0 {
+		opts.StormTriageAt = 3
+	}
+	if opts.SendInterval <= 0 {
+		opts.SendInterval = time.Second
+	}
+	if opts.OutboxOwner == "" {
+		opts.OutboxOwner = newOwner()
+	}
+	if opts.OutboxLease <= 0 {
+		opts.OutboxLease = 15 * time.Second
+	}
+	if opts.OutboxPoll <= 0 {
+		opts.OutboxPoll = 200 * time.Millisecond
+	}
+	if opts.Notes == nil {
+		opts.Notes, _ = opts.Publisher.(MarkedNotes)
+	}
+	if opts.Channels == nil {
+		opts.Channels, _ = opts.Publisher.(ChannelIDs)
+	}
+	return &Service{
+		opts: opts, log: opts.Logger.With("component", "incident"),
+		wake: make(chan struct{}, 1), paced: map[string]time.Time{},
+	}, nil
 }
 
 // Handle processes one alert job: a notification of one alert group.
@@ -236,8 +295,8 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 			if job.Attempts > 0 && inc.ThreadTS != "" {
 				// An earlier attempt may have recorded the triage and
 				// died before the parent showed it.
-				if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-					return fmt.Errorf("update parent: %w", err)
+				if err := s.updateParent(ctx, inc); err != nil {
+					return err
 				}
 			}
 			log.Debug("nothing new for this incident")
@@ -262,12 +321,20 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 			return err
 		}
 		if inc.Storm != "" {
-			return s.joinStorm(ctx, log, key, job.ID, inc)
+			return s.joinStorm(ctx, log, key, job, inc)
 		}
-		if inc, err = s.postParent(ctx, key, inc); err != nil {
-			return err
+		if s.outboxOn() {
+			// The sender posts it ahead of everything else waiting in
+			// the channel; triage goes on meanwhile.
+			if err := s.enqueue(ctx, inc.Channel, "parent:"+key, prioNewThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
+				return err
+			}
+		} else {
+			if inc, err = s.postParent(ctx, key, inc); err != nil {
+				return err
+			}
+			log.Info("incident opened", "channel", inc.Channel, "thread", inc.ThreadTS)
 		}
-		log.Info("incident opened", "channel", inc.Channel, "thread", inc.ThreadTS)
 	} else if refired {
 		if err := s.noteRefire(ctx, inc); err != nil {
 			return err
@@ -330,7 +397,14 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}
-	if err := s.postReport(ctx, log, key, inc, rep); err != nil {
+	if s.outboxOn() {
+		// Queued before the triage is recorded, so a crash between the
+		// two leaves the job to run again rather than a report unsent;
+		// the sender holds it until the report is recorded.
+		if err := s.enqueue(ctx, inc.Channel, fmt.Sprintf("report:%s:%d", key, inc.Fires), prioThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
+			return err
+		}
+	} else if err := s.postReport(ctx, log, key, inc, rep); err != nil {
 		return err
 	}
 	now := s.opts.Now().UTC()
@@ -346,8 +420,8 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 	if err != nil {
 		return fmt.Errorf("record triage: %w", err)
 	}
-	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-		return fmt.Errorf("update parent: %w", err)
+	if err := s.updateParent(ctx, inc); err != nil {
+		return err
 	}
 	log.Info("incident triaged", "clusters", len(rep.Clusters), "traces", rep.TracesExamined)
 	return nil
@@ -406,21 +480,23 @@ func (s *Service) resolve(ctx context.Context, log *slog.Logger, key string, job
 	}
 	if inc.ThreadTS == "" {
 		if inc.Storm != "" {
-			return s.stormNote(ctx, inc, fmt.Sprintf(":white_check_mark: %s resolved after %s.", inc.Alert.Name, FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt))))
+			// The storm's table shows it; no reply.
+			return s.stormMemberChanged(ctx, inc, job.ID)
 		}
-		// The firing job has not posted yet: it renders the resolved
-		// state when it does.
-		return nil
+		if !s.outboxOn() || !inc.StormChecked {
+			// The firing job has not posted yet: it renders the
+			// resolved state when it does.
+			return nil
+		}
 	}
-	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-		return fmt.Errorf("update parent: %w", err)
+	if err := s.updateParent(ctx, inc); err != nil {
+		return err
 	}
 	if inc.Flapping {
 		return nil // the parent shows it; no note per flap
 	}
-	note := fmt.Sprintf(":white_check_mark: Resolved after %s.", FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt)))
-	if err := s.opts.Publisher.PostNote(ctx, inc, note); err != nil {
-		return fmt.Errorf("post resolution: %w", err)
+	if err := s.note(ctx, inc, "resolved", s.noteText(inc, "resolved")); err != nil {
+		return err
 	}
 	log.Info("incident resolved")
 	return nil

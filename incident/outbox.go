@@ -1,0 +1,448 @@
+package incident
+
+// The outbox: with Options.Outbox set, jobs do not call Slack. They
+// record what the thread should show and put an item naming it in the
+// channel's outbox, kept in the store; one sender per channel (a lease
+// in the store, so one replica at a time) renders each item from the
+// incident's state when its turn comes and sends it, paced to Slack's
+// per-channel rate. Workers move on at once, a busy channel has its own
+// sender and never delays another's, and a crash loses nothing: an item
+// leaves the outbox only after Slack took it, and the posting-once
+// markers with the metadata lookups keep a resent item from showing
+// twice.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/retry"
+)
+
+// Outbox keeps the Slack messages waiting to be sent, per channel.
+type Outbox interface {
+	PutOutbox(ctx context.Context, item oncall.OutboxItem) (oncall.OutboxItem, error)
+	PendingOutbox(ctx context.Context, channel string) ([]oncall.OutboxItem, error)
+	OutboxChannels(ctx context.Context) ([]string, error)
+	DoneOutbox(ctx context.Context, item oncall.OutboxItem) (bool, error)
+	LeaseOutbox(ctx context.Context, channel, owner string, ttl time.Duration) (bool, error)
+	ReleaseOutbox(ctx context.Context, channel, owner string) error
+}
+
+// MarkedNotes posts thread notes that can be found again, so a note a
+// sender posted before dying is not posted twice.
+type MarkedNotes interface {
+	PostMarkedNote(ctx context.Context, inc oncall.Incident, mark, text string) error
+	FindMarkedNote(ctx context.Context, inc oncall.Incident, mark string) (bool, error)
+}
+
+// ChannelIDs turns a channel name into its id, so that an incident
+// known by its channel's name and one known by its id share one outbox.
+type ChannelIDs interface {
+	ChannelID(ctx context.Context, channel string) (string, error)
+}
+
+// Priority classes of outbox items; within a class the more severe
+// alert goes first (oncall.SeverityRank is added).
+const (
+	prioNewThread = 0  // the parent of a new incident or storm
+	prioStorm     = 10 // a storm's table
+	prioThread    = 20 // reports, notes and parent updates
+	prioSummary   = 30 // a storm's summary reply
+)
+
+// outboxRetries bounds how often an item that keeps failing is tried.
+const outboxRetries = 10
+
+// errNotReady holds an item back: what it needs (a thread, a report) is
+// not there yet.
+var errNotReady = errors.New("not ready")
+
+func (s *Service) outboxOn() bool { return s.opts.Outbox != nil }
+
+// enqueue puts an item for channel in the outbox and wakes the sender.
+func (s *Service) enqueue(ctx context.Context, channel, key string, prio int) error {
+	ch := s.outboxChannel(ctx, channel)
+	if _, err := s.opts.Outbox.PutOutbox(ctx, oncall.OutboxItem{Channel: ch, Key: key, Priority: prio, Due: s.opts.Now().UTC()}); err != nil {
+		return fmt.Errorf("queue %s for slack: %w", key, err)
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// outboxChannel is the outbox a channel's items go to: its id when it
+// can be had, so a name and its id are one outbox, else as given.
+func (s *Service) outboxChannel(ctx context.Context, channel string) string {
+	if s.opts.Channels == nil || channel == "" {
+		return channel
+	}
+	id, err := s.opts.Channels.ChannelID(ctx, channel)
+	if err != nil || id == "" {
+		return channel
+	}
+	return id
+}
+
+// updateParent shows inc's state on its parent message: at once, or
+// through the outbox.
+func (s *Service) updateParent(ctx context.Context, inc oncall.Incident) error {
+	if s.outboxOn() {
+		return s.enqueue(ctx, inc.Channel, "parent:"+inc.Key, prioThread+oncall.SeverityRank(inc.Alert.Severity))
+	}
+	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
+		return fmt.Errorf("update parent: %w", err)
+	}
+	return nil
+}
+
+// note posts a note in inc's thread, once: at once, or through the
+// outbox, where it is rendered by noteText from what.
+func (s *Service) note(ctx context.Context, inc oncall.Incident, what, text string) error {
+	if s.outboxOn() {
+		return s.enqueue(ctx, inc.Channel, fmt.Sprintf("note:%s:%d:%s", inc.Key, inc.Fires, what), prioThread+oncall.SeverityRank(inc.Alert.Severity))
+	}
+	if err := s.opts.Publisher.PostNote(ctx, inc, text); err != nil {
+		return fmt.Errorf("post %s note: %w", what, err)
+	}
+	return nil
+}
+
+// RunOutbox sends the outbox until ctx ends: one sender per channel with
+// pending items whose lease this process holds. It returns nil when ctx
+// ends; items left are sent by the next sender.
+func (s *Service) RunOutbox(ctx context.Context) error {
+	if !s.outboxOn() {
+		<-ctx.Done()
+		return nil
+	}
+	var (
+		mu     sync.Mutex
+		active = map[string]bool{}
+		wg     sync.WaitGroup
+	)
+	defer wg.Wait()
+	tick := time.NewTicker(s.opts.OutboxPoll)
+	defer tick.Stop()
+	for {
+		chans, err := s.opts.Outbox.OutboxChannels(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("list outbox channels failed", "err", err)
+		}
+		for _, ch := range chans {
+			mu.Lock()
+			busy := active[ch]
+			active[ch] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.drain(ctx, ch)
+				mu.Lock()
+				delete(active, ch)
+				mu.Unlock()
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// hold keeps an item back after a failure.
+type hold struct {
+	until    time.Time
+	attempts int
+}
+
+// drain sends channel's items while it holds the channel's lease and
+// items are pending, one at a time: the first due item by priority,
+// each no sooner than SendInterval after the last, or after the
+// Retry-After of a 429.
+func (s *Service) drain(ctx context.Context, channel string) {
+	log := s.log.With("channel", channel, "owner", s.opts.OutboxOwner)
+	held, err := s.opts.Outbox.LeaseOutbox(ctx, channel, s.opts.OutboxOwner, s.opts.OutboxLease)
+	if err != nil || !held {
+		if err != nil && ctx.Err() == nil {
+			log.Warn("take outbox lease failed", "err", err)
+		}
+		return
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.opts.Outbox.ReleaseOutbox(rctx, channel, s.opts.OutboxOwner); err != nil {
+			log.Warn("release outbox lease failed", "err", err)
+		}
+	}()
+	holds := map[string]hold{}
+	renewed := s.opts.Now()
+	for ctx.Err() == nil {
+		now := s.opts.Now()
+		if now.Sub(renewed) > s.opts.OutboxLease/3 {
+			if held, err := s.opts.Outbox.LeaseOutbox(ctx, channel, s.opts.OutboxOwner, s.opts.OutboxLease); err != nil || !held {
+				log.Warn("outbox lease lost", "err", err)
+				return
+			}
+			renewed = now
+		}
+		items, err := s.opts.Outbox.PendingOutbox(ctx, channel)
+		if err != nil {
+			log.Warn("read outbox failed", "err", err)
+			sleep(ctx, s.opts.OutboxPoll)
+			continue
+		}
+		if len(items) == 0 {
+			return
+		}
+		var (
+			pick  *oncall.OutboxItem
+			until time.Time
+		)
+		for i, it := range items {
+			at := it.Due
+			if h := holds[it.Key]; h.until.After(at) {
+				at = h.until
+			}
+			if !at.After(now) {
+				pick = &items[i]
+				break
+			}
+			if until.IsZero() || at.Before(until) {
+				until = at
+			}
+		}
+		if pick == nil {
+			sleep(ctx, min(until.Sub(now), s.opts.OutboxPoll))
+			continue
+		}
+		if next := s.nextSend(channel); next.After(now) {
+			// Wait for the channel's turn, then pick again: something
+			// more urgent may have come meanwhile.
+			sleep(ctx, next.Sub(now))
+			continue
+		}
+		sent, err := s.send(ctx, *pick)
+		if sent {
+			s.setNextSend(channel, s.opts.Now().Add(s.opts.SendInterval))
+		}
+		var after *retry.AfterError
+		switch {
+		case err == nil:
+			delete(holds, pick.Key)
+			if _, err := s.opts.Outbox.DoneOutbox(ctx, *pick); err != nil {
+				log.Warn("remove sent outbox item failed", "item", pick.Key, "err", err)
+			}
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errNotReady):
+			holds[pick.Key] = hold{until: s.opts.Now().Add(s.opts.SendInterval), attempts: holds[pick.Key].attempts}
+		case errors.As(err, &after):
+			// Slack asked us to wait: the whole channel waits.
+			s.setNextSend(channel, s.opts.Now().Add(max(after.After, s.opts.SendInterval)))
+			log.Warn("slack asked to slow down", "item", pick.Key, "retry_after", after.After)
+		case retry.IsPermanent(err) || holds[pick.Key].attempts+1 >= outboxRetries:
+			log.Error("outbox item dropped: slack will not take it", "item", pick.Key, "err", err)
+			delete(holds, pick.Key)
+			if _, err := s.opts.Outbox.DoneOutbox(ctx, *pick); err != nil {
+				log.Warn("remove dropped outbox item failed", "item", pick.Key, "err", err)
+			}
+		default:
+			h := holds[pick.Key]
+			h.attempts++
+			h.until = s.opts.Now().Add(min(time.Minute, s.opts.SendInterval<<h.attempts))
+			holds[pick.Key] = h
+			log.Warn("outbox item failed; trying again later", "item", pick.Key, "attempt", h.attempts, "err", err)
+		}
+	}
+}
+
+func (s *Service) nextSend(channel string) time.Time {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	return s.paced[channel]
+}
+
+func (s *Service) setNextSend(channel string, at time.Time) {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	if at.After(s.paced[channel]) {
+		s.paced[channel] = at
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// send renders and sends one item, and reports whether it cost a
+// message (a post or an edit). Items about incidents that no longer
+// need them are done without a call.
+func (s *Service) send(ctx context.Context, it oncall.OutboxItem) (sent bool, err error) {
+	kind, rest, _ := strings.Cut(it.Key, ":")
+	switch kind {
+	case "parent", "storm":
+		return s.sendParent(ctx, rest)
+	case "summary":
+		return s.sendSummary(ctx, it, rest)
+	case "report":
+		key, fire, err := splitFire(rest)
+		if err != nil {
+			return false, retry.Permanent(err)
+		}
+		return s.sendReport(ctx, key, fire)
+	case "note":
+		key, tail, _ := strings.Cut(rest, ":")
+		fireText, what, _ := strings.Cut(tail, ":")
+		fire, err := strconv.Atoi(fireText)
+		if err != nil {
+			return false, retry.Permanent(fmt.Errorf("outbox item %s: %w", it.Key, err))
+		}
+		return s.sendNote(ctx, key, fire, what)
+	}
+	return false, retry.Permanent(fmt.Errorf("outbox item %s of unknown kind", it.Key))
+}
+
+func splitFire(s string) (string, int, error) {
+	key, fireText, _ := strings.Cut(s, ":")
+	fire, err := strconv.Atoi(fireText)
+	if err != nil {
+		return "", 0, fmt.Errorf("outbox item %s: %w", s, err)
+	}
+	return key, fire, nil
+}
+
+// sendParent posts an incident's (or a storm's) parent once, or edits it
+// to show the incident's current state.
+func (s *Service) sendParent(ctx context.Context, key string) (bool, error) {
+	inc, err := s.opts.Store.GetIncident(ctx, key)
+	if errors.Is(err, oncall.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read incident %s: %w", key, err)
+	}
+	if inc.ThreadTS == "" {
+		if len(inc.Members) == 0 && (!inc.StormChecked || inc.Storm != "") {
+			// Not decided yet, or listed in a storm instead: the firing
+			// job puts the parent again once it decided.
+			return false, nil
+		}
+		inc, err = s.postParent(ctx, key, inc)
+		if err != nil {
+			return true, err
+		}
+		s.log.Info("incident opened", "incident", key, "channel", inc.Channel, "thread", inc.ThreadTS)
+		return true, s.afterStormSend(ctx, inc)
+	}
+	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
+		return true, fmt.Errorf("update parent: %w", err)
+	}
+	return true, s.afterStormSend(ctx, inc)
+}
+
+// sendReport posts the recorded triage report of an incident's fire.
+func (s *Service) sendReport(ctx context.Context, key string, fire int) (bool, error) {
+	inc, err := s.opts.Store.GetIncident(ctx, key)
+	if errors.Is(err, oncall.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read incident %s: %w", key, err)
+	}
+	switch {
+	case inc.Fires > fire:
+		return false, nil // a later fire has its own report
+	case inc.ThreadTS == "" || inc.Report == nil || inc.TriagedAt.IsZero():
+		return false, errNotReady
+	}
+	return true, s.postReport(ctx, s.log.With("incident", key), key, inc, *inc.Report)
+}
+
+// sendNote posts a note of an incident's fire: "resolved" or "refire".
+func (s *Service) sendNote(ctx context.Context, key string, fire int, what string) (bool, error) {
+	inc, err := s.opts.Store.GetIncident(ctx, key)
+	if errors.Is(err, oncall.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read incident %s: %w", key, err)
+	}
+	if inc.ThreadTS == "" {
+		return false, errNotReady
+	}
+	text := s.noteText(inc, what)
+	if text == "" || inc.Fires != fire {
+		return false, nil
+	}
+	return true, s.postMarked(ctx, inc, fmt.Sprintf("%s-%d", what, fire), text)
+}
+
+// noteText renders a note from the incident's state.
+func (s *Service) noteText(inc oncall.Incident, what string) string {
+	switch what {
+	case "resolved":
+		if inc.Status != oncall.IncidentResolved {
+			return ""
+		}
+		return fmt.Sprintf(":white_check_mark: Resolved after %s.", FormatDuration(inc.ResolvedAt.Sub(inc.Alert.StartsAt)))
+	case "refire":
+		return s.refireText(inc)
+	}
+	return ""
+}
+
+// postMarked posts a note once: a marker set just before posting sends
+// a later attempt to look for the note in the thread first.
+func (s *Service) postMarked(ctx context.Context, inc oncall.Incident, mark, text string) error {
+	if s.opts.Notes == nil {
+		return s.opts.Publisher.PostNote(ctx, inc, text)
+	}
+	first, err := s.opts.Store.Once(ctx, "incident-note:"+inc.Key+":"+mark, postingTTL)
+	if err != nil {
+		return fmt.Errorf("mark note posting: %w", err)
+	}
+	if !first || s.storeForgot() {
+		found, err := s.opts.Notes.FindMarkedNote(ctx, inc, mark)
+		switch {
+		case retry.IsPermanent(err):
+			s.log.Warn("cannot look for the note an earlier attempt may have posted; posting it", "incident", inc.Key, "note", mark, "err", err)
+		case err != nil:
+			return fmt.Errorf("look for note %s: %w", mark, err)
+		case found:
+			return nil
+		}
+	}
+	return s.opts.Notes.PostMarkedNote(ctx, inc, mark, text)
+}
+
+// newOwner names this process's outbox sender.
+func newOwner() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "sender-" + hex.EncodeToString(b[:])
+}

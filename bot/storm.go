@@ -23,7 +23,8 @@ const stormRows = 20
 
 // renderStorm renders a storm incident's parent: the running count and a
 // compact table of its members (alert, service, severity, status),
-// firing ones first, most severe first, then the latest resolved.
+// firing ones first, most severe and then newest first, then the
+// latest resolved.
 func renderStorm(inc oncall.Incident, opts RenderOptions) []slack.Block {
 	r := renderer{opts}
 	firing := 0
@@ -48,7 +49,7 @@ func renderStorm(inc oncall.Incident, opts RenderOptions) []slack.Block {
 			return -1
 		}
 		if !ar {
-			return cmp.Or(cmp.Compare(oncall.SeverityRank(a.Severity), oncall.SeverityRank(b.Severity)), a.JoinedAt.Compare(b.JoinedAt))
+			return cmp.Or(cmp.Compare(oncall.SeverityRank(a.Severity), oncall.SeverityRank(b.Severity)), b.JoinedAt.Compare(a.JoinedAt))
 		}
 		return b.JoinedAt.Compare(a.JoinedAt)
 	})

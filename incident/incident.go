@@ -326,7 +326,7 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		if s.outboxOn() {
 			// The sender posts it ahead of everything else waiting in
 			// the channel; triage goes on meanwhile.
-			if err := s.enqueue(ctx, inc.Channel, "parent:"+key, prioNewThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
+			if err := s.enqueue(ctx, inc.Channel, "new:"+key, prioNewThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
 				return err
 			}
 		} else {

@@ -245,6 +245,13 @@ func (s *Service) drain(ctx context.Context, channel string) {
 		switch {
 		case err == nil:
 			delete(holds, pick.Key)
+			if sent && strings.HasPrefix(pick.Key, "storm:") {
+				// A storm's table is edited at most every other turn,
+				// so that in a long storm the channel's other threads
+				// still get theirs; an edit shows every member that
+				// joined since the last.
+				holds[pick.Key] = hold{until: s.opts.Now().Add(2 * s.opts.SendInterval)}
+			}
 			if _, err := s.opts.Outbox.DoneOutbox(ctx, *pick); err != nil {
 				log.Warn("remove sent outbox item failed", "item", pick.Key, "err", err)
 			}
@@ -305,8 +312,10 @@ func sleep(ctx context.Context, d time.Duration) {
 func (s *Service) send(ctx context.Context, it oncall.OutboxItem) (sent bool, err error) {
 	kind, rest, _ := strings.Cut(it.Key, ":")
 	switch kind {
+	case "new":
+		return s.sendNew(ctx, rest)
 	case "parent", "storm":
-		return s.sendParent(ctx, rest)
+		return s.sendUpdate(ctx, rest)
 	case "summary":
 		return s.sendSummary(ctx, it, rest)
 	case "report":
@@ -336,9 +345,33 @@ func splitFire(s string) (string, int, error) {
 	return key, fire, nil
 }
 
-// sendParent posts an incident's (or a storm's) parent once, or edits it
-// to show the incident's current state.
-func (s *Service) sendParent(ctx context.Context, key string) (bool, error) {
+// sendNew posts the parent of a new incident or storm, once. It is an
+// item apart from the parent's edits ("parent:", "storm:"), which wait
+// behind new threads: an edit put while the post was being sent would
+// otherwise inherit the post's priority.
+func (s *Service) sendNew(ctx context.Context, key string) (bool, error) {
+	inc, err := s.opts.Store.GetIncident(ctx, key)
+	if errors.Is(err, oncall.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read incident %s: %w", key, err)
+	}
+	if inc.ThreadTS != "" || (len(inc.Members) == 0 && (!inc.StormChecked || inc.Storm != "")) {
+		// Posted already; or not decided yet, or listed in a storm
+		// instead: the firing job puts it again once it decided.
+		return false, nil
+	}
+	inc, err = s.postParent(ctx, key, inc)
+	if err != nil {
+		return true, err
+	}
+	s.log.Info("incident opened", "incident", key, "channel", inc.Channel, "thread", inc.ThreadTS)
+	return true, s.afterStormSend(ctx, inc)
+}
+
+// sendUpdate edits a parent to show its incident's current state.
+func (s *Service) sendUpdate(ctx context.Context, key string) (bool, error) {
 	inc, err := s.opts.Store.GetIncident(ctx, key)
 	if errors.Is(err, oncall.ErrNotFound) {
 		return false, nil
@@ -347,22 +380,24 @@ func (s *Service) sendParent(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("read incident %s: %w", key, err)
 	}
 	if inc.ThreadTS == "" {
-		if len(inc.Members) == 0 && (!inc.StormChecked || inc.Storm != "") {
-			// Not decided yet, or listed in a storm instead: the firing
-			// job puts the parent again once it decided.
-			return false, nil
-		}
-		inc, err = s.postParent(ctx, key, inc)
-		if err != nil {
-			return true, err
-		}
-		s.log.Info("incident opened", "incident", key, "channel", inc.Channel, "thread", inc.ThreadTS)
-		return true, s.afterStormSend(ctx, inc)
+		return false, errNotReady
 	}
 	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
 		return true, fmt.Errorf("update parent: %w", err)
 	}
 	return true, s.afterStormSend(ctx, inc)
+}
+
+// showParent posts the parent of key's incident, or edits it, at once.
+func (s *Service) showParent(ctx context.Context, key string) error {
+	sent, err := s.sendNew(ctx, key)
+	if sent || err != nil {
+		return err
+	}
+	if _, err := s.sendUpdate(ctx, key); err != nil && !errors.Is(err, errNotReady) {
+		return err
+	}
+	return nil
 }
 
 // sendReport posts the recorded triage report of an incident's fire.

@@ -106,11 +106,12 @@ func (s *Service) stormIncident(ctx context.Context, member oncall.Incident) (on
 // outbox, or at once, posting the storm's parent first if need be.
 func (s *Service) stormChanged(ctx context.Context, storm oncall.Incident, job string) error {
 	if s.outboxOn() {
-		prio := prioStorm
 		if storm.ThreadTS == "" {
-			prio = prioNewThread
+			if err := s.enqueue(ctx, storm.Channel, "new:"+storm.Key, prioNewThread+stormSeverity(storm)); err != nil {
+				return err
+			}
 		}
-		return s.enqueue(ctx, storm.Channel, "storm:"+storm.Key, prio+stormSeverity(storm))
+		return s.enqueue(ctx, storm.Channel, "storm:"+storm.Key, prioStorm+stormSeverity(storm))
 	}
 	if storm.ThreadTS == "" {
 		// The job holding the storm's lease posts its parent; others
@@ -127,8 +128,7 @@ func (s *Service) stormChanged(ctx context.Context, storm oncall.Incident, job s
 			defer s.release(storm.Key, job)
 		}
 	}
-	_, err := s.sendParent(ctx, storm.Key)
-	return err
+	return s.showParent(ctx, storm.Key)
 }
 
 // stormSeverity is the rank of the storm's most severe firing member.

@@ -2,6 +2,7 @@ package slacktest
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"time"
 )
 
@@ -81,4 +82,30 @@ func (s *Server) paceFault(method, channel string) (Fault, bool) {
 	}
 	s.paced[channel] = full.Add(s.pacing.Interval)
 	return Fault{}, false
+}
+
+// Client returns an HTTP client that hands each request straight to the
+// server's handler in the calling goroutine, without a socket: for tests
+// under testing/synctest, whose clock stands still while a goroutine
+// waits on the network. The wire format is the same as over HTTP.
+func (s *Server) Client() *http.Client {
+	return &http.Client{Transport: handlerTransport{s.srv.Config.Handler}}
+}
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	res := rec.Result()
+	res.Request = r
+	return res, nil
+}
+
+// callTime is the time a call is recorded at. The caller holds s.mu.
+func (s *Server) callTime() time.Time {
+	if s.pacing.Now != nil {
+		return s.pacing.Now()
+	}
+	return time.Now()
 }

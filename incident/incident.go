@@ -323,9 +323,12 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		if inc.Storm != "" {
 			return s.joinStorm(ctx, log, key, job, inc)
 		}
-		if s.outboxOn() {
-			// The sender posts it ahead of everything else waiting in
-			// the channel; triage goes on meanwhile.
+		if s.outboxOn() && !s.reserve(s.outboxChannel(ctx, inc.Channel)) {
+			// The channel is busy: the sender posts the parent ahead of
+			// everything else waiting there, and triage goes on
+			// meanwhile. In a quiet channel the job posts it at once,
+			// so a channel Slack refuses sends the job to the dead
+			// letters, naming the fix.
 			if err := s.enqueue(ctx, inc.Channel, "new:"+key, prioNewThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
 				return err
 			}
@@ -401,7 +404,7 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 		// Queued before the triage is recorded, so a crash between the
 		// two leaves the job to run again rather than a report unsent;
 		// the sender holds it until the report is recorded.
-		if err := s.enqueue(ctx, inc.Channel, fmt.Sprintf("report:%s:%d", key, inc.Fires), prioThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
+		if err := s.enqueue(ctx, inc.Channel, fmt.Sprintf("report:%s:%d", key, inc.Fires), prioReport+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
 			return err
 		}
 	} else if err := s.postReport(ctx, log, key, inc, rep); err != nil {

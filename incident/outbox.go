@@ -54,8 +54,10 @@ type ChannelIDs interface {
 const (
 	prioNewThread = 0  // the parent of a new incident or storm
 	prioStorm     = 10 // a storm's table
-	prioThread    = 20 // reports, notes and parent updates
-	prioSummary   = 30 // a storm's summary reply
+	prioReport    = 20 // a triage report, before its parent says "triaged"
+	prioEdit      = 25 // a parent's edit
+	prioNote      = 30 // a note in a thread, after its parent shows the state
+	prioSummary   = 40 // a storm's summary reply
 )
 
 // outboxRetries bounds how often an item that keeps failing is tried.
@@ -97,7 +99,7 @@ func (s *Service) outboxChannel(ctx context.Context, channel string) string {
 // through the outbox.
 func (s *Service) updateParent(ctx context.Context, inc oncall.Incident) error {
 	if s.outboxOn() {
-		return s.enqueue(ctx, inc.Channel, "parent:"+inc.Key, prioThread+oncall.SeverityRank(inc.Alert.Severity))
+		return s.enqueue(ctx, inc.Channel, "parent:"+inc.Key, prioEdit+oncall.SeverityRank(inc.Alert.Severity))
 	}
 	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
 		return fmt.Errorf("update parent: %w", err)
@@ -109,7 +111,7 @@ func (s *Service) updateParent(ctx context.Context, inc oncall.Incident) error {
 // outbox, where it is rendered by noteText from what.
 func (s *Service) note(ctx context.Context, inc oncall.Incident, what, text string) error {
 	if s.outboxOn() {
-		return s.enqueue(ctx, inc.Channel, fmt.Sprintf("note:%s:%d:%s", inc.Key, inc.Fires, what), prioThread+oncall.SeverityRank(inc.Alert.Severity))
+		return s.enqueue(ctx, inc.Channel, fmt.Sprintf("note:%s:%d:%s", inc.Key, inc.Fires, what), prioNote+oncall.SeverityRank(inc.Alert.Severity))
 	}
 	if err := s.opts.Publisher.PostNote(ctx, inc, text); err != nil {
 		return fmt.Errorf("post %s note: %w", what, err)
@@ -231,14 +233,17 @@ func (s *Service) drain(ctx context.Context, channel string) {
 			sleep(ctx, min(until.Sub(now), s.opts.OutboxPoll))
 			continue
 		}
-		if next := s.nextSend(channel); next.After(now) {
+		if !s.reserve(channel) {
 			// Wait for the channel's turn, then pick again: something
 			// more urgent may have come meanwhile.
-			sleep(ctx, next.Sub(now))
+			sleep(ctx, s.nextSend(channel).Sub(now))
 			continue
 		}
 		sent, err := s.send(ctx, *pick)
-		if sent {
+		if !sent {
+			// Nothing went out: the turn is not used.
+			s.unreserve(channel)
+		} else {
 			s.setNextSend(channel, s.opts.Now().Add(s.opts.SendInterval))
 		}
 		var after *retry.AfterError
@@ -283,6 +288,26 @@ func (s *Service) nextSend(channel string) time.Time {
 	s.paceMu.Lock()
 	defer s.paceMu.Unlock()
 	return s.paced[channel]
+}
+
+// reserve takes channel's next turn if it is free now, for a message
+// sent at once, and reports whether it did.
+func (s *Service) reserve(channel string) bool {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	now := s.opts.Now()
+	if s.paced[channel].After(now) {
+		return false
+	}
+	s.paced[channel] = now.Add(s.opts.SendInterval)
+	return true
+}
+
+// unreserve gives back a turn taken by reserve and not used.
+func (s *Service) unreserve(channel string) {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	s.paced[channel] = s.opts.Now()
 }
 
 func (s *Service) setNextSend(channel string, at time.Time) {

@@ -253,7 +253,7 @@ func (s *Service) triageStorm(ctx context.Context, log *slog.Logger, storm oncal
 		return nil
 	}
 	if s.outboxOn() {
-		if err := s.enqueue(ctx, storm.Channel, fmt.Sprintf("report:%s:%d", storm.Key, storm.Fires), prioThread+stormSeverity(storm)); err != nil {
+		if err := s.enqueue(ctx, storm.Channel, fmt.Sprintf("report:%s:%d", storm.Key, storm.Fires), prioReport+stormSeverity(storm)); err != nil {
 			return err
 		}
 	} else if err := s.postReport(ctx, log, storm.Key, storm, rep); err != nil {

@@ -30,25 +30,30 @@ import (
 
 // Conformance of the adapters to what their users declare.
 var (
-	_ incident.Publisher = (*bot.Slack)(nil)
-	_ incident.Triager   = (*triage.Service)(nil)
-	_ incident.Store     = (*boltdb.Store)(nil)
-	_ incident.Store     = (*redisdb.Store)(nil)
-	_ worker.Queue       = (*boltdb.Store)(nil)
-	_ worker.Queue       = (*redisdb.Store)(nil)
-	_ forgetfulStore     = (*redisdb.Store)(nil)
-	_ triage.TraceSource = (*jsonl.Source)(nil)
-	_ triage.TraceSource = (*langfuse.Client)(nil)
-	_ triage.TraceSource = (*phoenix.Client)(nil)
-	_ triage.TraceSource = (*jaeger.Client)(nil)
-	_ triage.TraceSource = (*tempo.Client)(nil)
-	_ triage.Model       = (*llm.Client)(nil)
+	_ incident.Publisher   = (*bot.Slack)(nil)
+	_ incident.Triager     = (*triage.Service)(nil)
+	_ incident.Store       = (*boltdb.Store)(nil)
+	_ incident.Store       = (*redisdb.Store)(nil)
+	_ incident.Outbox      = (*boltdb.Store)(nil)
+	_ incident.Outbox      = (*redisdb.Store)(nil)
+	_ incident.MarkedNotes = (*bot.Slack)(nil)
+	_ incident.ChannelIDs  = (*bot.Slack)(nil)
+	_ worker.Queue         = (*boltdb.Store)(nil)
+	_ worker.Queue         = (*redisdb.Store)(nil)
+	_ forgetfulStore       = (*redisdb.Store)(nil)
+	_ triage.TraceSource   = (*jsonl.Source)(nil)
+	_ triage.TraceSource   = (*langfuse.Client)(nil)
+	_ triage.TraceSource   = (*phoenix.Client)(nil)
+	_ triage.TraceSource   = (*jaeger.Client)(nil)
+	_ triage.TraceSource   = (*tempo.Client)(nil)
+	_ triage.Model         = (*llm.Client)(nil)
 )
 
 // backend is what serve needs of a store: the queue and the incidents.
 type backend interface {
 	worker.Queue
 	incident.Store
+	incident.Outbox
 	alerts.Enqueuer
 	alerts.Deduper
 	digest.IncidentLister

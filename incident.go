@@ -54,6 +54,9 @@ type Incident struct {
 	Members      []StormMember `json:"members,omitempty"`
 	Summarized   int           `json:"summarized,omitempty"`
 	SummarizedAt time.Time     `json:"summarized_at,omitzero"`
+	// Summarizing is where the summary being posted ends, so that a
+	// sender that died posting it resumes the same one.
+	Summarizing int `json:"summarizing,omitempty"`
 	// LeaseOwner holds the right, until LeaseUntil, to post the parent
 	// and run the triage, so concurrent deliveries of one group do not
 	// both post. The owner's job is retried if it dies; the lease expires.

@@ -22,6 +22,8 @@ type Store interface {
 	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
 	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
 	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
+	// ListIncidents returns incidents updated at or after since.
+	ListIncidents(ctx context.Context, since time.Time) ([]oncall.Incident, error)
 	// JoinBurst records member in scope's sliding window at at and
 	// returns the start of the burst it belongs to, or the zero time.
 	JoinBurst(ctx context.Context, scope, member string, at time.Time, window time.Duration, limit int) (time.Time, error)
@@ -323,7 +325,7 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 		if inc.Storm != "" {
 			return s.joinStorm(ctx, log, key, job, inc)
 		}
-		if s.outboxOn() && !s.reserve(s.outboxChannel(ctx, inc.Channel)) {
+		if s.outboxOn() && !s.sendNow(ctx, inc.Channel) {
 			// The channel is busy: the sender posts the parent ahead of
 			// everything else waiting there, and triage goes on
 			// meanwhile. In a quiet channel the job posts it at once,

@@ -290,6 +290,20 @@ func (s *Service) nextSend(channel string) time.Time {
 	return s.paced[channel]
 }
 
+// sendNow reports whether a message to channel may be sent at once,
+// by the caller, instead of through the outbox: this process holds the
+// channel's lease (so no other replica sends there meanwhile) and the
+// channel's turn is free, which it takes.
+func (s *Service) sendNow(ctx context.Context, channel string) bool {
+	ch := s.outboxChannel(ctx, channel)
+	held, err := s.opts.Outbox.LeaseOutbox(ctx, ch, s.opts.OutboxOwner, s.opts.OutboxLease)
+	if err != nil {
+		s.log.Warn("take outbox lease failed; queueing", "channel", ch, "err", err)
+		return false
+	}
+	return held && s.reserve(ch)
+}
+
 // reserve takes channel's next turn if it is free now, for a message
 // sent at once, and reports whether it did.
 func (s *Service) reserve(channel string) bool {
@@ -382,10 +396,15 @@ func (s *Service) sendNew(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read incident %s: %w", key, err)
 	}
-	if inc.ThreadTS != "" || (len(inc.Members) == 0 && (!inc.StormChecked || inc.Storm != "")) {
+	if inc.ThreadTS != "" || (!isStorm(inc) && (!inc.StormChecked || inc.Storm != "")) {
 		// Posted already; or not decided yet, or listed in a storm
 		// instead: the firing job puts it again once it decided.
 		return false, nil
+	}
+	if isStorm(inc) {
+		if inc, err = s.refreshMembers(ctx, inc); err != nil {
+			return false, err
+		}
 	}
 	inc, err = s.postParent(ctx, key, inc)
 	if err != nil {
@@ -406,6 +425,11 @@ func (s *Service) sendUpdate(ctx context.Context, key string) (bool, error) {
 	}
 	if inc.ThreadTS == "" {
 		return false, errNotReady
+	}
+	if isStorm(inc) {
+		if inc, err = s.refreshMembers(ctx, inc); err != nil {
+			return false, err
+		}
 	}
 	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
 		return true, fmt.Errorf("update parent: %w", err)

@@ -15,10 +15,22 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 	"github.com/oncall-copilot/oncall-copilot/retry"
 )
+
+// stormTriageRetry is how long a storm whose triage failed waits before
+// a new member asks for it again.
+const stormTriageRetry = 5 * time.Minute
+
+// stormLabel marks a storm's own incident record.
+const stormLabel = "oncall_storm"
+
+func isStorm(inc oncall.Incident) bool {
+	return inc.Alert.Source == "oncall-copilot" && inc.Alert.Labels[stormLabel] == "true"
+}
 
 // summaryMax bounds the members one summary reply lists; the rest wait
 // for the next.
@@ -41,28 +53,15 @@ func serviceOf(a oncall.Alert) string {
 }
 
 // joinStorm lists an incident in its storm instead of opening a thread
-// of its own, and lets the storm's thread show it.
+// of its own, and lets the storm's thread show it. The member is known
+// to be one by its own record (Storm); the sender of the storm's thread
+// gathers the members when it renders the table, so that members
+// joining at once do not all rewrite the storm's record.
 func (s *Service) joinStorm(ctx context.Context, log *slog.Logger, key string, job oncall.Job, inc oncall.Incident) error {
 	now := s.opts.Now().UTC()
-	storm, err := s.stormIncident(ctx, inc)
+	storm, err := s.stormOf(ctx, inc, job)
 	if err != nil {
 		return err
-	}
-	m := oncall.StormMember{
-		Key: key, Name: inc.Alert.Name, Service: serviceOf(inc.Alert), Severity: inc.Alert.Severity,
-		Status: inc.Status, Fires: inc.Fires, JoinedAt: now,
-	}
-	storm, err = s.opts.Store.UpdateIncident(ctx, storm.Key, func(st *oncall.Incident) error {
-		if i := slices.IndexFunc(st.Members, func(x oncall.StormMember) bool { return x.Key == key }); i >= 0 {
-			m.JoinedAt = st.Members[i].JoinedAt
-			st.Members[i] = m
-			return nil
-		}
-		st.Members = append(st.Members, m)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list incident in storm: %w", err)
 	}
 	if _, err := s.opts.Store.UpdateIncident(ctx, key, func(inc *oncall.Incident) error {
 		inc.TriagedAt = now
@@ -74,8 +73,89 @@ func (s *Service) joinStorm(ctx context.Context, log *slog.Logger, key string, j
 	if err := s.stormChanged(ctx, storm, job.ID); err != nil {
 		return err
 	}
-	log.Info("incident joined an alert storm", "storm", storm.Key, "members", len(storm.Members))
+	log.Info("incident joined an alert storm", "storm", storm.Key)
+	// The StormTriageAt-th member (counted once each, atomically) asks
+	// for the storm's one triage.
+	at, err := s.opts.Store.JoinBurst(ctx, "storm-members:"+storm.Key, key, inc.OpenedAt, 7*24*time.Hour, s.opts.StormTriageAt-1)
+	if err != nil {
+		return fmt.Errorf("count storm members: %w", err)
+	}
+	if at.IsZero() || !storm.TriagedAt.IsZero() {
+		return nil
+	}
+	if storm.OpenedAt.IsZero() { // the light record: read the storm
+		if storm, err = s.opts.Store.GetIncident(ctx, storm.Key); err != nil {
+			return fmt.Errorf("read storm: %w", err)
+		}
+		if !storm.TriagedAt.IsZero() {
+			return nil
+		}
+	}
+	// One job asks; should its triage fail, a member joining after
+	// stormTriageRetry asks again.
+	first, err := s.opts.Store.Once(ctx, "storm-triage:"+storm.Key, stormTriageRetry)
+	if err != nil || !first {
+		return err
+	}
 	return s.triageStorm(ctx, log, storm, job)
+}
+
+// refreshMembers gathers the storm's members from their records into
+// its table: those that joined since the last time are added at the end
+// (the summaries count on the order), and every member's status is
+// brought up to date. Only the storm's sender calls it.
+func (s *Service) refreshMembers(ctx context.Context, storm oncall.Incident) (oncall.Incident, error) {
+	incs, err := s.opts.Store.ListIncidents(ctx, storm.OpenedAt.Add(-s.opts.StormWindow))
+	if err != nil {
+		return storm, fmt.Errorf("list storm members: %w", err)
+	}
+	var found []oncall.Incident
+	for _, inc := range incs {
+		if inc.Storm == storm.Key && inc.ThreadTS == "" {
+			found = append(found, inc)
+		}
+	}
+	slices.SortFunc(found, func(a, b oncall.Incident) int {
+		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.Key, b.Key))
+	})
+	return s.opts.Store.UpdateIncident(ctx, storm.Key, func(st *oncall.Incident) error {
+		at := map[string]int{}
+		for i, m := range st.Members {
+			at[m.Key] = i
+		}
+		for _, inc := range found {
+			m := oncall.StormMember{
+				Key: inc.Key, Name: inc.Alert.Name, Service: serviceOf(inc.Alert), Severity: inc.Alert.Severity,
+				Status: inc.Status, Fires: inc.Fires, JoinedAt: inc.OpenedAt,
+			}
+			if i, ok := at[inc.Key]; ok {
+				m.JoinedAt = st.Members[i].JoinedAt
+				st.Members[i] = m
+				continue
+			}
+			at[inc.Key] = len(st.Members)
+			st.Members = append(st.Members, m)
+		}
+		return nil
+	})
+}
+
+// stormOf returns the member's storm incident, created if need be. With
+// the outbox, only the job that creates it (or its retry) reads it: the
+// record holds the storm's table, which grows with every member, and the
+// jobs of a thousand members need none of it; the others get a record
+// with its key and channel.
+func (s *Service) stormOf(ctx context.Context, member oncall.Incident, job oncall.Job) (oncall.Incident, error) {
+	if s.outboxOn() && job.Attempts == 0 {
+		first, err := s.opts.Store.Once(ctx, "storm-created:"+member.Storm, postingTTL)
+		if err != nil {
+			return oncall.Incident{}, fmt.Errorf("claim storm incident: %w", err)
+		}
+		if !first {
+			return oncall.Incident{Key: member.Storm, Channel: member.Channel, Route: member.Route}, nil
+		}
+	}
+	return s.stormIncident(ctx, member)
 }
 
 // stormIncident returns the member's storm incident, created if need be.
@@ -89,7 +169,7 @@ func (s *Service) stormIncident(ctx context.Context, member oncall.Incident) (on
 		Alert: oncall.Alert{
 			Source: "oncall-copilot", Name: "Alert storm", Severity: "warning", Status: oncall.AlertFiring,
 			Summary:  "New incidents in this channel are arriving faster than one thread each can be read; they are listed in the thread.",
-			StartsAt: now, Labels: map[string]string{"alertname": "Alert storm"},
+			StartsAt: now, Labels: map[string]string{"alertname": "Alert storm", stormLabel: "true"},
 		},
 		OpenedAt:     now,
 		Fires:        1,
@@ -107,11 +187,13 @@ func (s *Service) stormIncident(ctx context.Context, member oncall.Incident) (on
 func (s *Service) stormChanged(ctx context.Context, storm oncall.Incident, job string) error {
 	if s.outboxOn() {
 		if storm.ThreadTS == "" {
-			if err := s.enqueue(ctx, storm.Channel, "new:"+storm.Key, prioNewThread+stormSeverity(storm)); err != nil {
+			// Posted already, perhaps, when the record is the light one
+			// of stormOf: the sender then does nothing with it.
+			if err := s.enqueue(ctx, storm.Channel, "new:"+storm.Key, prioNewThread+oncall.SeverityRank(storm.Alert.Severity)); err != nil {
 				return err
 			}
 		}
-		return s.enqueue(ctx, storm.Channel, "storm:"+storm.Key, prioStorm+stormSeverity(storm))
+		return s.enqueue(ctx, storm.Channel, "storm:"+storm.Key, prioStorm+oncall.SeverityRank(storm.Alert.Severity))
 	}
 	if storm.ThreadTS == "" {
 		// The job holding the storm's lease posts its parent; others
@@ -150,6 +232,7 @@ func (s *Service) afterStormSend(ctx context.Context, storm oncall.Incident) err
 		return nil
 	}
 	due := storm.SummarizedAt.Add(s.opts.StormSummaryEvery)
+	s.log.Debug("storm summary due", "storm", storm.Key, "members", len(storm.Members), "summarized", storm.Summarized, "due", due)
 	if s.outboxOn() {
 		ch := s.outboxChannel(ctx, storm.Channel)
 		if _, err := s.opts.Outbox.PutOutbox(ctx, oncall.OutboxItem{Channel: ch, Key: "summary:" + storm.Key, Priority: prioSummary, Due: due}); err != nil {
@@ -179,6 +262,22 @@ func (s *Service) sendSummary(ctx context.Context, it oncall.OutboxItem, key str
 		return false, errNotReady
 	}
 	to := min(len(storm.Members), from+summaryMax)
+	if storm.Summarizing > from {
+		to = storm.Summarizing // an earlier attempt chose; its note may be posted
+	} else {
+		storm, err = s.opts.Store.UpdateIncident(ctx, key, func(st *oncall.Incident) error {
+			if st.Summarized == from {
+				st.Summarizing = to
+			}
+			return nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("record storm summary: %w", err)
+		}
+		if storm.Summarized != from {
+			return false, errNotReady
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, ":zap: %d joined the storm (%d to %d):", to-from, from+1, to)
 	for _, m := range storm.Members[from:to] {
@@ -196,10 +295,11 @@ func (s *Service) sendSummary(ctx context.Context, it oncall.OutboxItem, key str
 	if err := s.postMarked(ctx, storm, fmt.Sprintf("summary-%d", from), b.String()); err != nil {
 		return true, fmt.Errorf("post storm summary: %w", err)
 	}
+	s.log.Info("storm summary posted", "storm", key, "from", from+1, "to", to)
 	now := s.opts.Now().UTC()
 	storm, err = s.opts.Store.UpdateIncident(ctx, key, func(st *oncall.Incident) error {
 		if st.Summarized == from {
-			st.Summarized, st.SummarizedAt = to, now
+			st.Summarized, st.SummarizedAt, st.Summarizing = to, now, 0
 		}
 		return nil
 	})
@@ -215,14 +315,12 @@ func (s *Service) sendSummary(ctx context.Context, it oncall.OutboxItem, key str
 // stormMemberChanged shows a member's new status in its storm's table,
 // instead of a reply.
 func (s *Service) stormMemberChanged(ctx context.Context, inc oncall.Incident, job string) error {
-	storm, err := s.opts.Store.UpdateIncident(ctx, inc.Storm, func(st *oncall.Incident) error {
-		if i := slices.IndexFunc(st.Members, func(x oncall.StormMember) bool { return x.Key == inc.Key }); i >= 0 {
-			st.Members[i].Status = inc.Status
-		}
-		return nil
-	})
+	if s.outboxOn() {
+		return s.enqueue(ctx, inc.Channel, "storm:"+inc.Storm, prioStorm+oncall.SeverityRank(inc.Alert.Severity))
+	}
+	storm, err := s.opts.Store.GetIncident(ctx, inc.Storm)
 	if err != nil {
-		return fmt.Errorf("update storm table: %w", err)
+		return fmt.Errorf("read storm of %s: %w", inc.Key, err)
 	}
 	return s.stormChanged(ctx, storm, job)
 }
@@ -231,8 +329,11 @@ func (s *Service) stormMemberChanged(ctx context.Context, inc oncall.Incident, j
 // their common cause when they share one, else the member whose group
 // changed most. A failed triage is logged; a later member tries again.
 func (s *Service) triageStorm(ctx context.Context, log *slog.Logger, storm oncall.Incident, job oncall.Job) error {
-	if !storm.TriagedAt.IsZero() || len(storm.Members) < s.opts.StormTriageAt {
-		return nil
+	if len(storm.Members) < s.opts.StormTriageAt {
+		var err error
+		if storm, err = s.refreshMembers(ctx, storm); err != nil {
+			return err
+		}
 	}
 	if !s.outboxOn() && storm.ThreadTS == "" {
 		return nil

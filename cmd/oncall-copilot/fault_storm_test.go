@@ -115,6 +115,7 @@ func TestKillDuringStorm(t *testing.T) {
 				return len(viewStorm(slack, names).listed) > 0
 			}, 20*time.Second)
 			first.kill()
+			killedTime := time.Now()
 			killedAt := len(viewStorm(slack, names).listed)
 
 			second := startProc(t, env)
@@ -133,6 +134,9 @@ func TestKillDuringStorm(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
+			// A job the dead process held goes back to the queue
+			// after QUEUE_RECLAIM_IDLE (6s); let it be taken.
+			time.Sleep(time.Until(killedTime.Add(8 * time.Second)))
 			second.stop(t, 15*time.Second)
 			v = viewStorm(slack, names)
 			t.Logf("members listed at the kill: %d of %d", killedAt, len(names)-3)

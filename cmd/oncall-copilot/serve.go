@@ -161,7 +161,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// A dead process's channels, like its jobs, are taken over
 		// after queue.reclaim_idle.
 		Outbox: store, SendInterval: cfg.Slack.SendInterval.D(), OutboxOwner: fmt.Sprintf("%s-%d", host, os.Getpid()),
-		OutboxLease: cfg.Queue.ReclaimIdle.D(),
+		OutboxLease:    cfg.Queue.ReclaimIdle.D(),
 		StormThreshold: cfg.Storm.Threshold, StormWindow: cfg.Storm.Window.D(),
 		StormSummaryEvery: cfg.Storm.SummaryEvery.D(), StormTriageAt: cfg.Storm.TriageAt,
 	}

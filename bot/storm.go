@@ -57,12 +57,19 @@ func renderStorm(inc oncall.Incident, opts RenderOptions) []slack.Block {
 	if len(rows) > stormRows {
 		more, rows = len(rows)-stormRows, rows[:stormRows]
 	}
+	// A cell is cut to its width before it is escaped, so that an
+	// entity (&lt;) is never cut in half; backticks would end the code
+	// block.
 	cell := func(s string, w int) string {
-		s = strings.ReplaceAll(r.line(s, w), "`", "'")
-		if s == "" {
-			s = "-"
+		s = strings.Join(strings.Fields(strings.ReplaceAll(s, "`", "'")), " ")
+		if rs := []rune(s); len(rs) > w {
+			s = string(rs[:w-1]) + "…"
 		}
-		return s + strings.Repeat(" ", max(0, w-utf8.RuneCountInString(s)))
+		n := utf8.RuneCountInString(s)
+		if s == "" {
+			s, n = "-", 1
+		}
+		return r.line(s, 4*w) + strings.Repeat(" ", max(0, w-n))
 	}
 	var b strings.Builder
 	b.WriteString("```\n")
@@ -81,9 +88,9 @@ func renderStorm(inc oncall.Incident, opts RenderOptions) []slack.Block {
 	if len(inc.Members) > 0 {
 		blocks = append(blocks, section(b.String()))
 	}
-	note := "Each incident is listed in the thread as it joins; resolutions update this table."
+	note := "Who joined is summarised in the thread; resolutions update this table."
 	if more > 0 {
-		note = fmt.Sprintf("%d more not shown; every incident is listed in the thread.", more)
+		note = fmt.Sprintf("%d more not shown; who joined is summarised in the thread.", more)
 	}
 	return append(blocks, contextBlock(note))
 }

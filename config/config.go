@@ -375,8 +375,8 @@ func (c Config) Validate() error {
 	if c.Storm.Window.D() <= 0 {
 		bad("storm.window", "must be positive")
 	}
-	if c.Storm.SummaryEvery.D() < time.Second {
-		bad("storm.summary_every", "must be at least 1s, got %s", c.Storm.SummaryEvery.D())
+	if d := c.Storm.SummaryEvery.D(); d < time.Second || d > 10*time.Minute {
+		bad("storm.summary_every", "must be between 1s and 10m, got %s", d)
 	}
 	if c.Storm.TriageAt < 1 {
 		bad("storm.triage_at", "must be at least 1, got %d", c.Storm.TriageAt)

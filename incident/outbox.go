@@ -170,7 +170,13 @@ func (s *Service) RunOutbox(ctx context.Context) error {
 type hold struct {
 	until    time.Time
 	attempts int
+	waiting  time.Time // since when it was not ready, if it was not
 }
+
+// notReadyLimit bounds how long an item waits for what it needs (its
+// thread, its report, its summary's turn): far longer than a storm
+// summary's interval.
+const notReadyLimit = 30 * time.Minute
 
 // drain sends channel's items while it holds the channel's lease and
 // items are pending, one at a time: the first due item by priority,
@@ -263,7 +269,22 @@ func (s *Service) drain(ctx context.Context, channel string) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errNotReady):
-			holds[pick.Key] = hold{until: s.opts.Now().Add(s.opts.SendInterval), attempts: holds[pick.Key].attempts}
+			h := holds[pick.Key]
+			if h.waiting.IsZero() {
+				h.waiting = s.opts.Now()
+			}
+			if s.opts.Now().Sub(h.waiting) > notReadyLimit {
+				// What it waits for (a thread Slack refused, say)
+				// is not coming.
+				log.Error("outbox item dropped: what it needs never came", "item", pick.Key, "waited", notReadyLimit)
+				delete(holds, pick.Key)
+				if _, err := s.opts.Outbox.DoneOutbox(ctx, *pick); err != nil {
+					log.Warn("remove dropped outbox item failed", "item", pick.Key, "err", err)
+				}
+				continue
+			}
+			h.until = s.opts.Now().Add(s.opts.SendInterval)
+			holds[pick.Key] = h
 		case errors.As(err, &after):
 			// Slack asked us to wait: the whole channel waits.
 			s.setNextSend(channel, s.opts.Now().Add(max(after.After, s.opts.SendInterval)))

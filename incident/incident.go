@@ -2,6 +2,11 @@
 // incident, posts the parent message once, runs triage and posts the
 // diagnosis in the thread, and records resolution and re-fires. Every step
 // is idempotent, because jobs are delivered at least once.
+//
+// With an Outbox, jobs hand their Slack messages to a per-channel outbox
+// in the store, which RunOutbox sends at Slack's pace (outbox.go); when a
+// channel gets more new incidents than it can read, they join one storm
+// thread with a table, summaries and one triage (storm.go).
 package incident
 
 import (

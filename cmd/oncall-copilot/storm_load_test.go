@@ -221,8 +221,15 @@ func TestStormLoad(t *testing.T) {
 	if f.OwnThreads != 5 || f.Members != f.Groups-5 {
 		t.Errorf("%d threads of their own and %d storm members, want 5 and %d", f.OwnThreads, f.Members, f.Groups-5)
 	}
-	if f.FirstP99 > 5*unit {
-		t.Errorf("webhook to first post or table edit p99 %v, want within %v (5 of Slack's pace units)", f.FirstP99, 5*unit)
+	// Five of Slack's pace units, as the issue asks at the real pace; at
+	// CI's tenth of it, plus half a second for the machine, whose
+	// scheduling does not speed up with the pace.
+	limit := 5 * unit
+	if unit < time.Second {
+		limit += 500 * time.Millisecond
+	}
+	if f.FirstP99 > limit {
+		t.Errorf("webhook to first post or table edit p99 %v, want within %v", f.FirstP99, limit)
 	}
 	// A message per member at most, and a summary per interval.
 	if limit := f.Members + 2 + int(time.Duration(f.Groups)*unit/max(time.Second, 30*unit)) + 2; f.StormMessages+f.StormEdits > limit {

@@ -219,3 +219,67 @@ func TestBusyChannelDoesNotDelayAnother(t *testing.T) {
 		}
 	})
 }
+
+// Two replicas on one store, both sending: each channel's lease lets
+// one send at a time, so together they keep to Slack's pace (no 429),
+// and nothing is posted twice.
+func TestReplicasShareAChannelsPace(t *testing.T) {
+	srv := slacktest.NewServer(t)
+	synctest.Test(t, func(t *testing.T) {
+		tr := &failingTriager{}
+		opts := Options{StormThreshold: 3, StormWindow: 5 * time.Minute, StormSummaryEvery: 10 * time.Second, OutboxOwner: "replica-a"}
+		a, store := outboxService(t, srv, tr, opts)
+		pub, err := bot.New(bot.Options{Token: srv.Token, APIURL: srv.URL + "/", HTTPClient: srv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Store, opts.Publisher, opts.Triager, opts.Outbox, opts.OutboxOwner = store, pub, tr, store, "replica-b"
+		b, err := New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		var done sync.WaitGroup
+		for _, svc := range []*Service{a, b} {
+			done.Add(1)
+			go func() { defer done.Done(); svc.RunOutbox(ctx) }()
+		}
+		jobs := make(chan oncall.Job)
+		var wg sync.WaitGroup
+		workers(ctx, t, a, jobs, &wg)
+		workers(ctx, t, b, jobs, &wg)
+		for i := range 20 {
+			jobs <- channelJob(fmt.Sprintf("r%03d", i), "C1")
+			time.Sleep(300 * time.Millisecond)
+		}
+		close(jobs)
+		wg.Wait()
+		time.Sleep(time.Minute)
+		cancel()
+		done.Wait()
+
+		if n := srv.RateLimitedCount(); n != 0 {
+			t.Errorf("Slack refused %d calls with 429: two replicas sent to one channel at once", n)
+		}
+		seen := map[string]int{}
+		for _, m := range srv.Messages() {
+			seen[m.ThreadTS+"\x00"+m.Text]++
+		}
+		for k, n := range seen {
+			if n > 1 {
+				t.Errorf("posted %d times: %q", n, k)
+			}
+		}
+		var summaries []string
+		for _, m := range srv.Messages() {
+			if m.ThreadTS != "" && strings.Contains(m.Text, "joined the storm") {
+				summaries = append(summaries, string(m.Blocks))
+			}
+		}
+		for i := 3; i < 20; i++ {
+			if c := countText(summaries, fmt.Sprintf("Alertr%03d", i)); c != 1 {
+				t.Errorf("Alertr%03d listed %d times in the storm's summaries", i, c)
+			}
+		}
+	})
+}

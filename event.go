@@ -24,6 +24,9 @@ const (
 	// EventStormMemberResolved: Alert's incident, listed in the storm
 	// thread the event is posted in, resolved after firing for After.
 	EventStormMemberResolved EventKind = "storm_member_resolved"
+	// EventStormSummary: Members joined the storm thread the event is
+	// posted in, the From-th to the To-th of its members (from 1).
+	EventStormSummary EventKind = "storm_summary"
 )
 
 // IncidentEvent is something that happened to an incident, told in its
@@ -38,6 +41,9 @@ type IncidentEvent struct {
 	// Alert is the storm member's alert (EventStormMember,
 	// EventStormMemberResolved).
 	Alert Alert
+	// From, To and Members are a storm summary's (EventStormSummary).
+	From, To int
+	Members  []StormMember
 }
 
 // FormatDuration renders a duration as people read it: 42m, 3h5m, 2d4h.

@@ -50,11 +50,32 @@ type Incident struct {
 	// thread it shares, or empty.
 	StormChecked bool   `json:"storm_checked,omitempty"`
 	Storm        string `json:"storm,omitempty"`
+	// Members are, on a storm incident, the incidents collapsed into
+	// it, in the order they joined; its parent message shows them as a
+	// table. Summarized counts the members that summary replies in the
+	// storm thread listed already, the last of them at SummarizedAt.
+	Members      []StormMember `json:"members,omitempty"`
+	Summarized   int           `json:"summarized,omitempty"`
+	SummarizedAt time.Time     `json:"summarized_at,omitzero"`
+	// Summarizing is where the summary being posted ends, so that a
+	// sender that died posting it resumes the same one.
+	Summarizing int `json:"summarizing,omitempty"`
 	// LeaseOwner holds the right, until LeaseUntil, to post the parent
 	// and run the triage, so concurrent deliveries of one group do not
 	// both post. The owner's job is retried if it dies; the lease expires.
 	LeaseOwner string    `json:"lease_owner,omitempty"`
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
+}
+
+// StormMember is one incident listed in a storm's table.
+type StormMember struct {
+	Key      string         `json:"key"`
+	Name     string         `json:"name"`
+	Service  string         `json:"service,omitempty"`
+	Severity string         `json:"severity,omitempty"`
+	Status   IncidentStatus `json:"status"`
+	Fires    int            `json:"fires,omitempty"`
+	JoinedAt time.Time      `json:"joined_at"`
 }
 
 // Feedback is one engineer's verdict on a diagnosis.

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
 )
@@ -28,6 +29,22 @@ func EventText(ev oncall.IncidentEvent) string {
 			ev.Count, oncall.FormatDuration(ev.Window))
 	case oncall.EventResolved:
 		return fmt.Sprintf(":white_check_mark: Resolved after %s.", oncall.FormatDuration(ev.After))
+	case oncall.EventStormSummary:
+		var b strings.Builder
+		fmt.Fprintf(&b, ":zap: %d joined the storm (%d to %d):", len(ev.Members), ev.From, ev.To)
+		for _, m := range ev.Members {
+			b.WriteString("\n• " + m.Name)
+			if m.Severity != "" {
+				b.WriteString(" (" + m.Severity + ")")
+			}
+			if m.Service != "" {
+				b.WriteString(" — " + m.Service)
+			}
+			if m.Fires > 1 {
+				fmt.Fprintf(&b, " — re-fired (#%d)", m.Fires)
+			}
+		}
+		return b.String()
 	case oncall.EventStormMember:
 		a := ev.Alert
 		line := fmt.Sprintf(":zap: %s", a.Name)
@@ -45,4 +62,15 @@ func EventText(ev oncall.IncidentEvent) string {
 		return fmt.Sprintf(":white_check_mark: %s resolved after %s.", ev.Alert.Name, oncall.FormatDuration(ev.After))
 	}
 	return ""
+}
+
+// PostMarkedEvent words ev like PostEvent and posts it as a marked note
+// (PostMarkedNote), so a sender that died before recording it can tell it
+// was posted.
+func (s *Slack) PostMarkedEvent(ctx context.Context, inc oncall.Incident, mark string, ev oncall.IncidentEvent) error {
+	text := EventText(ev)
+	if text == "" {
+		return fmt.Errorf("post event on incident %s: %w: unknown event %q", inc.Key, ErrPermanent, ev.Kind)
+	}
+	return s.PostMarkedNote(ctx, inc, mark, text)
 }

@@ -31,6 +31,9 @@ var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 // alert name and summary, a few key labels, links back to the alert source
 // and, once triaged, the diagnosis headline.
 func RenderParent(inc oncall.Incident, opts RenderOptions) []slack.Block {
+	if len(inc.Members) > 0 {
+		return renderStorm(inc, opts)
+	}
 	r := renderer{opts}
 	a := inc.Alert
 	blocks := []slack.Block{
@@ -87,6 +90,9 @@ func RenderParent(inc oncall.Incident, opts RenderOptions) []slack.Block {
 // ParentFallback is the plain text of the parent message, shown in
 // notifications and by clients that cannot show blocks.
 func ParentFallback(inc oncall.Incident, opts RenderOptions) string {
+	if len(inc.Members) > 0 {
+		return stormFallback(inc)
+	}
 	r := renderer{opts}
 	status := r.status(inc)
 	if inc.Status == oncall.IncidentAcknowledged {

@@ -41,6 +41,9 @@ type Config struct {
 	Routes   alerts.Routes `yaml:"routes"`
 	Shutdown Duration      `yaml:"shutdown_timeout"`
 	Queue    Queue         `yaml:"queue"`
+	// Storm is the storm guard: when one channel gets more new incidents
+	// than it can read, they share one storm thread.
+	Storm Storm `yaml:"storm"`
 	// Telemetry is the copilot's own observability.
 	Telemetry Telemetry `yaml:"telemetry"`
 	// Web is the incident pages.
@@ -82,6 +85,20 @@ type Queue struct {
 	MaxAttempts int `yaml:"max_attempts"`
 }
 
+// Storm configures the storm guard and its threads.
+type Storm struct {
+	// More than Threshold new incidents in one channel within any Window
+	// (a sliding window) is a storm; -1 turns the guard off.
+	Threshold int      `yaml:"threshold"`
+	Window    Duration `yaml:"window"`
+	// SummaryEvery spaces the storm thread's summary replies; the
+	// parent's table shows each member at once.
+	SummaryEvery Duration `yaml:"summary_every"`
+	// TriageAt is how many members a storm has when it gets its one
+	// triage.
+	TriageAt int `yaml:"triage_at"`
+}
+
 // Slack configures the Slack app.
 type Slack struct {
 	BotToken      Secret `yaml:"bot_token"`
@@ -92,6 +109,10 @@ type Slack struct {
 	// AllowUnsigned serves the Slack HTTP endpoints without a signing
 	// secret (SLACK_ALLOW_UNSIGNED). Never in production.
 	AllowUnsigned bool `yaml:"allow_unsigned,omitempty"`
+	// SendInterval spaces messages to one channel: Slack takes about
+	// one message per second per channel (api.slack.com/apis/rate-limits,
+	// "Posting messages").
+	SendInterval Duration `yaml:"send_interval"`
 }
 
 // Model configures the OpenAI-compatible model.
@@ -125,6 +146,8 @@ func Default() Config {
 		Workers:     4,
 		LogLevel:    "info",
 		Shutdown:    Duration(20 * time.Second),
+		Slack:       Slack{SendInterval: Duration(time.Second)},
+		Storm:       Storm{Threshold: 5, Window: Duration(5 * time.Minute), SummaryEvery: Duration(time.Minute), TriageAt: 3},
 		Queue: Queue{
 			JobTimeout:  Duration(10 * time.Minute),
 			ReclaimIdle: Duration(20 * time.Second),
@@ -226,6 +249,11 @@ func (c *Config) envVars() []envVar {
 		{"SLACK_API_URL", addr(&c.Slack.APIURL)},
 		{"SLACK_CHANNEL", str(&c.Slack.Channel)},
 		{"SLACK_ALLOW_UNSIGNED", boolean(&c.Slack.AllowUnsigned)},
+		{"SLACK_SEND_INTERVAL", dur(&c.Slack.SendInterval)},
+		{"STORM_THRESHOLD", num(&c.Storm.Threshold)},
+		{"STORM_WINDOW", dur(&c.Storm.Window)},
+		{"STORM_SUMMARY_EVERY", dur(&c.Storm.SummaryEvery)},
+		{"STORM_TRIAGE_AT", num(&c.Storm.TriageAt)},
 		{"OPENAI_API_KEY", sec(&c.Model.APIKey)},
 		{"OPENAI_BASE_URL", addr(&c.Model.BaseURL)},
 		{"OPENAI_MODEL", str(&c.Model.Name)},
@@ -360,6 +388,21 @@ func (c Config) Validate() error {
 	}
 	if c.Queue.MaxAttempts < 1 {
 		bad("queue.max_attempts", "must be at least 1, got %d", c.Queue.MaxAttempts)
+	}
+	if d := c.Slack.SendInterval.D(); d <= 0 || d > time.Minute {
+		bad("slack.send_interval", "must be between 0 and 1m (Slack takes about one message a second per channel), got %s", d)
+	}
+	if c.Storm.Threshold < -1 || c.Storm.Threshold == 0 {
+		bad("storm.threshold", "must be at least 1, or -1 to turn the storm guard off, got %d", c.Storm.Threshold)
+	}
+	if c.Storm.Window.D() <= 0 {
+		bad("storm.window", "must be positive")
+	}
+	if d := c.Storm.SummaryEvery.D(); d < time.Second || d > 10*time.Minute {
+		bad("storm.summary_every", "must be between 1s and 10m, got %s", d)
+	}
+	if c.Storm.TriageAt < 1 {
+		bad("storm.triage_at", "must be at least 1, got %d", c.Storm.TriageAt)
 	}
 	if c.Telemetry.OTLPEndpoint != "" {
 		checkURL(&errs, "telemetry.otlp_endpoint", c.Telemetry.OTLPEndpoint)

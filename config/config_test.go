@@ -66,7 +66,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, field := range []string{"workers", "log_level", "redis_url", "model.base_url", "model.token_budget", "triage.window", "triage.max_failing_traces", "traces.tempo.concurrency", "traces.default", "traces.phoenix.project", "routes", "webhooks.sources.nagios"} {
+	for _, field := range []string{"workers", "log_level", "redis_url", "model.base_url", "model.token_budget", "triage.window", "triage.max_failing_traces", "traces.tempo.concurrency", "traces.default", "traces.phoenix.project", "routes", "webhooks.sources.nagios", "storm.threshold", "storm.window", "storm.summary_every", "storm.triage_at", "slack.send_interval"} {
 		if !strings.Contains(err.Error(), field+":") {
 			t.Errorf("error does not name %s:\n%v", field, err)
 		}

@@ -91,7 +91,7 @@ func groupJob(group string) oncall.Job {
 func TestStormGuard(t *testing.T) {
 	tr := &failingTriager{}
 	c := &clock{now: t0}
-	f := newFixtureWith(t, tr, Options{Now: c.Now, StormThreshold: 2, StormWindow: 5 * time.Minute})
+	f := newFixtureWith(t, tr, Options{Now: c.Now, StormThreshold: 2, StormWindow: 5 * time.Minute, StormSummaryEvery: time.Minute})
 	ctx := context.Background()
 	for i := 0; i < 6; i++ {
 		c.now = t0.Add(time.Duration(i) * 10 * time.Second)
@@ -111,24 +111,33 @@ func TestStormGuard(t *testing.T) {
 	if !strings.Contains(storm.Text+string(storm.Blocks), "Alert storm") {
 		t.Fatalf("third thread is not the storm: %s", storm.Text)
 	}
-	var lines []string
-	for _, r := range f.slack.Replies("C1", storm.TS) {
-		lines = append(lines, r.Text)
-	}
-	for _, g := range []string{"Alertg2", "Alertg3", "Alertg4", "Alertg5"} {
-		if countText(lines, g) != 1 {
-			t.Errorf("%s listed %d times in the storm thread:\n%s", g, countText(lines, g), strings.Join(lines, "\n"))
+	stormLines := func() []string {
+		var lines []string
+		for _, r := range f.slack.Replies("C1", storm.TS) {
+			lines = append(lines, r.Text)
 		}
+		return lines
 	}
-	if tr.calls != 2 {
-		t.Errorf("triages = %d, want 2 (storm members are not triaged one by one)", tr.calls)
+	// Members cost no reply each: the thread holds the storm's one
+	// triage, and its parent's table lists them.
+	if lines := stormLines(); len(lines) != 1 || !strings.Contains(lines[0], "Triage of Common cause") {
+		t.Errorf("storm thread before the first summary:\n%s", strings.Join(lines, "\n"))
+	}
+	if tr.calls != 3 {
+		t.Errorf("triages = %d, want 3 (two incidents and one for the storm, not one per member)", tr.calls)
 	}
 	ups := f.slack.Updates()
 	last := ups[len(ups)-1]
-	if last.TS != storm.TS || !strings.Contains(last.Text+string(last.Blocks), "4 more incidents") {
-		t.Errorf("storm parent not updated with the count: %s", last.Text+string(last.Blocks))
+	table := last.Text + string(last.Blocks)
+	if last.TS != storm.TS || !strings.Contains(table, "4 incidents in this channel") || !strings.Contains(table, "Common cause (agent=orders-agent)") {
+		t.Errorf("storm parent does not show the count and the diagnosis: %s", table)
 	}
-	// A storm member's resolution is noted in the storm thread.
+	for _, g := range []string{"Alertg2", "Alertg3", "Alertg4", "Alertg5"} {
+		if strings.Count(table, g) != 1 {
+			t.Errorf("%s is in the storm table %d times", g, strings.Count(table, g))
+		}
+	}
+	// A storm member's resolution changes the table, not the thread.
 	r := groupJob("g3")
 	r.ID = "r-g3"
 	r.Alerts[0].Status = oncall.AlertResolved
@@ -136,9 +145,34 @@ func TestStormGuard(t *testing.T) {
 	if err := f.svc.Handle(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	replies := f.slack.Replies("C1", storm.TS)
-	if got := replies[len(replies)-1].Text; !strings.Contains(got, "Alertg3 resolved") {
-		t.Errorf("last storm line = %q", got)
+	if n := len(stormLines()); n != 1 {
+		t.Errorf("a resolution posted in the storm thread: %d replies", n)
+	}
+	ups = f.slack.Updates()
+	if got := string(ups[len(ups)-1].Blocks); !strings.Contains(got, "3 firing, 1 resolved") {
+		t.Errorf("table after the resolution: %s", got)
+	}
+	// A minute on, the next member brings one summary of who joined.
+	c.now = t0.Add(2 * time.Minute)
+	if err := f.svc.Handle(ctx, groupJob("g6")); err != nil {
+		t.Fatal(err)
+	}
+	lines := stormLines()
+	if len(lines) != 2 {
+		t.Fatalf("storm thread after a minute:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, g := range []string{"Alertg2", "Alertg3", "Alertg4", "Alertg5", "Alertg6"} {
+		if countText(lines, g) != 1 {
+			t.Errorf("%s listed %d times in the storm thread:\n%s", g, countText(lines, g), strings.Join(lines, "\n"))
+		}
+	}
+	// At most one summary per interval.
+	c.now = c.now.Add(10 * time.Second)
+	if err := f.svc.Handle(ctx, groupJob("g7")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(stormLines()); n != 2 {
+		t.Errorf("a second summary within the interval: %d replies", n)
 	}
 
 	// In a later window, new incidents get threads of their own again.
@@ -176,7 +210,7 @@ func TestStormAcrossABoundaryIsOneStorm(t *testing.T) {
 	if storms != 1 || own != 2 {
 		t.Fatalf("%d storm threads and %d incident threads, want 1 storm and the first 2 incidents", storms, own)
 	}
-	if tr.calls != 2 {
-		t.Errorf("triages = %d, want 2", tr.calls)
+	if tr.calls != 3 {
+		t.Errorf("triages = %d, want 3 (the first 2 incidents and the storm)", tr.calls)
 	}
 }

@@ -2,6 +2,11 @@
 // incident, posts the parent message once, runs triage and posts the
 // diagnosis in the thread, and records resolution and re-fires. Every step
 // is idempotent, because jobs are delivered at least once.
+//
+// With an Outbox, jobs hand their Slack messages to a per-channel outbox
+// in the store, which RunOutbox sends at Slack's pace (outbox.go); when a
+// channel gets more new incidents than it can read, they join one storm
+// thread with a table, summaries and one triage (storm.go).
 package incident
 
 import (
@@ -9,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
@@ -21,6 +27,8 @@ type Store interface {
 	GetIncident(ctx context.Context, key string) (oncall.Incident, error)
 	CreateIncident(ctx context.Context, inc oncall.Incident) (oncall.Incident, bool, error)
 	UpdateIncident(ctx context.Context, key string, fn func(*oncall.Incident) error) (oncall.Incident, error)
+	// ListIncidents returns incidents updated at or after since.
+	ListIncidents(ctx context.Context, since time.Time) ([]oncall.Incident, error)
 	// JoinBurst records member in scope's sliding window at at and
 	// returns the start of the burst it belongs to, or the zero time.
 	JoinBurst(ctx context.Context, scope, member string, at time.Time, window time.Duration, limit int) (time.Time, error)
@@ -96,6 +104,33 @@ type Options struct {
 	// negative threshold turns the guard off.
 	StormThreshold int
 	StormWindow    time.Duration
+	// StormSummaryEvery spaces the storm thread's summary replies; the
+	// parent's table shows every member at once. Default 1m.
+	StormSummaryEvery time.Duration
+	// StormTriageAt is how many members a storm has when it gets its one
+	// triage. Default 3.
+	StormTriageAt int
+	// Outbox, when set, takes every Slack message the jobs want sent:
+	// jobs record it and move on, and RunOutbox sends it. Nil posts from
+	// the job, waiting for Slack's pacing.
+	Outbox Outbox
+	// SendInterval spaces the outbox's messages to one channel: Slack
+	// takes about one message per second per channel
+	// (api.slack.com/apis/rate-limits, "Posting messages"). Default 1s.
+	SendInterval time.Duration
+	// OutboxOwner names this process's sender for the channel leases;
+	// default a random name. OutboxLease is how long a channel's lease
+	// lasts unrenewed (default 15s); OutboxPoll how often other
+	// replicas' items are looked for (default 200ms).
+	OutboxOwner string
+	OutboxLease time.Duration
+	OutboxPoll  time.Duration
+	// Notes posts notes that can be looked up again; default the
+	// Publisher when it implements MarkedNotes.
+	Notes MarkedNotes
+	// Channels turns channel names into ids for the outbox; default the
+	// Publisher when it implements ChannelIDs.
+	Channels ChannelIDs
 	// StoreLostAt, when set, tells when the store last lost its data
 	// (a Redis restarted without persistence): for RecoveryWindow after
 	// that, every parent is first looked up in Slack, so that alerts of
@@ -112,6 +147,10 @@ type Options struct {
 type Service struct {
 	opts Options
 	log  *slog.Logger
+	wake chan struct{} // an item was put in the outbox
+
+	paceMu sync.Mutex
+	paced  map[string]time.Time // channel → when its outbox may send again
 }
 
 // New checks opts and returns a Service.
@@ -149,7 +188,34 @@ func New(opts Options) (*Service, error) {
 	if opts.StormWindow <= 0 {
 		opts.StormWindow = 5 * time.Minute
 	}
-	return &Service{opts: opts, log: opts.Logger.With("component", "incident")}, nil
+	if opts.StormSummaryEvery <= 0 {
+		opts.StormSummaryEvery = time.Minute
+	}
+	if opts.StormTriageAt <= 0 {
+		opts.StormTriageAt = 3
+	}
+	if opts.SendInterval <= 0 {
+		opts.SendInterval = time.Second
+	}
+	if opts.OutboxOwner == "" {
+		opts.OutboxOwner = newOwner()
+	}
+	if opts.OutboxLease <= 0 {
+		opts.OutboxLease = 15 * time.Second
+	}
+	if opts.OutboxPoll <= 0 {
+		opts.OutboxPoll = 200 * time.Millisecond
+	}
+	if opts.Notes == nil {
+		opts.Notes, _ = opts.Publisher.(MarkedNotes)
+	}
+	if opts.Channels == nil {
+		opts.Channels, _ = opts.Publisher.(ChannelIDs)
+	}
+	return &Service{
+		opts: opts, log: opts.Logger.With("component", "incident"),
+		wake: make(chan struct{}, 1), paced: map[string]time.Time{},
+	}, nil
 }
 
 // Handle processes one alert job: a notification of one alert group.
@@ -238,8 +304,8 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 			if job.Attempts > 0 && inc.ThreadTS != "" {
 				// An earlier attempt may have recorded the triage and
 				// died before the parent showed it.
-				if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-					return fmt.Errorf("update parent: %w", err)
+				if err := s.updateParent(ctx, inc); err != nil {
+					return err
 				}
 			}
 			log.Debug("nothing new for this incident")
@@ -264,12 +330,23 @@ func (s *Service) fire(ctx context.Context, log *slog.Logger, key string, job on
 			return err
 		}
 		if inc.Storm != "" {
-			return s.joinStorm(ctx, log, key, job.ID, inc)
+			return s.joinStorm(ctx, log, key, job, inc)
 		}
-		if inc, err = s.postParent(ctx, key, inc); err != nil {
-			return err
+		if s.outboxOn() && !s.sendNow(ctx, inc.Channel) {
+			// The channel is busy: the sender posts the parent ahead of
+			// everything else waiting there, and triage goes on
+			// meanwhile. In a quiet channel the job posts it at once,
+			// so a channel Slack refuses sends the job to the dead
+			// letters, naming the fix.
+			if err := s.enqueue(ctx, inc.Channel, "new:"+key, prioNewThread+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
+				return err
+			}
+		} else {
+			if inc, err = s.postParent(ctx, key, inc); err != nil {
+				return err
+			}
+			log.Info("incident opened", "channel", inc.Channel, "thread", inc.ThreadTS)
 		}
-		log.Info("incident opened", "channel", inc.Channel, "thread", inc.ThreadTS)
 	} else if refired {
 		if err := s.noteRefire(ctx, inc); err != nil {
 			return err
@@ -332,7 +409,14 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}
-	if err := s.postReport(ctx, log, key, inc, rep); err != nil {
+	if s.outboxOn() {
+		// Queued before the triage is recorded, so a crash between the
+		// two leaves the job to run again rather than a report unsent;
+		// the sender holds it until the report is recorded.
+		if err := s.enqueue(ctx, inc.Channel, fmt.Sprintf("report:%s:%d", key, inc.Fires), prioReport+oncall.SeverityRank(inc.Alert.Severity)); err != nil {
+			return err
+		}
+	} else if err := s.postReport(ctx, log, key, inc, rep); err != nil {
 		return err
 	}
 	now := s.opts.Now().UTC()
@@ -349,8 +433,8 @@ func (s *Service) triage(ctx context.Context, log *slog.Logger, key string, inc 
 	if err != nil {
 		return fmt.Errorf("record triage: %w", err)
 	}
-	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-		return fmt.Errorf("update parent: %w", err)
+	if err := s.updateParent(ctx, inc); err != nil {
+		return err
 	}
 	log.Info("incident triaged", "clusters", len(rep.Clusters), "traces", rep.TracesExamined)
 	return nil
@@ -409,21 +493,23 @@ func (s *Service) resolve(ctx context.Context, log *slog.Logger, key string, job
 	}
 	if inc.ThreadTS == "" {
 		if inc.Storm != "" {
-			return s.stormNote(ctx, inc, oncall.IncidentEvent{Kind: oncall.EventStormMemberResolved, Alert: inc.Alert, After: inc.ResolvedAt.Sub(inc.Alert.StartsAt)})
+			// The storm's table shows it; no reply.
+			return s.stormMemberChanged(ctx, inc, job.ID)
 		}
-		// The firing job has not posted yet: it renders the resolved
-		// state when it does.
-		return nil
+		if !s.outboxOn() || !inc.StormChecked {
+			// The firing job has not posted yet: it renders the
+			// resolved state when it does.
+			return nil
+		}
 	}
-	if err := s.opts.Publisher.UpdateParent(ctx, inc); err != nil {
-		return fmt.Errorf("update parent: %w", err)
+	if err := s.updateParent(ctx, inc); err != nil {
+		return err
 	}
 	if inc.Flapping {
 		return nil // the parent shows it; no note per flap
 	}
-	ev := oncall.IncidentEvent{Kind: oncall.EventResolved, After: inc.ResolvedAt.Sub(inc.Alert.StartsAt)}
-	if err := s.opts.Publisher.PostEvent(ctx, inc, ev); err != nil {
-		return fmt.Errorf("post resolution: %w", err)
+	if err := s.note(ctx, inc, "resolved"); err != nil {
+		return err
 	}
 	log.Info("incident resolved")
 	return nil

@@ -74,6 +74,7 @@ type File struct {
 
 // Call is one request the server answered, failed ones included.
 type Call struct {
+	At     time.Time // when it was answered, on the pacing clock (see SetPacing)
 	Method string
 	Params url.Values
 	Status int    // HTTP status answered
@@ -132,6 +133,8 @@ type Server struct {
 	lastMicros int64            // the latest ts handed out under clock
 	channels   map[string]*Channel
 	declared   bool // AddChannel was called: only added channels exist
+	pacing     Pacing
+	paced      map[string]time.Time // channel id → when its bucket is full again
 }
 
 // NewServer starts a fake Slack API that closes when the test ends.
@@ -319,6 +322,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	} else if id != "" {
 		params.Set(channelRules[method].param, id)
 	}
+	if f, over := s.paceFault(method, params.Get("channel")); over {
+		s.answerFault(w, method, params, f)
+		return
+	}
 	body := h(params)
 	s.answer(w, method, params, http.StatusOK, body)
 }
@@ -355,7 +362,7 @@ func (s *Server) answerFault(w http.ResponseWriter, method string, params url.Va
 		w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if f.Error == "" {
-		s.calls = append(s.calls, Call{Method: method, Params: params, Status: status})
+		s.calls = append(s.calls, Call{At: s.callTime(), Method: method, Params: params, Status: status})
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "<html><body>%d %s</body></html>", status, http.StatusText(status))
@@ -367,7 +374,7 @@ func (s *Server) answerFault(w http.ResponseWriter, method string, params url.Va
 // answer writes body as JSON and records the call. The caller holds s.mu.
 func (s *Server) answer(w http.ResponseWriter, method string, params url.Values, status int, body map[string]any) {
 	errCode, _ := body["error"].(string)
-	s.calls = append(s.calls, Call{Method: method, Params: params, Status: status, Error: errCode})
+	s.calls = append(s.calls, Call{At: s.callTime(), Method: method, Params: params, Status: status, Error: errCode})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)

@@ -124,6 +124,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TraceURL: cfg.Traces.TraceURL(),
 		Redact:   red.String,
 		Observer: tel.metrics,
+		// The outbox paces messages; this keeps the few calls made
+		// outside it (digests, answers) within Slack's rate too.
+		MinInterval: cfg.Slack.SendInterval.D(),
 		// Buttons nobody could click are left out.
 		WithoutButtons: !interactivityConfigured(cfg),
 		ReportURL:      reportLinks(cfg, pages),
@@ -151,7 +154,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// A job's lease on its incident, like its lease on its delivery,
 	// lapses queue.reclaim_idle after its worker stopped renewing it.
-	incOpts := incident.Options{Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes, Lease: cfg.Queue.ReclaimIdle.D(), Requeue: store, Logger: log}
+	// Jobs hand their Slack messages to the outbox, which sends them
+	// paced per channel while workers go on to the next job.
+	host, _ := os.Hostname()
+	incOpts := incident.Options{
+		Store: store, Publisher: slack, Triager: tel.triager(tri, modelOn(cfg)), Routes: routes,
+		Lease: cfg.Queue.ReclaimIdle.D(), Requeue: store, Logger: log,
+		// A dead process's channels, like its jobs, are taken over
+		// after queue.reclaim_idle.
+		Outbox: store, SendInterval: cfg.Slack.SendInterval.D(), OutboxOwner: fmt.Sprintf("%s-%d", host, os.Getpid()),
+		OutboxLease:    cfg.Queue.ReclaimIdle.D(),
+		StormThreshold: cfg.Storm.Threshold, StormWindow: cfg.Storm.Window.D(),
+		StormSummaryEvery: cfg.Storm.SummaryEvery.D(), StormTriageAt: cfg.Storm.TriageAt,
+	}
 	forgetful, _ := store.(forgetfulStore) // Redis: may lose its data
 	if forgetful != nil {
 		incOpts.StoreLostAt = forgetful.DataLostAt
@@ -169,7 +184,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
 	pool, err := worker.New(worker.Options{
 		Queue:       store,
 		Handler:     tel.jobs(sa.Handle(settingHints(cfg)(inc.Handle))),
@@ -269,6 +283,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	g.Go(func() error { return sa.Run(gctx) })
 	g.Go(func() error { return pool.Run(workCtx) })
+	g.Go(func() error { return inc.RunOutbox(workCtx) })
 	g.Go(func() error { return slackOK.watch(gctx, slack, channels, time.Minute, log) })
 	if sched != nil {
 		g.Go(func() error { return sched.Run(workCtx) })

@@ -34,6 +34,10 @@ var (
 	_ incident.Triager      = (*triage.Service)(nil)
 	_ incident.Store        = (*boltdb.Store)(nil)
 	_ incident.Store        = (*redisdb.Store)(nil)
+	_ incident.Outbox       = (*boltdb.Store)(nil)
+	_ incident.Outbox       = (*redisdb.Store)(nil)
+	_ incident.MarkedNotes  = (*bot.Slack)(nil)
+	_ incident.ChannelIDs   = (*bot.Slack)(nil)
 	_ worker.Queue          = (*boltdb.Store)(nil)
 	_ worker.Queue          = (*redisdb.Store)(nil)
 	_ triage.TraceSource    = (*jsonl.Source)(nil)
@@ -51,6 +55,7 @@ var (
 type backend interface {
 	worker.Queue
 	incident.Store
+	incident.Outbox
 	alerts.Enqueuer
 	alerts.Deduper
 	digest.IncidentLister

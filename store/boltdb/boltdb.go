@@ -75,17 +75,19 @@ type Store struct {
 
 // Bucket names.
 const (
-	bucketReady      = "jobs_ready"        // seq → job
-	bucketDelayed    = "jobs_delayed"      // due time + seq → job
-	bucketInFlight   = "jobs_inflight"     // seq → delivery record
-	bucketDeliveries = "jobs_delivered_at" // delivered time + seq → nil
-	bucketDead       = "jobs_dead"         // seq → job
-	bucketIncidents  = "incidents"         // key → incident
-	bucketUpdated    = "incidents_updated" // updated time + key → nil
-	bucketThreads    = "incident_threads"  // channel \x00 thread ts → key
-	bucketOnce       = "once"              // key → expiry time
-	bucketOnceExpiry = "once_expiry"       // expiry time + key → nil
-	bucketBursts     = "bursts"            // scope → sliding window (JSON)
+	bucketReady        = "jobs_ready"        // seq → job
+	bucketDelayed      = "jobs_delayed"      // due time + seq → job
+	bucketInFlight     = "jobs_inflight"     // seq → delivery record
+	bucketDeliveries   = "jobs_delivered_at" // delivered time + seq → nil
+	bucketDead         = "jobs_dead"         // seq → job
+	bucketIncidents    = "incidents"         // key → incident
+	bucketUpdated      = "incidents_updated" // updated time + key → nil
+	bucketThreads      = "incident_threads"  // channel \x00 thread ts → key
+	bucketOnce         = "once"              // key → expiry time
+	bucketOnceExpiry   = "once_expiry"       // expiry time + key → nil
+	bucketBursts       = "bursts"            // scope → sliding window (JSON)
+	bucketOutbox       = "outbox"            // channel \x00 key → pending Slack message (JSON)
+	bucketOutboxLeases = "outbox_leases"     // channel → who sends its outbox, until when (JSON)
 )
 
 // Open opens or creates the store file at opts.Path.
@@ -116,7 +118,7 @@ func Open(opts Options) (*Store, error) {
 		for _, name := range []string{
 			bucketReady, bucketDelayed, bucketInFlight, bucketDeliveries, bucketDead,
 			bucketIncidents, bucketUpdated, bucketThreads, bucketOnce, bucketOnceExpiry,
-			bucketBursts,
+			bucketBursts, bucketOutbox, bucketOutboxLeases,
 		} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)

@@ -94,6 +94,23 @@ type Store interface {
 	// other. Atomic; a member recorded again is not counted twice.
 	JoinBurst(ctx context.Context, scope, member string, at time.Time, window time.Duration, limit int) (time.Time, error)
 
+	// PutOutbox adds an item to its channel's outbox, or merges it with
+	// the pending item of the same key (the earlier Due and the lower
+	// Priority win), and returns it as stored with a new Version.
+	PutOutbox(ctx context.Context, item oncall.OutboxItem) (oncall.OutboxItem, error)
+	// PendingOutbox lists a channel's items by Priority, Due, Key.
+	PendingOutbox(ctx context.Context, channel string) ([]oncall.OutboxItem, error)
+	// OutboxChannels lists the channels with pending items.
+	OutboxChannels(ctx context.Context) ([]string, error)
+	// DoneOutbox removes a sent item unless it was put again since (its
+	// Version changed), and reports whether it did.
+	DoneOutbox(ctx context.Context, item oncall.OutboxItem) (bool, error)
+	// LeaseOutbox takes or renews owner's right to send a channel's items
+	// for ttl; false while another owner's lease lives.
+	LeaseOutbox(ctx context.Context, channel, owner string, ttl time.Duration) (bool, error)
+	// ReleaseOutbox gives owner's lease up.
+	ReleaseOutbox(ctx context.Context, channel, owner string) error
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -176,6 +193,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"bursts slide across fixed boundaries", testBurstSlides},
 		{"racing members agree on the burst", testBurstRace},
 		{"burst rejects bad input", testBurstInput},
+		{"outbox orders by priority then due", testOutboxOrder},
+		{"outbox merges puts of one key", testOutboxMerge},
+		{"racing outbox puts keep one item per key", testOutboxRace},
+		{"one owner sends a channel's outbox", testOutboxLease},
 		{"ping", testPing},
 	}
 	for _, tc := range cases {

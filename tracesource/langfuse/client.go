@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/oncall-copilot/oncall-copilot/tracesource"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -220,52 +220,29 @@ func (c *Client) Get(ctx context.Context, traceID string) (oncall.Trace, error) 
 // observations at most Concurrency at a time unless cached; the result is
 // in the summaries' order.
 func (c *Client) fetchTraces(ctx context.Context, summaries []summary) ([]oncall.Trace, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-	}
 	out := make([]oncall.Trace, len(summaries))
-	sem := make(chan struct{}, c.opts.Concurrency)
-loop:
+	var todo []int
 	for i, s := range summaries {
 		if t, ok := c.cache.get(s.trace.ID); ok {
 			out[i] = t
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			fail(ctx.Err())
-			break loop
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			obs, err := c.observations(ctx, s.trace.ID)
-			if err != nil {
-				fail(fmt.Errorf("fetch observations of trace %s: %w", s.trace.ID, err))
-				return
-			}
-			t := TraceFromAPI(s.trace, obs)
-			c.cache.put(t)
-			out[i] = t
-		}()
+		todo = append(todo, i)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	err := tracesource.FetchAll(ctx, len(todo), c.opts.Concurrency, func(ctx context.Context, k int) error {
+		i := todo[k]
+		s := summaries[i]
+		obs, err := c.observations(ctx, s.trace.ID)
+		if err != nil {
+			return fmt.Errorf("fetch observations of trace %s: %w", s.trace.ID, err)
+		}
+		t := TraceFromAPI(s.trace, obs)
+		c.cache.put(t)
+		out[i] = t
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -3,9 +3,11 @@ package oncall
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,6 +84,61 @@ func (a Alert) MeasuredKind() (kind AlertKind, from string) {
 		}
 	}
 	return "", ""
+}
+
+// rangeSelector is a PromQL range ([5m], [1h30m], [2m:30s]): the window
+// the rule looks back over.
+var rangeSelector = regexp.MustCompile(`\[\s*((?:\d+(?:ms|[smhdw]))+)\s*(?::[^\]]*)?\]`)
+
+// Lookback is how far back the alert's rule looks when it evaluates: the
+// longest range selector of its query ("[5m]" in rate(x[5m])), zero when
+// the query is unknown or has none. The failure that fired the alert was
+// in the traces within that span before it fired.
+func (a Alert) Lookback() time.Duration {
+	q := generatorQuery(a.GeneratorURL) + " " + a.Annotations["query"] + " " + a.Annotations["expr"] + " " + a.Annotations["expression"]
+	var longest time.Duration
+	for _, m := range rangeSelector.FindAllStringSubmatch(q, -1) {
+		if d, err := parsePromDuration(m[1]); err == nil && d > longest {
+			longest = d
+		}
+	}
+	return longest
+}
+
+// parsePromDuration reads a Prometheus duration (1d, 5m, 1h30m, 1w).
+func parsePromDuration(s string) (time.Duration, error) {
+	var total time.Duration
+	for s != "" {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, fmt.Errorf("duration %q: no number", s)
+		}
+		n, _ := strconv.Atoi(s[:i])
+		unit := s[i:]
+		var d time.Duration
+		switch {
+		case strings.HasPrefix(unit, "ms"):
+			d, unit = time.Millisecond, unit[2:]
+		case strings.HasPrefix(unit, "s"):
+			d, unit = time.Second, unit[1:]
+		case strings.HasPrefix(unit, "m"):
+			d, unit = time.Minute, unit[1:]
+		case strings.HasPrefix(unit, "h"):
+			d, unit = time.Hour, unit[1:]
+		case strings.HasPrefix(unit, "d"):
+			d, unit = 24*time.Hour, unit[1:]
+		case strings.HasPrefix(unit, "w"):
+			d, unit = 7*24*time.Hour, unit[1:]
+		default:
+			return 0, fmt.Errorf("duration %q: unknown unit", s)
+		}
+		total += time.Duration(n) * d
+		s = unit
+	}
+	return total, nil
 }
 
 // generatorQuery returns the query a generator URL carries: Prometheus'

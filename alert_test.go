@@ -3,6 +3,7 @@ package oncall
 import (
 	"net/url"
 	"testing"
+	"time"
 )
 
 func TestAlertMeasuredKind(t *testing.T) {
@@ -33,6 +34,26 @@ func TestAlertMeasuredKind(t *testing.T) {
 			}
 			if tt.want == "" && tt.alert.Kind() != AlertKindErrors {
 				t.Errorf("Kind() = %q, want errors for an alert that does not say", tt.alert.Kind())
+			}
+		})
+	}
+}
+
+func TestLookbackReadsTheRulesRange(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		a    Alert
+		want time.Duration
+	}{
+		{"prometheus generator url", Alert{GeneratorURL: "http://prometheus:9090/graph?g0.expr=sum%28rate%28agent_runs_total%7Bstatus%3D%22error%22%7D%5B5m%5D%29%29+%2F+sum%28rate%28agent_runs_total%5B5m%5D%29%29+%3E+0.2&g0.tab=1"}, 5 * time.Minute},
+		{"longest range wins", Alert{Annotations: map[string]string{"query": "increase(x[1h30m]) / increase(y[10m])"}}, 90 * time.Minute},
+		{"subquery", Alert{Annotations: map[string]string{"expr": "max_over_time(rate(x[1m])[15m:30s])"}}, 15 * time.Minute},
+		{"no query", Alert{Name: "AgentErrors"}, 0},
+		{"no range", Alert{Annotations: map[string]string{"query": "up == 0"}}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.a.Lookback(); got != tt.want {
+				t.Errorf("Lookback() = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -117,6 +117,11 @@ const onsetCandidates = 3
 // bound of its rate change) is kept.
 func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window, weights map[string]float64) oncall.Report {
 	rep, onsets := analyzeOnsets(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base, Weights: weights}, onsetCandidates)
+	// The alert's rule saw the failure within its lookback before it
+	// fired: the start of that span is a candidate too.
+	if lb := alert.Lookback(); lb > 0 && !alert.StartsAt.IsZero() {
+		onsets = append(onsets, alert.StartsAt.Add(-lb))
+	}
 	best, bestScore := rep, math.Inf(-1)
 	tried := map[time.Time]bool{}
 	for _, onset := range onsets {

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"slices"
@@ -37,7 +37,7 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 			what := a.normalize(headline(out))
 			name := displayName(r)
 			f.add(finding{
-				sig: signature(clusterMaxIterations, r.Kind, name, "", what), kind: clusterMaxIterations,
+				sig: signature(ClusterMaxIterations, r.Kind, name, "", what), kind: ClusterMaxIterations,
 				spanKind: r.Kind, spanName: name, what: what, spanID: r.SpanID, at: r.Start, repeats: 1,
 			})
 		}
@@ -52,7 +52,7 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 			what := a.normalize(why)
 			name := displayName(s)
 			f.add(finding{
-				sig: signature(clusterGuardrail, s.Kind, name, "", what), kind: clusterGuardrail,
+				sig: signature(ClusterGuardrail, s.Kind, name, "", what), kind: ClusterGuardrail,
 				spanKind: s.Kind, spanName: name, what: what, spanID: s.SpanID, at: s.Start, repeats: 1,
 			})
 		}
@@ -98,7 +98,7 @@ func (a *analysis) loops(f *traceFacts) {
 		}
 	}
 	slices.SortFunc(found, func(x, y callKey) int { return int(a.calls[x].first - a.calls[y].first) })
-	if limit := slices.IndexFunc(f.findings, func(x finding) bool { return x.kind == clusterMaxIterations }); limit >= 0 {
+	if limit := slices.IndexFunc(f.findings, func(x finding) bool { return x.kind == ClusterMaxIterations }); limit >= 0 {
 		tool, n := "", 0
 		if len(found) > 0 {
 			tool, n = found[0].name, a.calls[found[0]].n
@@ -114,10 +114,10 @@ func (a *analysis) loops(f *traceFacts) {
 	for _, k := range found {
 		c := a.calls[k]
 		s := &tr.spans[c.last]
-		kind, what := clusterLoop, "called again with identical arguments"
+		kind, what := ClusterLoop, "called again with identical arguments"
 		ends := f.rootFailed && c.last == lastTool
 		if ends {
-			kind, what = clusterMaxIterations, "run ended repeating the same call"
+			kind, what = ClusterMaxIterations, "run ended repeating the same call"
 			a.dropRootError(f)
 		}
 		f.add(finding{
@@ -158,7 +158,7 @@ func (a *analysis) mostCalledTool() (string, int) {
 func (a *analysis) dropRootError(f *traceFacts) {
 	root := a.tree.spans[a.tree.root].SpanID
 	f.findings = slices.DeleteFunc(f.findings, func(x finding) bool {
-		return x.kind == clusterError && x.spanID == root
+		return x.kind == ClusterError && x.spanID == root
 	})
 }
 
@@ -278,7 +278,7 @@ func (a *analysis) emptyOutputs() {
 		}
 		what := "final output empty"
 		f.add(finding{
-			sig: signature(clusterEmptyOutput, f.rootKind, f.rootName, "", what), kind: clusterEmptyOutput,
+			sig: signature(ClusterEmptyOutput, f.rootKind, f.rootName, "", what), kind: ClusterEmptyOutput,
 			spanKind: f.rootKind, spanName: f.rootName, what: what, spanID: f.rootSpanID, at: f.rootStart, repeats: 1,
 		})
 	}

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -221,8 +221,8 @@ func (c *costStats) sum(se *series) float64 {
 
 func (a *analysis) costCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
 	cl := oncall.Cluster{
-		Signature: signature(clusterCost, k.kind, k.name, "", ""),
-		Kind:      clusterCost,
+		Signature: signature(ClusterCost, k.kind, k.name, "", ""),
+		Kind:      ClusterCost,
 		SpanKind:  k.kind,
 		SpanName:  k.name,
 		Error:     "spends more than the baseline",

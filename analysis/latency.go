@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -238,8 +238,8 @@ func (a *analysis) unbaselinedLatency(incMean float64) []oncall.Cluster {
 // first.
 func (a *analysis) slowCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
 	c := oncall.Cluster{
-		Signature: signature(clusterLatency, k.kind, k.name, "", ""),
-		Kind:      clusterLatency,
+		Signature: signature(ClusterLatency, k.kind, k.name, "", ""),
+		Kind:      ClusterLatency,
 		SpanKind:  k.kind,
 		SpanName:  k.name,
 		Error:     "slower than the baseline",

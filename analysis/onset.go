@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"math"
@@ -78,12 +78,12 @@ func (a *analysis) onset(top *oncall.Cluster) time.Time {
 // per-run signature). It is nil when that cannot be told.
 func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 	switch c.Kind {
-	case clusterLatency:
+	case ClusterLatency:
 		if a.lat.traceP95 <= 0 {
 			return nil
 		}
 		return func(f *traceFacts) bool { return f.duration > a.lat.traceP95 }
-	case clusterCost:
+	case ClusterCost:
 		if a.cost.traceP95 <= 0 {
 			return nil
 		}
@@ -100,10 +100,10 @@ func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 }
 
 // onsetCandidates is how many of the first ranked clusters' onsets
-// analyze tries as the split between baseline and incident.
+// AnalyzeAtOnset tries as the split between baseline and incident.
 const onsetCandidates = 3
 
-// analyze runs Analyze on the windows and, when the traces show an onset
+// AnalyzeAtOnset runs Analyze on opts' windows and, when the traces show an onset
 // inside the incident window, again with the runs before the onset as
 // part of the baseline: the incident is compared with how the agent ran
 // before it started, and a short incident whose configured baseline holds
@@ -115,8 +115,9 @@ const onsetCandidates = 3
 // onsets of the first few clusters are each tried as the split, and the
 // split whose top cluster changed most (the highest lower confidence
 // bound of its rate change) is kept.
-func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window, weights map[string]float64) oncall.Report {
-	rep, onsets := analyzeOnsets(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base, Weights: weights}, onsetCandidates)
+func AnalyzeAtOnset(alert oncall.Alert, traces []oncall.Trace, opts Options) oncall.Report {
+	inc, base, weights := opts.Incident, opts.Baseline, opts.Weights
+	rep, onsets := analyzeOnsets(alert, traces, opts, onsetCandidates)
 	best, bestScore := rep, math.Inf(-1)
 	tried := map[time.Time]bool{}
 	for _, onset := range onsets {
@@ -124,7 +125,7 @@ func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base W
 			continue
 		}
 		tried[onset] = true
-		again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}, Weights: weights})
+		again := Analyze(alert, traces, Options{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}, Weights: weights})
 		if again.BaselineTraces == 0 || again.TracesExamined == 0 || len(again.Clusters) == 0 {
 			continue
 		}
@@ -134,4 +135,75 @@ func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base W
 		}
 	}
 	return best
+}
+
+// Limits of the onset series an investigation keeps, so the incident page
+// stays small whatever the traces hold.
+const (
+	maxOnsetSteps    = 180
+	maxOnsetClusters = 3
+)
+
+// Onset counts runs and failing runs per step across both windows, and
+// the runs of each of the top failure clusters. raw are the clusters
+// before redaction, shown the same order as shown.
+func Onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, shown []oncall.Cluster) oncall.Onset {
+	start, end := base.Start, inc.End
+	if base.zero() || !base.Start.Before(base.End) {
+		start = inc.Start
+	}
+	o := oncall.Onset{Start: start, Step: time.Minute, FiringAt: alert.StartsAt}
+	span := end.Sub(start)
+	if span <= 0 {
+		return o
+	}
+	for span/o.Step > maxOnsetSteps {
+		o.Step *= 2
+	}
+	n := int((span + o.Step - 1) / o.Step)
+	o.Runs, o.Failing = make([]int, n), make([]int, n)
+
+	a := &analysis{
+		opts:   Options{Incident: inc, Baseline: base}.withDefaults(),
+		kind:   alert.Kind(),
+		norm:   make(map[string]string),
+		calls:  make(map[callKey]*callCount),
+		seenID: make(map[string]bool, len(traces)),
+	}
+	a.lat.init()
+	a.cost.init()
+	a.selectTraces(alert, traces)
+	for i := range a.facts {
+		a.examine(&a.facts[i])
+	}
+	a.emptyOutputs()
+
+	index := map[string]int{}
+	for i := 0; i < len(raw) && i < len(shown) && len(o.Clusters) < maxOnsetClusters; i++ {
+		if !isFailureKind(raw[i].Kind) {
+			continue
+		}
+		index[raw[i].Signature] = len(o.Clusters)
+		o.Clusters = append(o.Clusters, oncall.OnsetSeries{Signature: shown[i].Signature, Counts: make([]int, n)})
+		if len(o.Clusters) == 1 {
+			o.At = raw[i].FirstSeen
+		}
+	}
+	for i := range a.facts {
+		f := &a.facts[i]
+		k := int(f.start.Sub(start) / o.Step)
+		if k < 0 || k >= n {
+			continue
+		}
+		o.Runs[k]++
+		if f.rootFailed || f.misbehaved() {
+			o.Failing[k]++
+		}
+		for _, x := range f.findings {
+			if c, ok := index[x.sig]; ok {
+				o.Clusters[c].Counts[k]++
+			}
+		}
+	}
+	return o
 }

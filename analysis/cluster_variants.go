@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -58,7 +58,7 @@ func (a *analysis) mergeVariants() (canon map[string]*variant, variants map[stri
 	}
 	groups := make(map[string][]int)
 	for i := range vs {
-		if vs[i].f.kind == clusterError || vs[i].f.kind == clusterMaxIterations || vs[i].f.kind == clusterGuardrail {
+		if vs[i].f.kind == ClusterError || vs[i].f.kind == ClusterMaxIterations || vs[i].f.kind == ClusterGuardrail {
 			groups[vs[i].identity] = append(groups[vs[i].identity], i)
 		}
 	}

@@ -203,7 +203,7 @@ func sortedSet(m map[string]bool) []string {
 	return out
 }
 
-// NarrowingFilters turns the labels Correlation kept into store filters,
+// NarrowingFilters turns the labels Correlate kept into store filters,
 // so a store whose answer was capped can be asked again for the alert's
 // traces only: each label under the spelling the traces carry of the
 // attribute the label map names (a store filters on what it holds), else

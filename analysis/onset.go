@@ -144,9 +144,11 @@ const (
 	maxOnsetClusters = 3
 )
 
-// Onset counts runs and failing runs per step across both windows, and
-// the runs of each of the top failure clusters. raw are the clusters
-// before redaction, shown the same order as shown.
+// Onset is the timeline the incident page charts: runs and failing runs
+// per step across both windows, and the runs of each of the top failure
+// clusters, in at most maxOnsetSteps steps. raw are the report's clusters
+// before redaction (their signatures match the traces); shown the same
+// clusters as the page shows them, in the same order.
 func Onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, shown []oncall.Cluster) oncall.Onset {
 	start, end := base.Start, inc.End
 	if base.zero() || !base.Start.Before(base.End) {

@@ -1,8 +1,6 @@
 package analysis
 
-import (
-	"math"
-)
+import "math"
 
 // Sampling weights: a source that sampled a busy window gives each kept
 // run the number of runs it stands for, and the window totals and cluster

@@ -162,8 +162,8 @@ func (a *Assistant) compareWindowsTool() tool {
 	}
 }
 
-// analyze reads both windows' traces and runs the deterministic triage
-// analysis on them.
+// analyze reads both windows' traces and runs the deterministic analysis
+// (package analysis, as triage does) on them.
 func (c *conversation) analyze(ctx context.Context, w, base analysis.Window, f map[string]string, kind string) (oncall.Report, error) {
 	switch kind {
 	case "", string(oncall.AlertKindErrors), string(oncall.AlertKindLatency), string(oncall.AlertKindCost):

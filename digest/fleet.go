@@ -25,9 +25,9 @@ var digestAlert = oncall.Alert{Source: "digest", Name: "digest", Status: oncall.
 const trendThreshold = 0.01
 
 // fleet reads the traces of the window and of the previous window of the
-// same length and fills d.Fleet and the runs of d.Buckets. It uses the
-// triage analysis, so a run fails in a digest exactly when it fails in a
-// triage: its root failed or it misbehaved (looped, was blocked, ended
+// same length and fills d.Fleet and the runs of d.Buckets. It uses
+// package analysis, as triage does, so a run fails in a digest exactly
+// when it fails in a triage: its root failed or it misbehaved (looped, was blocked, ended
 // empty), not when it handled an error. What cannot be read is noted in
 // d.Missing, and fleet reports whether it read both windows.
 func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) (complete bool) {

@@ -124,8 +124,8 @@ func (f *traceFacts) misbehaved() bool {
 // no trace.
 const NoIncidentTraces = "no traces in the incident window"
 
-// analysis holds the state of one Analyze call.
-type analysis struct {
+// analyzer holds the state of one Analyze call.
+type analyzer struct {
 	opts   Options
 	kind   oncall.AlertKind
 	facts  []traceFacts // sorted by start, then trace id
@@ -162,7 +162,7 @@ func Analyze(alert oncall.Alert, traces []oncall.Trace, opts Options) oncall.Rep
 func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts Options, k int) (oncall.Report, []time.Time) {
 	opts = opts.withDefaults()
 	kind, kindFrom := alert.MeasuredKind()
-	a := &analysis{
+	a := &analyzer{
 		opts:   opts,
 		kind:   cmp.Or(kind, oncall.AlertKindErrors),
 		norm:   make(map[string]string),
@@ -234,7 +234,7 @@ func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts Options, k in
 
 // selectTraces keeps the traces of the two windows, once each, sorted by
 // start time and trace id.
-func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
+func (a *analyzer) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 	named := make(map[string]bool, len(alert.TraceIDs))
 	for _, id := range alert.TraceIDs {
 		named[id] = true
@@ -285,7 +285,7 @@ func TraceStart(t *oncall.Trace) time.Time {
 
 // examine reads one trace: its failures, its behaviours, and what it adds
 // to the latency and cost statistics of its window.
-func (a *analysis) examine(f *traceFacts) {
+func (a *analyzer) examine(f *traceFacts) {
 	tr := &a.tree
 	tr.build(f.t.Spans)
 	tr.mark(a.normalize)
@@ -314,7 +314,7 @@ func (a *analysis) examine(f *traceFacts) {
 
 // normalize is NormalizeError, remembered for the analysis: the same raw
 // text recurs in many traces.
-func (a *analysis) normalize(raw string) string {
+func (a *analyzer) normalize(raw string) string {
 	if n, ok := a.norm[raw]; ok {
 		return n
 	}
@@ -327,7 +327,7 @@ func (a *analysis) normalize(raw string) string {
 // measures asks from what changed between the windows: more runs failing,
 // slower runs, or runs that spend more. Failures win when they rose, then
 // the larger of the other two rises; errors when nothing changed.
-func (a *analysis) changedKind() oncall.AlertKind {
+func (a *analyzer) changedKind() oncall.AlertKind {
 	if a.nInc == 0 || a.nBase == 0 {
 		return oncall.AlertKindErrors
 	}
@@ -369,7 +369,7 @@ func (a *analysis) changedKind() oncall.AlertKind {
 }
 
 // answersAlert reports whether a cluster kind answers the alert's question.
-func (a *analysis) answersAlert(kind string) bool {
+func (a *analyzer) answersAlert(kind string) bool {
 	switch a.kind {
 	case oncall.AlertKindLatency:
 		return kind == ClusterLatency
@@ -382,7 +382,7 @@ func (a *analysis) answersAlert(kind string) bool {
 // rank orders clusters best first: what the alert asks about and changed,
 // then anything else that changed, then the rest; by score within each
 // tier, then by count, then the one first seen last, then by signature.
-func (a *analysis) rank(cs []oncall.Cluster) {
+func (a *analyzer) rank(cs []oncall.Cluster) {
 	tier := func(c *oncall.Cluster) int {
 		switch {
 		case c.Score > 0 && a.answersAlert(c.Kind):
@@ -411,7 +411,7 @@ func (a *analysis) rank(cs []oncall.Cluster) {
 // spans where a failure started: a tool that now times out is also
 // slower, and the failure already says so. Latency and cost alerts keep
 // them, since there the slowness is the question.
-func (a *analysis) withoutFailureEchoes(failures, latency []oncall.Cluster) []oncall.Cluster {
+func (a *analyzer) withoutFailureEchoes(failures, latency []oncall.Cluster) []oncall.Cluster {
 	if a.kind != oncall.AlertKindErrors {
 		return latency
 	}
@@ -424,7 +424,7 @@ func (a *analysis) withoutFailureEchoes(failures, latency []oncall.Cluster) []on
 
 // markChanged flags the incident traces that carry a failure finding of
 // a cluster that changed against the baseline.
-func (a *analysis) markChanged(cs []oncall.Cluster) {
+func (a *analyzer) markChanged(cs []oncall.Cluster) {
 	changed := make(map[string]bool)
 	for i := range cs {
 		if cs[i].Score > 0 && isFailureKind(cs[i].Kind) {
@@ -448,7 +448,7 @@ func (a *analysis) markChanged(cs []oncall.Cluster) {
 // healthyExample picks a run that went well, of the same agent as the top
 // cluster's first example, for contrast: from the incident window if one
 // did, else the latest of the baseline.
-func (a *analysis) healthyExample(cs []oncall.Cluster) string {
+func (a *analyzer) healthyExample(cs []oncall.Cluster) string {
 	if len(cs) == 0 || len(cs[0].TraceIDs) == 0 {
 		return ""
 	}

@@ -29,7 +29,7 @@ type callCount struct {
 
 // behaviourFindings finds failures that raise no error: loops, guardrail
 // blocks, and runs that ended on their step limit with an ok status.
-func (a *analysis) behaviourFindings(f *traceFacts) {
+func (a *analyzer) behaviourFindings(f *traceFacts) {
 	tr := &a.tree
 	if tr.root >= 0 {
 		r := &tr.spans[tr.root]
@@ -66,7 +66,7 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 // the run already says it hit its step limit, the loop is how: the limit
 // finding names the looping tool (or the tool called most) instead of a
 // separate loop finding.
-func (a *analysis) loops(f *traceFacts) {
+func (a *analyzer) loops(f *traceFacts) {
 	tr := &a.tree
 	clear(a.calls)
 	lastTool := int32(-1)
@@ -130,7 +130,7 @@ func (a *analysis) loops(f *traceFacts) {
 
 // mostCalledTool returns the tool the run called most, and how often,
 // whatever the arguments; ties go to the tool called first.
-func (a *analysis) mostCalledTool() (string, int) {
+func (a *analyzer) mostCalledTool() (string, int) {
 	type tally struct {
 		n     int
 		first int32
@@ -155,7 +155,7 @@ func (a *analysis) mostCalledTool() (string, int) {
 }
 
 // dropRootError removes an error finding blamed on the root span alone.
-func (a *analysis) dropRootError(f *traceFacts) {
+func (a *analyzer) dropRootError(f *traceFacts) {
 	root := a.tree.spans[a.tree.root].SpanID
 	f.findings = slices.DeleteFunc(f.findings, func(x finding) bool {
 		return x.kind == ClusterError && x.spanID == root
@@ -236,7 +236,7 @@ const minOutputExamples = 3
 // agent's well-ended runs normally do produce output: in the baseline when
 // it has such runs, else in the incident window. Runs with another
 // failure already have their explanation.
-func (a *analysis) emptyOutputs() {
+func (a *analyzer) emptyOutputs() {
 	type tally struct{ ok, withOutput int }
 	var base, inc map[string]*tally
 	count := func(m *map[string]*tally, f *traceFacts) {

@@ -15,7 +15,7 @@ const noMessage = "error without a message"
 
 // errorFindings turns the trace's failure origins into findings, one per
 // signature however often it was retried.
-func (a *analysis) errorFindings(f *traceFacts) {
+func (a *analyzer) errorFindings(f *traceFacts) {
 	tr := &a.tree
 	a.orig = tr.origins(a.orig)
 	for _, o := range a.orig {
@@ -98,7 +98,7 @@ func (acc *clusterAcc) example(traceID, spanID string, named bool, max int) {
 
 // failureClusters groups the findings of every trace by signature and
 // scores each against the baseline.
-func (a *analysis) failureClusters() []oncall.Cluster {
+func (a *analyzer) failureClusters() []oncall.Cluster {
 	canon, variants := a.mergeVariants()
 	accs := make(map[string]*clusterAcc)
 	var order []*clusterAcc

@@ -30,7 +30,7 @@ type variant struct {
 // signature, the finding of the variant that names the merged cluster
 // (the most frequent one in the incident window) and how many signatures
 // it stands for.
-func (a *analysis) mergeVariants() (canon map[string]*variant, variants map[string]int) {
+func (a *analyzer) mergeVariants() (canon map[string]*variant, variants map[string]int) {
 	index := make(map[string]int)
 	var vs []variant
 	for i := range a.facts {

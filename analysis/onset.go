@@ -13,7 +13,7 @@ import (
 // point). A lone early occurrence followed by healthy runs does not move
 // the onset; the run that starts a sustained rise does. It is zero when
 // the cluster did not change or no run shows it.
-func (a *analysis) onset(top *oncall.Cluster) time.Time {
+func (a *analyzer) onset(top *oncall.Cluster) time.Time {
 	if top == nil || top.Score <= 0 || a.nInc == 0 {
 		return time.Time{}
 	}
@@ -76,7 +76,7 @@ func (a *analysis) onset(top *oncall.Cluster) time.Time {
 // signature (failures), or is slower or spends more than the baseline's
 // 95th percentile run (latency and cost, which are per span and have no
 // per-run signature). It is nil when that cannot be told.
-func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
+func (a *analyzer) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 	switch c.Kind {
 	case ClusterLatency:
 		if a.lat.traceP95 <= 0 {
@@ -165,7 +165,7 @@ func Onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, sho
 	n := int((span + o.Step - 1) / o.Step)
 	o.Runs, o.Failing = make([]int, n), make([]int, n)
 
-	a := &analysis{
+	a := &analyzer{
 		opts:   Options{Incident: inc, Baseline: base}.withDefaults(),
 		kind:   alert.Kind(),
 		norm:   make(map[string]string),

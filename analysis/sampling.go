@@ -28,7 +28,7 @@ func weighted(n int, w float64) int {
 // each run counted with its sampling weight: the mean over the window's
 // runs, not over the sample. Without weights it is the plain mean.
 // Latency leaves out runs without a duration (durationOf gives -1).
-func (a *analysis) weightedMean(incident bool, measure func(*traceFacts) float64) float64 {
+func (a *analyzer) weightedMean(incident bool, measure func(*traceFacts) float64) float64 {
 	var sum, n float64
 	for i := range a.facts {
 		f := &a.facts[i]

@@ -34,7 +34,7 @@ type attrTally struct{ failing, healthy, baseline int }
 // version and prompt attributes of spans. What counts as failing follows
 // the top cluster: runs with a failure that changed against the baseline,
 // runs slower than the baseline's p95, or runs spending more than it.
-func (a *analysis) suspects(cs []oncall.Cluster) []oncall.Suspect {
+func (a *analyzer) suspects(cs []oncall.Cluster) []oncall.Suspect {
 	kind := ClusterError
 	switch {
 	case len(cs) > 0:

@@ -103,11 +103,12 @@ func (a *analyzer) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 // AnalyzeAtOnset tries as the split between baseline and incident.
 const onsetCandidates = 3
 
-// AnalyzeAtOnset runs Analyze on opts' windows and, when the traces show an onset
-// inside the incident window, again with the runs before the onset as
-// part of the baseline: the incident is compared with how the agent ran
-// before it started, and a short incident whose configured baseline holds
-// no trace still has one.
+// AnalyzeAtOnset runs Analyze with opts and, when the traces show an
+// onset inside the incident window, again with the runs before the onset
+// as part of the baseline: the incident is compared with how the agent
+// ran before it started, and a short incident whose configured baseline
+// holds no trace still has one. The report of a split says its onset in
+// Report.Onset.
 //
 // The incident window reaches back before the alert fired, so a steady
 // failure that happened to bunch up in it can outrank, in the first
@@ -116,7 +117,7 @@ const onsetCandidates = 3
 // split whose top cluster changed most (the highest lower confidence
 // bound of its rate change) is kept.
 func AnalyzeAtOnset(alert oncall.Alert, traces []oncall.Trace, opts Options) oncall.Report {
-	inc, base, weights := opts.Incident, opts.Baseline, opts.Weights
+	inc, base := opts.Incident, opts.Baseline
 	rep, onsets := analyzeOnsets(alert, traces, opts, onsetCandidates)
 	best, bestScore := rep, math.Inf(-1)
 	tried := map[time.Time]bool{}
@@ -125,7 +126,9 @@ func AnalyzeAtOnset(alert oncall.Alert, traces []oncall.Trace, opts Options) onc
 			continue
 		}
 		tried[onset] = true
-		again := Analyze(alert, traces, Options{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}, Weights: weights})
+		split := opts
+		split.Incident, split.Baseline = Window{Start: onset, End: inc.End}, Window{Start: base.Start, End: onset}
+		again := Analyze(alert, traces, split)
 		if again.BaselineTraces == 0 || again.TracesExamined == 0 || len(again.Clusters) == 0 {
 			continue
 		}

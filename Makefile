@@ -44,7 +44,8 @@ redis:
 # runs of the short ones.
 bench-go: redis
 	@mkdir -p $(BENCH_DIR)
-	$(GO) test -run '^$$' -bench '^Benchmark(TriageOverhead|MarshalBaseline|Analyze|PromptAtVolume)$$' -benchtime 1s -count 3 ./triage | tee $(BENCH_DIR)/go-bench.txt
+	$(GO) test -run '^$$' -bench '^Benchmark(MarshalBaseline|Analyze)$$' -benchtime 1s -count 3 ./analysis | tee $(BENCH_DIR)/go-bench.txt
+	$(GO) test -run '^$$' -bench '^Benchmark(TriageOverhead|PromptAtVolume)$$' -benchtime 1s -count 3 ./triage | tee -a $(BENCH_DIR)/go-bench.txt
 	$(GO) test -run '^$$' -bench '^BenchmarkDecodeLines' -benchtime 1s -count 3 ./tracesource/jsonl | tee -a $(BENCH_DIR)/go-bench.txt
 	$(GO) test -run '^$$' -bench '^Benchmark(Webhook|DecodeAlertmanagerPayload)$$' -benchtime 1s -count 3 ./alerts | tee -a $(BENCH_DIR)/go-bench.txt
 	$(GO) test -run '^$$' -bench '^BenchmarkWebhookToSlackParent' -benchtime 1x ./cmd/bench | tee -a $(BENCH_DIR)/go-bench.txt

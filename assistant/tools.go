@@ -10,7 +10,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/triage"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 )
 
 // Limits of the tools, whatever the model asks.
@@ -183,7 +183,7 @@ const windowSchema = `"start":{"type":"string","description":"window start, RFC 
 
 // window resolves w; an empty w is the default window: the incident's
 // triage window, or the last Options.Window.
-func (c *conversation) window(w windowArgs) (triage.Window, error) {
+func (c *conversation) window(w windowArgs) (analysis.Window, error) {
 	if w.empty() {
 		return c.defaultWindow(), nil
 	}
@@ -191,7 +191,7 @@ func (c *conversation) window(w windowArgs) (triage.Window, error) {
 	if w.End != "" {
 		t, err := parseTime(w.End)
 		if err != nil {
-			return triage.Window{}, argErrorf("end: %v", err)
+			return analysis.Window{}, argErrorf("end: %v", err)
 		}
 		end = t
 	}
@@ -200,13 +200,13 @@ func (c *conversation) window(w windowArgs) (triage.Window, error) {
 	case w.Last != "":
 		d, err := parseDuration(w.Last)
 		if err != nil {
-			return triage.Window{}, argErrorf("last: %v", err)
+			return analysis.Window{}, argErrorf("last: %v", err)
 		}
 		start = end.Add(-d)
 	case w.Start != "":
 		t, err := parseTime(w.Start)
 		if err != nil {
-			return triage.Window{}, argErrorf("start: %v", err)
+			return analysis.Window{}, argErrorf("start: %v", err)
 		}
 		start = t
 	default:
@@ -214,18 +214,18 @@ func (c *conversation) window(w windowArgs) (triage.Window, error) {
 	}
 	switch {
 	case !start.Before(end):
-		return triage.Window{}, argErrorf("the window is empty: start %s is not before end %s", stamp(start), stamp(end))
+		return analysis.Window{}, argErrorf("the window is empty: start %s is not before end %s", stamp(start), stamp(end))
 	case end.Sub(start) > maxWindow:
-		return triage.Window{}, argErrorf("the window is %s long; at most %s", end.Sub(start), maxWindow)
+		return analysis.Window{}, argErrorf("the window is %s long; at most %s", end.Sub(start), maxWindow)
 	}
-	return triage.Window{Start: start.UTC(), End: end.UTC()}, nil
+	return analysis.Window{Start: start.UTC(), End: end.UTC()}, nil
 }
 
-func (c *conversation) defaultWindow() triage.Window {
+func (c *conversation) defaultWindow() analysis.Window {
 	if inc := c.q.Incident; inc != nil && inc.Report != nil && inc.Report.WindowEnd.After(inc.Report.WindowStart) {
-		return triage.Window{Start: inc.Report.WindowStart.UTC(), End: inc.Report.WindowEnd.UTC()}
+		return analysis.Window{Start: inc.Report.WindowStart.UTC(), End: inc.Report.WindowEnd.UTC()}
 	}
-	return triage.Window{Start: c.now.Add(-c.a.opts.Window), End: c.now}
+	return analysis.Window{Start: c.now.Add(-c.a.opts.Window), End: c.now}
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -285,4 +285,4 @@ type windowView struct {
 	End   string `json:"end"`
 }
 
-func view(w triage.Window) windowView { return windowView{Start: stamp(w.Start), End: stamp(w.End)} }
+func view(w analysis.Window) windowView { return windowView{Start: stamp(w.Start), End: stamp(w.End)} }

@@ -8,7 +8,7 @@ import (
 	"math"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
-	"github.com/oncall-copilot/oncall-copilot/triage"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 )
 
 // Limits of the analysis tools' results.
@@ -105,7 +105,7 @@ func (a *Assistant) listClustersTool() tool {
 					return nil, "", argErrorf("baseline: at most %s", maxWindow)
 				}
 			}
-			base := triage.Window{Start: w.Start.Add(-length), End: w.Start}
+			base := analysis.Window{Start: w.Start.Add(-length), End: w.Start}
 			rep, err := c.analyze(ctx, w, base, f, args.Kind)
 			if err != nil {
 				return nil, "", err
@@ -140,7 +140,7 @@ func (a *Assistant) compareWindowsTool() tool {
 			if err != nil {
 				return nil, "", argErrorf("b: %v", err)
 			}
-			a := triage.Window{Start: b.Start.Add(-b.End.Sub(b.Start)), End: b.Start}
+			a := analysis.Window{Start: b.Start.Add(-b.End.Sub(b.Start)), End: b.Start}
 			if !args.A.empty() {
 				if a, err = c.window(args.A); err != nil {
 					return nil, "", argErrorf("a: %v", err)
@@ -162,9 +162,9 @@ func (a *Assistant) compareWindowsTool() tool {
 	}
 }
 
-// analyze reads both windows' traces and runs the deterministic triage
-// analysis on them.
-func (c *conversation) analyze(ctx context.Context, w, base triage.Window, f map[string]string, kind string) (oncall.Report, error) {
+// analyze reads both windows' traces and runs the deterministic analysis
+// (package analysis, as triage does) on them.
+func (c *conversation) analyze(ctx context.Context, w, base analysis.Window, f map[string]string, kind string) (oncall.Report, error) {
 	switch kind {
 	case "", string(oncall.AlertKindErrors), string(oncall.AlertKindLatency), string(oncall.AlertKindCost):
 	default:
@@ -188,7 +188,7 @@ func (c *conversation) analyze(ctx context.Context, w, base triage.Window, f map
 	seen := map[string]bool{}
 	for _, win := range []struct {
 		name string
-		w    triage.Window
+		w    analysis.Window
 	}{{"window", w}, {"baseline", base}} {
 		res, err := c.a.opts.Source.Search(ctx, oncall.TraceQuery{Start: win.w.Start, End: win.w.End, Filters: f, Limit: c.a.opts.MaxTraces})
 		if err != nil {
@@ -204,7 +204,7 @@ func (c *conversation) analyze(ctx context.Context, w, base triage.Window, f map
 			}
 		}
 	}
-	rep := triage.Analyze(alert, traces, triage.AnalyzeOptions{Incident: w, Baseline: base})
+	rep := analysis.Analyze(alert, traces, analysis.Options{Incident: w, Baseline: base})
 	rep.Missing = append(rep.Missing, missing...)
 	return rep, nil
 }

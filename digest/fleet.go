@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/digest/view"
-	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // agentAttribute is the trace attribute that names the agent of a run,
@@ -25,20 +25,20 @@ var digestAlert = oncall.Alert{Source: "digest", Name: "digest", Status: oncall.
 const trendThreshold = 0.01
 
 // fleet reads the traces of the window and of the previous window of the
-// same length and fills d.Fleet and the runs of d.Buckets. It uses the
-// triage analysis, so a run fails in a digest exactly when it fails in a
-// triage: its root failed or it misbehaved (looped, was blocked, ended
+// same length and fills d.Fleet and the runs of d.Buckets. It uses
+// package analysis, as triage does, so a run fails in a digest exactly
+// when it fails in a triage: its root failed or it misbehaved (looped, was blocked, ended
 // empty), not when it handled an error. What cannot be read is noted in
 // d.Missing, and fleet reports whether it read both windows.
 func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) (complete bool) {
-	cur := triage.Window{Start: req.Start, End: req.End}
-	prev := triage.Window{Start: req.Start.Add(-req.End.Sub(req.Start)), End: req.Start}
+	cur := analysis.Window{Start: req.Start, End: req.End}
+	prev := analysis.Window{Start: req.Start.Add(-req.End.Sub(req.Start)), End: req.Start}
 	var traces []oncall.Trace
 	seen := map[string]bool{}
 	complete = true
 	for _, w := range []struct {
 		name string
-		win  triage.Window
+		win  analysis.Window
 	}{{"this window", cur}, {"the previous window", prev}} {
 		res, err := b.opts.Source.Search(ctx, oncall.TraceQuery{Start: w.win.Start, End: w.win.End, Limit: b.opts.MaxTraces})
 		if err != nil {
@@ -65,9 +65,9 @@ func (b *Builder) fleet(ctx context.Context, d *Digest, req Request) (complete b
 	if len(traces) == 0 && len(d.Missing) == 0 {
 		d.Missing = append(d.Missing, fmt.Sprintf("agent runs: %s holds none for this window or the previous one", b.sourceName()))
 	}
-	rep := triage.Analyze(digestAlert, traces, triage.AnalyzeOptions{Incident: cur, Baseline: prev, MaxClusters: 100, MaxExamples: 1})
+	rep := analysis.Analyze(digestAlert, traces, analysis.Options{Incident: cur, Baseline: prev, MaxClusters: 100, MaxExamples: 1})
 	d.Fleet.Runs, d.Fleet.Failing, d.Fleet.PrevRuns = rep.TracesExamined, rep.FailingTraces, rep.BaselineTraces
-	d.Fleet.PrevFailing = triage.Analyze(digestAlert, traces, triage.AnalyzeOptions{Incident: prev, MaxClusters: 1}).FailingTraces
+	d.Fleet.PrevFailing = analysis.Analyze(digestAlert, traces, analysis.Options{Incident: prev, MaxClusters: 1}).FailingTraces
 	for _, c := range rep.Clusters {
 		if !failureKind(c.Kind) {
 			continue
@@ -104,7 +104,7 @@ func agentOf(t *oncall.Trace) string {
 
 // agentRates computes each agent's failure rate in both windows and
 // returns the top agents by current rate among those that failed.
-func agentRates(traces []oncall.Trace, cur, prev triage.Window, top int) []AgentRate {
+func agentRates(traces []oncall.Trace, cur, prev analysis.Window, top int) []AgentRate {
 	byAgent := map[string][]oncall.Trace{}
 	for _, t := range traces {
 		a := agentOf(&t)
@@ -112,11 +112,11 @@ func agentRates(traces []oncall.Trace, cur, prev triage.Window, top int) []Agent
 	}
 	out := []AgentRate{}
 	for agent, ts := range byAgent {
-		now := triage.Analyze(digestAlert, ts, triage.AnalyzeOptions{Incident: cur, Baseline: prev, MaxClusters: 1})
+		now := analysis.Analyze(digestAlert, ts, analysis.Options{Incident: cur, Baseline: prev, MaxClusters: 1})
 		if now.FailingTraces == 0 {
 			continue
 		}
-		before := triage.Analyze(digestAlert, ts, triage.AnalyzeOptions{Incident: prev, MaxClusters: 1})
+		before := analysis.Analyze(digestAlert, ts, analysis.Options{Incident: prev, MaxClusters: 1})
 		r := AgentRate{
 			Agent: agent, Runs: now.TracesExamined, Failing: now.FailingTraces,
 			PrevRuns: before.TracesExamined, PrevFailing: before.FailingTraces,
@@ -147,13 +147,13 @@ func agentRates(traces []oncall.Trace, cur, prev triage.Window, top int) []Agent
 // is analysed on its own, so a run that only misbehaves by comparison
 // with its neighbours (an empty answer where others answer) may count in
 // the day's total but not in its hour.
-func bucketRuns(bs []Bucket, traces []oncall.Trace, cur triage.Window) {
+func bucketRuns(bs []Bucket, traces []oncall.Trace, cur analysis.Window) {
 	for i := range bs {
 		end := cur.End
 		if i+1 < len(bs) {
 			end = bs[i+1].Start
 		}
-		rep := triage.Analyze(digestAlert, traces, triage.AnalyzeOptions{Incident: triage.Window{Start: bs[i].Start, End: end}, MaxClusters: 1})
+		rep := analysis.Analyze(digestAlert, traces, analysis.Options{Incident: analysis.Window{Start: bs[i].Start, End: end}, MaxClusters: 1})
 		bs[i].Runs, bs[i].Failing = rep.TracesExamined, rep.FailingTraces
 	}
 }

@@ -2,16 +2,18 @@ package triage
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
-	"github.com/oncall-copilot/oncall-copilot/tracesource/langfuse"
 )
+
+// How a triage picks the alert's traces from a shared store: the
+// correlation itself is analysis.Correlate's, tested in analysis.
 
 // withAttrs sets resource attributes on every span of a trace, as an
 // OTLP exporter copies its resource onto each span.
@@ -114,7 +116,7 @@ func TestCorrelationByWhatTracesCarry(t *testing.T) {
 			if tt.wantMissing != "" && !strings.Contains(missing, tt.wantMissing) {
 				t.Errorf("missing %q, want %q", missing, tt.wantMissing)
 			}
-			if strings.Contains(missing, noIncidentTraces) || rep.TracesExamined == 0 {
+			if strings.Contains(missing, analysis.NoIncidentTraces) || rep.TracesExamined == 0 {
 				t.Fatalf("the store had traces in the window, the report says none: %q", missing)
 			}
 			if tt.wantOnly == "" {
@@ -133,85 +135,6 @@ func TestCorrelationByWhatTracesCarry(t *testing.T) {
 			}
 			if got := rep.Selection.Describe(); !strings.Contains(got, "Traces selected by") {
 				t.Errorf("describe = %q", got)
-			}
-		})
-	}
-}
-
-func TestCorrelateKeepsSelectiveLabels(t *testing.T) {
-	a := withAttrs(fleetTrace(1, "orders", "orders-svc", svcT0, true), "deployment.environment", "prod")
-	b := withAttrs(fleetTrace(2, "billing", "billing-svc", svcT0, true), "deployment.environment", "staging")
-	tag := fleetTrace(3, "orders", "orders-svc", svcT0, false)
-	tag.Attributes = map[string]string{"langfuse.trace.tags": `["checkout","prod"]`}
-	tests := []struct {
-		name   string
-		labels map[string]string
-		want   []string // trace ids kept
-	}{
-		{"service and environment", map[string]string{"service": "orders-svc", "env": "prod"}, []string{a.TraceID, tag.TraceID}},
-		{"conflicting labels keep the first that selects", map[string]string{"service": "billing-svc", "env": "prod"}, []string{b.TraceID}},
-		{"values compare without case", map[string]string{"agent": "ORDERS"}, []string{a.TraceID, tag.TraceID}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := correlate(oncall.Alert{Labels: tt.labels}, map[string]string{"service": "service.name"}, []oncall.Trace{a, b, tag})
-			var got []string
-			for _, tr := range c.traces {
-				got = append(got, tr.TraceID)
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("kept %v, want %v (filters %+v, missing %v)", got, tt.want, c.filters, c.missing)
-			}
-		})
-	}
-}
-
-func TestNarrowingFilters(t *testing.T) {
-	got := narrowingFilters([]oncall.LabelMatch{
-		{Label: "environment", Value: "prod", Mapped: "deployment.environment", Attributes: []string{"deployment.environment.name"}},
-		{Label: "app", Value: "orders", Attributes: []string{"gen_ai.agent.name", "root span name", "service.name"}},
-		{Label: "agent", Value: "orders", Attributes: []string{"agent span name"}},
-	})
-	// The spelling the traces carry, not the label map's.
-	want := map[string]string{"deployment.environment.name": "prod", "service.name": "orders"}
-	if len(got) != len(want) || got["deployment.environment.name"] != "prod" || got["service.name"] != "orders" {
-		t.Errorf("filters %v, want %v", got, want)
-	}
-}
-
-// Langfuse keeps what identifies a trace in its own fields (name,
-// environment, release, tags) and, for OTel-ingested traces, the resource
-// in metadata.resourceAttributes: alert labels match any of them.
-func TestCorrelateLangfuseTraces(t *testing.T) {
-	lf := func(id, name, env, release string, tags []string, service string) oncall.Trace {
-		md, _ := json.Marshal(map[string]any{"resourceAttributes": map[string]string{"service.name": service, "k8s.namespace.name": "agents"}})
-		return langfuse.TraceFromAPI(langfuse.TraceObject{ID: id, Name: name, Timestamp: svcT0, Environment: env, Release: release, Tags: tags, Metadata: md, Latency: 2},
-			[]langfuse.Observation{{ID: id + "-g", TraceID: id, Type: "GENERATION", Name: "chat", StartTime: svcT0, EndTime: svcT0.Add(time.Second)}})
-	}
-	traces := []oncall.Trace{
-		lf("t1", "support-agent", "production", "v1.4.2", []string{"checkout", "tier-1"}, "support-svc"),
-		lf("t2", "billing-agent", "production", "v2.0.0", []string{"billing"}, "billing-svc"),
-		lf("t3", "support-agent", "staging", "v1.5.0-rc1", []string{"checkout"}, "support-svc"),
-	}
-	tests := []struct {
-		name   string
-		labels map[string]string
-		want   string
-	}{
-		{"trace name and environment", map[string]string{"app": "support-agent", "environment": "production"}, "t1"},
-		{"release", map[string]string{"version": "v2.0.0"}, "t2"},
-		{"tags", map[string]string{"feature": "checkout", "env": "staging"}, "t3"},
-		{"resource attributes kept in metadata", map[string]string{"service_name": "billing-svc"}, "t2"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := correlate(oncall.Alert{Labels: tt.labels}, map[string]string{"environment": "deployment.environment"}, traces)
-			var got []string
-			for _, tr := range c.traces {
-				got = append(got, tr.TraceID)
-			}
-			if strings.Join(got, ",") != tt.want {
-				t.Errorf("kept %v, want %s (filters %+v, missing %v)", got, tt.want, c.filters, c.missing)
 			}
 		})
 	}

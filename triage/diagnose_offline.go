@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 )
 
 // maxOfflineCauses is how many clusters the deterministic diagnosis names.
@@ -132,11 +133,11 @@ func scoreConfidence(score float64) oncall.Confidence {
 
 func kindPhrase(kind string) string {
 	switch kind {
-	case clusterError, "":
+	case analysis.ClusterError, "":
 		return "the failure"
-	case clusterLatency:
+	case analysis.ClusterLatency:
 		return "the slowdown"
-	case clusterCost:
+	case analysis.ClusterCost:
 		return "the higher spend"
 	}
 	return strings.ReplaceAll(kind, "_", " ")
@@ -158,30 +159,30 @@ func remedies(c oncall.Cluster) []oncall.Fix {
 	fix := func(typ, change string) oncall.Fix { return oncall.Fix{Type: typ, Change: change, Where: where} }
 
 	switch c.Kind {
-	case clusterLoop:
+	case analysis.ClusterLoop:
 		return []oncall.Fix{
 			fix("harness", "Add a max-iterations guard and stop on repeated identical tool calls; hand the repeated result back to the model with a hint instead of calling again."),
 			fix("prompt", "Tell the agent what to do when a tool keeps returning the same result or an error."),
 		}
-	case clusterMaxIterations:
+	case analysis.ClusterMaxIterations:
 		return []oncall.Fix{
 			fix("harness", "Find what keeps the agent from finishing before the step limit (a failing tool, a missing stop condition); raise the limit only once that is fixed."),
 		}
-	case clusterEmptyOutput:
+	case analysis.ClusterEmptyOutput:
 		return []oncall.Fix{
 			fix("prompt", "Find why the output is empty (refusal, stop sequence, max tokens reached, filtered content) and retry or fail loudly instead of passing it on."),
 		}
-	case clusterGuardrail:
+	case analysis.ClusterGuardrail:
 		return []oncall.Fix{
 			fix("prompt", "Check what the guardrail now blocks: a prompt or model change may trigger it; adjust the prompt or the guardrail's thresholds."),
 		}
-	case clusterLatency:
+	case analysis.ClusterLatency:
 		typ := "harness"
 		if llm {
 			typ = "model_provider"
 		}
 		return []oncall.Fix{fix(typ, "Start with the slowest span: give it a timeout, cache or parallelise its work, and check the provider's or dependency's latency.")}
-	case clusterCost:
+	case analysis.ClusterCost:
 		return []oncall.Fix{
 			fix("prompt", "Cap the tokens: trim the context and tool outputs sent to the model, and set max_tokens on answers."),
 			fix("model_provider", "Use a smaller model for this step if its quality allows."),
@@ -274,6 +275,9 @@ func httpStatusIn(text string) int {
 // numberByte reports whether c can continue a number or a word, so that
 // 450ms or v404 are not read as status codes.
 func numberByte(c byte) bool { return isDigit(c) || isLetter(c) || c == '.' || c == '_' }
+
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 func hasAny(s string, words ...string) bool {
 	for _, w := range words {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 )
 
 // evidenceTree is a trace's span tree by index, for choosing and printing
@@ -131,7 +132,7 @@ func (tr *evidenceTree) choose(focus map[string]bool, limit int) []int {
 		{true, func(s *oncall.Span) bool { return focus[s.SpanID] }},
 		{true, func(s *oncall.Span) bool { return s.Failed() }},
 		{false, func(s *oncall.Span) bool { return s.Status == oncall.StatusWarning }},
-		{false, func(s *oncall.Span) bool { return isSemantic(s.Kind) }},
+		{false, func(s *oncall.Span) bool { return analysis.IsSemantic(s.Kind) }},
 		{false, func(*oncall.Span) bool { return true }},
 	}
 	for k, pass := range passes {

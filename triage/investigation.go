@@ -2,18 +2,16 @@ package triage
 
 import (
 	"cmp"
-	"time"
 	"unicode/utf8"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // Limits of what an investigation keeps, so the incident page stays small
 // whatever the traces hold.
 const (
-	maxOnsetSteps        = 180
-	maxOnsetClusters     = 3
 	maxInvestigation     = 4 // failing example traces kept, besides the healthy one
 	maxInvestigationSpan = 200
 	maxExcerptRunes      = 1000
@@ -45,7 +43,7 @@ func (s *Service) investigate(p *Prepared, rep oncall.Report) *oncall.Investigat
 		NamedByAlert:  len(req.Alert.TraceIDs),
 	}
 	inv := &oncall.Investigation{Search: search}
-	inv.Onset = onset(req.Alert, p.Traces, incWin, baseWin, p.Report.Clusters, rep.Clusters)
+	inv.Onset = analysis.Onset(req.Alert, p.Traces, incWin, baseWin, p.Report.Clusters, rep.Clusters)
 	if !rep.Onset.IsZero() {
 		inv.Onset.At = rep.Onset // the change point the analysis found
 	}
@@ -92,70 +90,6 @@ func (s *Service) investigate(p *Prepared, rep oncall.Report) *oncall.Investigat
 		inv.Healthy = rep.HealthyExample
 	}
 	return inv
-}
-
-// onset counts runs and failing runs per step across both windows, and
-// the runs of each of the top failure clusters. raw are the clusters
-// before redaction, shown the same order as shown.
-func onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, shown []oncall.Cluster) oncall.Onset {
-	start, end := base.Start, inc.End
-	if base.zero() || !base.Start.Before(base.End) {
-		start = inc.Start
-	}
-	o := oncall.Onset{Start: start, Step: time.Minute, FiringAt: alert.StartsAt}
-	span := end.Sub(start)
-	if span <= 0 {
-		return o
-	}
-	for span/o.Step > maxOnsetSteps {
-		o.Step *= 2
-	}
-	n := int((span + o.Step - 1) / o.Step)
-	o.Runs, o.Failing = make([]int, n), make([]int, n)
-
-	a := &analysis{
-		opts:   AnalyzeOptions{Incident: inc, Baseline: base}.withDefaults(),
-		kind:   alert.Kind(),
-		norm:   make(map[string]string),
-		calls:  make(map[callKey]*callCount),
-		seenID: make(map[string]bool, len(traces)),
-	}
-	a.lat.init()
-	a.cost.init()
-	a.selectTraces(alert, traces)
-	for i := range a.facts {
-		a.examine(&a.facts[i])
-	}
-	a.emptyOutputs()
-
-	index := map[string]int{}
-	for i := 0; i < len(raw) && i < len(shown) && len(o.Clusters) < maxOnsetClusters; i++ {
-		if !isFailureKind(raw[i].Kind) {
-			continue
-		}
-		index[raw[i].Signature] = len(o.Clusters)
-		o.Clusters = append(o.Clusters, oncall.OnsetSeries{Signature: shown[i].Signature, Counts: make([]int, n)})
-		if len(o.Clusters) == 1 {
-			o.At = raw[i].FirstSeen
-		}
-	}
-	for i := range a.facts {
-		f := &a.facts[i]
-		k := int(f.start.Sub(start) / o.Step)
-		if k < 0 || k >= n {
-			continue
-		}
-		o.Runs[k]++
-		if f.rootFailed || f.misbehaved() {
-			o.Failing[k]++
-		}
-		for _, x := range f.findings {
-			if c, ok := index[x.sig]; ok {
-				o.Clusters[c].Counts[k]++
-			}
-		}
-	}
-	return o
 }
 
 // redactTrace copies a trace for keeping: every text redacted, excerpts

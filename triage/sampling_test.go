@@ -9,6 +9,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
@@ -107,9 +108,9 @@ func TestUnweightedSampleWouldMislead(t *testing.T) {
 		inc = append(inc, tr)
 	}
 	s := oncall.SampleRuns(inc, 200, 200)
-	win := Window{Start: svcT0.Add(-30 * time.Minute), End: svcT0}
-	weighted := Analyze(oncall.Alert{}, s.Traces, AnalyzeOptions{Incident: win, Baseline: Window{Start: win.Start.Add(-time.Hour), End: win.Start}, Weights: s.Weights})
-	plain := Analyze(oncall.Alert{}, s.Traces, AnalyzeOptions{Incident: win, Baseline: Window{Start: win.Start.Add(-time.Hour), End: win.Start}})
+	win := analysis.Window{Start: svcT0.Add(-30 * time.Minute), End: svcT0}
+	weighted := analysis.Analyze(oncall.Alert{}, s.Traces, analysis.Options{Incident: win, Baseline: analysis.Window{Start: win.Start.Add(-time.Hour), End: win.Start}, Weights: s.Weights})
+	plain := analysis.Analyze(oncall.Alert{}, s.Traces, analysis.Options{Incident: win, Baseline: analysis.Window{Start: win.Start.Add(-time.Hour), End: win.Start}})
 	if r := weighted.Clusters[0].Rate; math.Abs(r-0.1) > 0.01 {
 		t.Errorf("weighted rate %.4f, want 0.1", r)
 	}
@@ -124,8 +125,8 @@ func TestSamplingMovesNoLatencyOrCost(t *testing.T) {
 	fleet := busyFleet()
 	base := oncall.SampleRuns(fleet[2000:], 200, 50) // healthy runs weigh about 36
 	traces := append(slices.Clone(fleet[:2000]), base.Traces...)
-	win := Window{Start: svcT0.Add(-30 * time.Minute), End: svcT0}
-	rep := Analyze(oncall.Alert{}, traces, AnalyzeOptions{Incident: win, Baseline: Window{Start: win.Start.Add(-time.Hour), End: win.Start}, Weights: base.Weights})
+	win := analysis.Window{Start: svcT0.Add(-30 * time.Minute), End: svcT0}
+	rep := analysis.Analyze(oncall.Alert{}, traces, analysis.Options{Incident: win, Baseline: analysis.Window{Start: win.Start.Add(-time.Hour), End: win.Start}, Weights: base.Weights})
 	for _, c := range rep.Clusters {
 		if c.Kind == "latency" || c.Kind == "cost" {
 			t.Errorf("%s cluster %q (%s) from sampling alone", c.Kind, c.Signature, c.Detail)

@@ -2,8 +2,11 @@ package triage
 
 import (
 	"context"
+	"fmt"
+	"maps"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 )
 
 // WindowSearcher is a trace source that answers several windows in one
@@ -16,8 +19,8 @@ type WindowSearcher interface {
 // windowSearch returns the search of window i of wins: one Search a
 // window, or, from a WindowSearcher, the windows with something in them
 // read together on the first call.
-func (s *Service) windowSearch(ctx context.Context, source TraceSource, wins []Window, filters map[string]string) func(i int) (oncall.TraceSearchResult, error) {
-	query := func(w Window) oncall.TraceQuery {
+func (s *Service) windowSearch(ctx context.Context, source TraceSource, wins []analysis.Window, filters map[string]string) func(i int) (oncall.TraceSearchResult, error) {
+	query := func(w analysis.Window) oncall.TraceQuery {
 		return oncall.TraceQuery{Start: w.Start, End: w.End, Filters: filters, Limit: s.opts.MaxTraces, KeepLimit: s.opts.MaxKeptTraces}
 	}
 	ws, ok := source.(WindowSearcher)
@@ -49,4 +52,27 @@ func (s *Service) windowSearch(ctx context.Context, source TraceSource, wins []W
 		}
 		return results[i], err
 	}
+}
+
+// capNote says what a window's search left out or sampled, or "".
+func (s *Service) capNote(window string, res oncall.TraceSearchResult) string {
+	switch {
+	case res.Sampling != "":
+		return fmt.Sprintf("%s window: %s", window, res.Sampling)
+	case res.Matched > len(res.Traces):
+		return fmt.Sprintf("%s window: %d of %d matching traces left out by the cap of %d", window, res.Matched-len(res.Traces), res.Matched, s.opts.MaxTraces)
+	}
+	return ""
+}
+
+// addWeights merges a window's sampling weights into all.
+func addWeights(all, w map[string]float64) map[string]float64 {
+	if len(w) == 0 {
+		return all
+	}
+	if all == nil {
+		all = make(map[string]float64, len(w))
+	}
+	maps.Copy(all, w)
+	return all
 }

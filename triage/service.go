@@ -1,3 +1,10 @@
+// Package triage diagnoses an alert from its agents' traces: the Service
+// fetches the alert's incident and baseline windows from a trace source,
+// runs package analysis on them, packs the evidence and the prompt within
+// a token budget, asks a model for a diagnosis as JSON (repairing an
+// answer that breaks the schema), and grounds it in the trace and span ids
+// the evidence holds; without a model it writes an offline diagnosis from
+// the analysis alone.
 package triage
 
 import (
@@ -12,6 +19,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
@@ -34,7 +42,7 @@ type ServiceOptions struct {
 	ModelName string
 	Window    time.Duration     // how far before the alert's start the incident window begins; default 30m (see Windows)
 	Baseline  time.Duration     // baseline window before the incident window; default 60m
-	LabelMap  map[string]string // alert label -> trace attribute, a correlation hint (see correlate)
+	LabelMap  map[string]string // alert label -> trace attribute, a correlation hint (see analysis.Correlate)
 	MaxTraces int               // per window; default 500
 	// MaxKeptTraces caps the failing and slow runs a sampling source keeps
 	// per window besides MaxTraces; default MaxTraces.
@@ -103,7 +111,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 // re-run, triage of an old alert) it ends where the alert ended, or one
 // window length after it started while it is still firing. The baseline
 // window is the one before. Route options may change their lengths.
-func (s *Service) Windows(alert oncall.Alert, o oncall.TriageOptions) (incident, baseline Window) {
+func (s *Service) Windows(alert oncall.Alert, o oncall.TriageOptions) (incident, baseline analysis.Window) {
 	now := s.opts.Now()
 	win, base := s.opts.Window, s.opts.Baseline
 	if o.Window > 0 {
@@ -126,8 +134,8 @@ func (s *Service) Windows(alert oncall.Alert, o oncall.TriageOptions) (incident,
 	if end.Before(start) {
 		end = start
 	}
-	incident = Window{Start: start.Add(-win), End: end}
-	baseline = Window{Start: incident.Start.Add(-base), End: incident.Start}
+	incident = analysis.Window{Start: start.Add(-win), End: end}
+	baseline = analysis.Window{Start: incident.Start.Add(-base), End: incident.Start}
 	return incident, baseline
 }
 
@@ -238,12 +246,12 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 			delete(labels.Labels, l)
 		}
 	}
-	corr := correlate(labels, hints, stored)
+	corr := analysis.Correlate(labels, hints, stored)
 	used := found // the answer whose traces, weights and sampling notes the analysis gets
-	if found.capped && len(corr.filters) > 0 {
+	if found.capped && len(corr.Filters) > 0 {
 		// The store held more traces than one answer carries: ask again
 		// for the alert's own, so the cap does not cut them.
-		more, err := s.search(ctx, source, sourceName, windows, alert, hints, narrowingFilters(corr.filters))
+		more, err := s.search(ctx, source, sourceName, windows, alert, hints, analysis.NarrowingFilters(corr.Filters))
 		if err != nil {
 			return nil, err
 		}
@@ -256,36 +264,36 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 			// The narrower answer alone: mixing in the first answer's
 			// sample would count some runs twice and skew the weights.
 			used = more
-			corr = correlate(labels, hints, more.traces)
+			corr = analysis.Correlate(labels, hints, more.traces)
 		}
 	}
 	missing = append(missing, used.notes...)
-	missing = append(missing, corr.missing...)
-	traces := dedupe(append(named, corr.traces...))
+	missing = append(missing, corr.Missing...)
+	traces := dedupe(append(named, corr.Traces...))
 	sort.SliceStable(traces, func(i, j int) bool { return traces[i].Start.Before(traces[j].Start) })
 
-	sel := &oncall.Selection{Filters: corr.filters, Unused: corr.unused}
+	sel := &oncall.Selection{Filters: corr.Filters, Unused: corr.Unused}
 	if sel.Filters == nil {
 		sel.Filters = []oncall.LabelMatch{}
 	}
 	for i := range stored {
-		if st := traceStart(&stored[i]); incWin.Contains(st) || baseWin.Contains(st) {
+		if st := analysis.TraceStart(&stored[i]); incWin.Contains(st) || baseWin.Contains(st) {
 			sel.Store++
 		}
 	}
 	// A capped answer returned fewer traces than the store holds.
 	sel.Store = max(sel.Store, found.matched)
-	rep := s.analyze(alert, traces, incWin, baseWin, used.weights)
+	rep := analysis.AnalyzeAtOnset(alert, traces, analysis.Options{Incident: incWin, Baseline: baseWin, Weights: used.weights})
 	sel.Incident, sel.Baseline = rep.TracesExamined, rep.BaselineTraces
 	rep.Selection = sel
 	storeIncident := 0
 	for i := range stored {
-		if incWin.Contains(traceStart(&stored[i])) {
+		if incWin.Contains(analysis.TraceStart(&stored[i])) {
 			storeIncident++
 		}
 	}
 	if rep.TracesExamined == 0 && storeIncident > 0 {
-		rep.Missing = slices.DeleteFunc(rep.Missing, func(m string) bool { return m == noIncidentTraces })
+		rep.Missing = slices.DeleteFunc(rep.Missing, func(m string) bool { return m == analysis.NoIncidentTraces })
 		rep.Missing = append(rep.Missing, fmt.Sprintf("the store holds %d traces in the incident window, but none carries the alert's labels (%s): the alerted agent may have stopped running", storeIncident, describeFilters(sel.Filters)))
 	}
 	rep.Missing = append(rep.Missing, missing...)
@@ -297,7 +305,7 @@ func (s *Service) Prepare(ctx context.Context, req oncall.TriageRequest) (*Prepa
 // searchWindow is one window a triage reads.
 type searchWindow struct {
 	name string
-	win  Window
+	win  analysis.Window
 }
 
 // searchResult is what the store answered for the windows.
@@ -323,7 +331,7 @@ func (s *Service) search(ctx context.Context, source TraceSource, sourceName str
 			attempts = append(attempts, f)
 		}
 		for _, l := range slices.Sorted(maps.Keys(alert.Labels)) {
-			if !alertMetaLabels[l] && alert.Labels[l] != "" {
+			if !analysis.IsAlertMetaLabel(l) && alert.Labels[l] != "" {
 				attempts = append(attempts, map[string]string{"service.name": alert.Labels[l]})
 			}
 		}
@@ -339,7 +347,7 @@ func (s *Service) search(ctx context.Context, source TraceSource, sourceName str
 		if len(pending) == 0 {
 			break
 		}
-		wins := make([]Window, len(pending))
+		wins := make([]analysis.Window, len(pending))
 		for i, w := range pending {
 			wins[i] = w.win
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
@@ -52,7 +53,7 @@ func benchService(b *testing.B, n, spans int) (*Service, oncall.Alert, int) {
 	}
 	alert := errorAlert()
 	alert.StartsAt = incidentWin.End
-	rep := Analyze(alert, traces, windows)
+	rep := analysis.Analyze(alert, traces, windows)
 	if len(rep.Clusters) == 0 {
 		b.Fatal("the bench traces have no cluster")
 	}
@@ -125,23 +126,4 @@ func BenchmarkPromptAtVolume(b *testing.B) {
 			b.ReportMetric(float64(DefaultEvidenceBudget), "budget-tokens")
 		})
 	}
-}
-
-// BenchmarkMarshalBaseline serialises BenchmarkAnalyze's traces with
-// encoding/json: a yardstick of touching every span's fields once on this
-// machine, which the analysis and triage figures are compared with.
-func BenchmarkMarshalBaseline(b *testing.B) {
-	traces := benchTraces(200, 100)
-	spans := 0
-	for i := range traces {
-		spans += len(traces[i].Spans)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := json.Marshal(traces); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 }

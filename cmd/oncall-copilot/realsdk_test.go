@@ -10,8 +10,8 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
-	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // realSDK holds traces written by real instrumentation libraries: the
@@ -89,8 +89,8 @@ func TestAnalyzeRanksTheRealCauseOnRealInstrumentation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := triage.Analyze(oncall.Alert{Name: "SupportAgentErrorRate", StartsAt: day.Add(9*time.Hour + 42*time.Minute + 30*time.Second)}, res.Traces,
-		triage.AnalyzeOptions{Incident: triage.Window{Start: onset, End: end}, Baseline: triage.Window{Start: day.Add(8*time.Hour + 30*time.Minute), End: onset}})
+	rep := analysis.Analyze(oncall.Alert{Name: "SupportAgentErrorRate", StartsAt: day.Add(9*time.Hour + 42*time.Minute + 30*time.Second)}, res.Traces,
+		analysis.Options{Incident: analysis.Window{Start: onset, End: end}, Baseline: analysis.Window{Start: day.Add(8*time.Hour + 30*time.Minute), End: onset}})
 	if len(rep.Clusters) < 2 {
 		t.Fatalf("clusters %+v, want the shipping failure and the steady order lookups", rep.Clusters)
 	}

@@ -14,13 +14,13 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/bot/slacktest"
 	"github.com/oncall-copilot/oncall-copilot/config"
 	"github.com/oncall-copilot/oncall-copilot/llm/llmtest"
 	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/selftrace"
 	"github.com/oncall-copilot/oncall-copilot/tracesource/jsonl"
-	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // readSelfTraces loads the copilot's own traces through its JSONL trace
@@ -264,9 +264,9 @@ func TestCopilotTriagesItself(t *testing.T) {
 	if len(failed) != 4 {
 		t.Fatalf("%d self traces with a failed model call, want 4 (two of every three in the incident window)", len(failed))
 	}
-	rep := triage.Analyze(oncall.Alert{Name: "CopilotTriageErrors", StartsAt: end}, traces, triage.AnalyzeOptions{
-		Incident: triage.Window{Start: boundary, End: end},
-		Baseline: triage.Window{Start: start, End: boundary},
+	rep := analysis.Analyze(oncall.Alert{Name: "CopilotTriageErrors", StartsAt: end}, traces, analysis.Options{
+		Incident: analysis.Window{Start: boundary, End: end},
+		Baseline: analysis.Window{Start: start, End: boundary},
 	})
 	if len(rep.Clusters) == 0 {
 		t.Fatalf("no clusters in the copilot's own traces: %+v", rep)

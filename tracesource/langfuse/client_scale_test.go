@@ -11,14 +11,14 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis"
 	"github.com/oncall-copilot/oncall-copilot/retry"
-	"github.com/oncall-copilot/oncall-copilot/triage"
 )
 
 // The incident and baseline windows of the scale tests.
 var (
-	scaleIncident = triage.Window{Start: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
-	scaleBaseline = triage.Window{Start: time.Date(2026, 3, 2, 8, 30, 0, 0, time.UTC), End: scaleIncident.Start}
+	scaleIncident = analysis.Window{Start: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	scaleBaseline = analysis.Window{Start: time.Date(2026, 3, 2, 8, 30, 0, 0, time.UTC), End: scaleIncident.Start}
 )
 
 // scaleFake is a Langfuse project holding n runs in each window of an
@@ -27,7 +27,7 @@ var (
 // a rate limit.
 func scaleFake(t *testing.T, n int) *fakeLangfuse {
 	f := &fakeLangfuse{t: t, obs: map[string][]map[string]any{}}
-	add := func(w triage.Window, prefix string, i int, failing bool, msg string) {
+	add := func(w analysis.Window, prefix string, i int, failing bool, msg string) {
 		step := w.End.Sub(w.Start) / time.Duration(n)
 		start := w.Start.Add(time.Duration(i) * step)
 		id := fmt.Sprintf("%s%06d", prefix, i)
@@ -86,7 +86,7 @@ func triageWindows(t *testing.T, c *Client, maxTraces int) (oncall.Report, []onc
 	var traces []oncall.Trace
 	weights := map[string]float64{}
 	var results []oncall.TraceSearchResult
-	for _, w := range []triage.Window{scaleIncident, scaleBaseline} {
+	for _, w := range []analysis.Window{scaleIncident, scaleBaseline} {
 		res, err := c.Search(context.Background(), oncall.TraceQuery{Start: w.Start, End: w.End, Limit: maxTraces, KeepLimit: maxTraces})
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +97,7 @@ func triageWindows(t *testing.T, c *Client, maxTraces int) (oncall.Report, []onc
 			weights[id] = x
 		}
 	}
-	rep := triage.Analyze(oncall.Alert{Name: "agent errors"}, traces, triage.AnalyzeOptions{Incident: scaleIncident, Baseline: scaleBaseline, Weights: weights})
+	rep := analysis.Analyze(oncall.Alert{Name: "agent errors"}, traces, analysis.Options{Incident: scaleIncident, Baseline: scaleBaseline, Weights: weights})
 	return rep, results
 }
 

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ const noMessage = "error without a message"
 
 // errorFindings turns the trace's failure origins into findings, one per
 // signature however often it was retried.
-func (a *analysis) errorFindings(f *traceFacts) {
+func (a *analyzer) errorFindings(f *traceFacts) {
 	tr := &a.tree
 	a.orig = tr.origins(a.orig)
 	for _, o := range a.orig {
@@ -33,12 +33,12 @@ func (a *analysis) errorFindings(f *traceFacts) {
 		if what == "" {
 			what = noMessage
 		}
-		kind := clusterError
+		kind := ClusterError
 		switch {
 		case s.Kind == oncall.KindGuardrail:
-			kind = clusterGuardrail
+			kind = ClusterGuardrail
 		case (s.Kind == oncall.KindAgent || s.Kind == oncall.KindChain || tr.top(o.span)) && speaksOfStepLimit(what):
-			kind = clusterMaxIterations
+			kind = ClusterMaxIterations
 		}
 		name := displayName(s)
 		tool := ""
@@ -98,7 +98,7 @@ func (acc *clusterAcc) example(traceID, spanID string, named bool, max int) {
 
 // failureClusters groups the findings of every trace by signature and
 // scores each against the baseline.
-func (a *analysis) failureClusters() []oncall.Cluster {
+func (a *analyzer) failureClusters() []oncall.Cluster {
 	canon, variants := a.mergeVariants()
 	accs := make(map[string]*clusterAcc)
 	var order []*clusterAcc
@@ -146,7 +146,7 @@ func (a *analysis) failureClusters() []oncall.Cluster {
 				acc.c.FirstSeen, acc.firstSet = at, true
 			}
 			acc.repeats = max(acc.repeats, x.repeats)
-			if !f.rootFailed && x.kind == clusterError {
+			if !f.rootFailed && x.kind == ClusterError {
 				acc.handled++
 			}
 		}
@@ -172,9 +172,9 @@ func (a *analysis) failureClusters() []oncall.Cluster {
 func failureDetail(kind string, acc *clusterAcc) string {
 	var parts []string
 	switch {
-	case kind == clusterLoop && acc.repeats > 0:
+	case kind == ClusterLoop && acc.repeats > 0:
 		parts = append(parts, fmt.Sprintf("up to %d identical calls in one run", acc.repeats))
-	case kind == clusterMaxIterations && acc.repeats > 1:
+	case kind == ClusterMaxIterations && acc.repeats > 1:
 		parts = append(parts, fmt.Sprintf("up to %d identical calls before the run ended", acc.repeats))
 	case acc.repeats > 1:
 		parts = append(parts, fmt.Sprintf("up to %d attempts in one run", acc.repeats))

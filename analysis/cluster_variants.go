@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -30,7 +30,7 @@ type variant struct {
 // signature, the finding of the variant that names the merged cluster
 // (the most frequent one in the incident window) and how many signatures
 // it stands for.
-func (a *analysis) mergeVariants() (canon map[string]*variant, variants map[string]int) {
+func (a *analyzer) mergeVariants() (canon map[string]*variant, variants map[string]int) {
 	index := make(map[string]int)
 	var vs []variant
 	for i := range a.facts {
@@ -58,7 +58,7 @@ func (a *analysis) mergeVariants() (canon map[string]*variant, variants map[stri
 	}
 	groups := make(map[string][]int)
 	for i := range vs {
-		if vs[i].f.kind == clusterError || vs[i].f.kind == clusterMaxIterations || vs[i].f.kind == clusterGuardrail {
+		if vs[i].f.kind == ClusterError || vs[i].f.kind == ClusterMaxIterations || vs[i].f.kind == ClusterGuardrail {
 			groups[vs[i].identity] = append(groups[vs[i].identity], i)
 		}
 	}

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -34,15 +34,15 @@ type attrTally struct{ failing, healthy, baseline int }
 // version and prompt attributes of spans. What counts as failing follows
 // the top cluster: runs with a failure that changed against the baseline,
 // runs slower than the baseline's p95, or runs spending more than it.
-func (a *analysis) suspects(cs []oncall.Cluster) []oncall.Suspect {
-	kind := clusterError
+func (a *analyzer) suspects(cs []oncall.Cluster) []oncall.Suspect {
+	kind := ClusterError
 	switch {
 	case len(cs) > 0:
 		kind = cs[0].Kind
 	case a.kind == oncall.AlertKindLatency:
-		kind = clusterLatency
+		kind = ClusterLatency
 	case a.kind == oncall.AlertKindCost:
-		kind = clusterCost
+		kind = ClusterCost
 	}
 	anyChanged := false
 	for i := range a.facts {
@@ -60,9 +60,9 @@ func (a *analysis) suspects(cs []oncall.Cluster) []oncall.Suspect {
 		}
 		var bad bool
 		switch kind {
-		case clusterLatency:
+		case ClusterLatency:
 			bad = f.duration > latencyBar
-		case clusterCost:
+		case ClusterCost:
 			bad = a.cost.measure(f) > costBar
 		default:
 			if f.failed && !f.changed && anyChanged {

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ var incidentStart = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
 var (
 	incidentWin = Window{Start: incidentStart, End: incidentStart.Add(30 * time.Minute)}
 	baselineWin = Window{Start: incidentStart.Add(-60 * time.Minute), End: incidentStart}
-	windows     = AnalyzeOptions{Incident: incidentWin, Baseline: baselineWin}
+	windows     = Options{Incident: incidentWin, Baseline: baselineWin}
 )
 
 type traceBuilder struct {

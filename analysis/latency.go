@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -143,7 +143,7 @@ func (l *latencyStats) addTrace(tr *spanTree, self []float64, f *traceFacts) {
 // latencyClusters reports the spans whose share of end-to-end latency
 // grew: each span's own time (not its children's) is compared, so a slow
 // tool is blamed on the tool, not on the chain and agent around it.
-func (a *analysis) latencyClusters() []oncall.Cluster {
+func (a *analyzer) latencyClusters() []oncall.Cluster {
 	l := &a.lat
 	if a.nInc == 0 {
 		return nil
@@ -212,7 +212,7 @@ func weightedChange(share float64, ci, ni, cb, nb int) float64 {
 
 // unbaselinedLatency reports, for a latency alert without baseline runs,
 // the spans that take the largest share of the runs' time.
-func (a *analysis) unbaselinedLatency(incMean float64) []oncall.Cluster {
+func (a *analyzer) unbaselinedLatency(incMean float64) []oncall.Cluster {
 	l := &a.lat
 	if incMean <= 0 {
 		return nil
@@ -236,10 +236,10 @@ func (a *analysis) unbaselinedLatency(incMean float64) []oncall.Cluster {
 // slowCluster builds the cluster of a span key from the incident runs in
 // which its time exceeds threshold (above the baseline's p95), slowest
 // first.
-func (a *analysis) slowCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
+func (a *analyzer) slowCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
 	c := oncall.Cluster{
-		Signature: signature(clusterLatency, k.kind, k.name, "", ""),
-		Kind:      clusterLatency,
+		Signature: signature(ClusterLatency, k.kind, k.name, "", ""),
+		Kind:      ClusterLatency,
 		SpanKind:  k.kind,
 		SpanName:  k.name,
 		Error:     "slower than the baseline",

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"cmp"
@@ -120,7 +120,7 @@ func boolIndex(b bool) int {
 
 // costClusters reports the spans whose spend per run grew, in USD when
 // both windows report costs, else in tokens.
-func (a *analysis) costClusters() []oncall.Cluster {
+func (a *analyzer) costClusters() []oncall.Cluster {
 	c := &a.cost
 	if a.nInc == 0 {
 		return nil
@@ -191,7 +191,7 @@ func (a *analysis) costClusters() []oncall.Cluster {
 
 // unbaselinedCost reports, for a cost alert without baseline runs, the
 // spans that spend the largest share.
-func (a *analysis) unbaselinedCost(incMean float64) []oncall.Cluster {
+func (a *analyzer) unbaselinedCost(incMean float64) []oncall.Cluster {
 	c := &a.cost
 	var out []oncall.Cluster
 	for _, k := range sortedKeys(c.inc) {
@@ -219,10 +219,10 @@ func (c *costStats) sum(se *series) float64 {
 	return se.sumTok
 }
 
-func (a *analysis) costCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
+func (a *analyzer) costCluster(k spanKey, si, sb *series, threshold float64) oncall.Cluster {
 	cl := oncall.Cluster{
-		Signature: signature(clusterCost, k.kind, k.name, "", ""),
-		Kind:      clusterCost,
+		Signature: signature(ClusterCost, k.kind, k.name, "", ""),
+		Kind:      ClusterCost,
 		SpanKind:  k.kind,
 		SpanName:  k.name,
 		Error:     "spends more than the baseline",

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"bytes"
@@ -215,7 +215,7 @@ func TestAnalyzeWindows(t *testing.T) {
 	tests := []struct {
 		name       string
 		traces     []oncall.Trace
-		opts       AnalyzeOptions
+		opts       Options
 		incident   int
 		baseline   int
 		topCount   int
@@ -256,7 +256,7 @@ func TestAnalyzeWindows(t *testing.T) {
 				run("a", incidentStart.Add(time.Hour), true),
 				run("base", baselineWin.Start, false),
 			},
-			opts: AnalyzeOptions{Baseline: baselineWin}, incident: 1, baseline: 1, topCount: 1, wantNewTop: true,
+			opts: Options{Baseline: baselineWin}, incident: 1, baseline: 1, topCount: 1, wantNewTop: true,
 		},
 		{
 			name:   "no incident traces",
@@ -293,7 +293,7 @@ func TestAnalyzeCaps(t *testing.T) {
 		b.span(root, oncall.KindTool, fmt.Sprintf("tool_%c", 'a'+i), 0, time.Second, raised("ValueError", "bad input"))
 		traces = append(traces, b.done())
 	}
-	rep := Analyze(errorAlert(), traces, AnalyzeOptions{Incident: incidentWin, Baseline: baselineWin, MaxClusters: 3, MaxExamples: 1})
+	rep := Analyze(errorAlert(), traces, Options{Incident: incidentWin, Baseline: baselineWin, MaxClusters: 3, MaxExamples: 1})
 	if len(rep.Clusters) != 3 {
 		t.Fatalf("%d clusters, want the cap of 3", len(rep.Clusters))
 	}
@@ -313,7 +313,7 @@ func TestAnalyzeCaps(t *testing.T) {
 		}
 		traces[i].Start = incidentStart
 	}
-	rep = Analyze(errorAlert(), traces, AnalyzeOptions{Incident: incidentWin, Baseline: baselineWin, MaxClusters: 3, MaxExamples: 1})
+	rep = Analyze(errorAlert(), traces, Options{Incident: incidentWin, Baseline: baselineWin, MaxClusters: 3, MaxExamples: 1})
 	for i, want := range []string{"tool tool_a: ValueError: bad input", "tool tool_b: ValueError: bad input", "tool tool_c: ValueError: bad input"} {
 		if rep.Clusters[i].Signature != want {
 			t.Errorf("same start: cluster %d is %q, want %q", i, rep.Clusters[i].Signature, want)
@@ -453,6 +453,25 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		Analyze(alert, traces, windows)
+	}
+	b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchmarkMarshalBaseline serialises BenchmarkAnalyze's traces with
+// encoding/json: a yardstick of touching every span's fields once on this
+// machine, which the analysis and triage figures are compared with.
+func BenchmarkMarshalBaseline(b *testing.B) {
+	traces := benchTraces(200, 100)
+	spans := 0
+	for i := range traces {
+		spans += len(traces[i].Spans)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := json.Marshal(traces); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 }

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"strconv"
@@ -9,13 +9,13 @@ import (
 
 // Cluster kinds: what a cluster's signature says went wrong.
 const (
-	clusterError         = "error"
-	clusterLoop          = "loop"
-	clusterMaxIterations = "max_iterations"
-	clusterEmptyOutput   = "empty_output"
-	clusterGuardrail     = "guardrail"
-	clusterLatency       = "latency"
-	clusterCost          = "cost"
+	ClusterError         = "error"
+	ClusterLoop          = "loop"
+	ClusterMaxIterations = "max_iterations"
+	ClusterEmptyOutput   = "empty_output"
+	ClusterGuardrail     = "guardrail"
+	ClusterLatency       = "latency"
+	ClusterCost          = "cost"
 )
 
 // maxSpanName caps span names inside signatures; a longer name is
@@ -26,16 +26,16 @@ const maxSpanName = 120
 // opposed to a latency or cost change.
 func isFailureKind(kind string) bool {
 	switch kind {
-	case clusterError, clusterLoop, clusterMaxIterations, clusterEmptyOutput, clusterGuardrail:
+	case ClusterError, ClusterLoop, ClusterMaxIterations, ClusterEmptyOutput, ClusterGuardrail:
 		return true
 	}
 	return false
 }
 
-// isSemantic reports whether a span kind does a distinct piece of agent
+// IsSemantic reports whether a span kind does a distinct piece of agent
 // work whose failure deserves its own name: a failing span of this kind
 // below another one explains the other's failure.
-func isSemantic(k oncall.SpanKind) bool {
+func IsSemantic(k oncall.SpanKind) bool {
 	switch k {
 	case oncall.KindAgent, oncall.KindLLM, oncall.KindTool, oncall.KindRetriever, oncall.KindEmbedding,
 		oncall.KindReranker, oncall.KindGuardrail, oncall.KindEvaluator:
@@ -48,7 +48,7 @@ func isSemantic(k oncall.SpanKind) bool {
 // untyped span, an event) that belongs to the nearest meaningful span
 // above it.
 func isPlain(k oncall.SpanKind) bool {
-	return !isSemantic(k) && k != oncall.KindChain
+	return !IsSemantic(k) && k != oncall.KindChain
 }
 
 // displayName is the name a span is known by: the tool name for tools,
@@ -75,7 +75,7 @@ func spanLabel(kind oncall.SpanKind, name string) string {
 func signature(kind string, spanKind oncall.SpanKind, name, where, what string) string {
 	var b strings.Builder
 	b.Grow(len(kind) + len(name) + len(where) + len(what) + 16)
-	if kind != clusterError {
+	if kind != ClusterError {
 		b.WriteString(kind)
 		b.WriteByte(' ')
 	}

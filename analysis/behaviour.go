@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"slices"
@@ -29,7 +29,7 @@ type callCount struct {
 
 // behaviourFindings finds failures that raise no error: loops, guardrail
 // blocks, and runs that ended on their step limit with an ok status.
-func (a *analysis) behaviourFindings(f *traceFacts) {
+func (a *analyzer) behaviourFindings(f *traceFacts) {
 	tr := &a.tree
 	if tr.root >= 0 {
 		r := &tr.spans[tr.root]
@@ -37,7 +37,7 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 			what := a.normalize(headline(out))
 			name := displayName(r)
 			f.add(finding{
-				sig: signature(clusterMaxIterations, r.Kind, name, "", what), kind: clusterMaxIterations,
+				sig: signature(ClusterMaxIterations, r.Kind, name, "", what), kind: ClusterMaxIterations,
 				spanKind: r.Kind, spanName: name, what: what, spanID: r.SpanID, at: r.Start, repeats: 1,
 			})
 		}
@@ -52,7 +52,7 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 			what := a.normalize(why)
 			name := displayName(s)
 			f.add(finding{
-				sig: signature(clusterGuardrail, s.Kind, name, "", what), kind: clusterGuardrail,
+				sig: signature(ClusterGuardrail, s.Kind, name, "", what), kind: ClusterGuardrail,
 				spanKind: s.Kind, spanName: name, what: what, spanID: s.SpanID, at: s.Start, repeats: 1,
 			})
 		}
@@ -66,7 +66,7 @@ func (a *analysis) behaviourFindings(f *traceFacts) {
 // the run already says it hit its step limit, the loop is how: the limit
 // finding names the looping tool (or the tool called most) instead of a
 // separate loop finding.
-func (a *analysis) loops(f *traceFacts) {
+func (a *analyzer) loops(f *traceFacts) {
 	tr := &a.tree
 	clear(a.calls)
 	lastTool := int32(-1)
@@ -98,7 +98,7 @@ func (a *analysis) loops(f *traceFacts) {
 		}
 	}
 	slices.SortFunc(found, func(x, y callKey) int { return int(a.calls[x].first - a.calls[y].first) })
-	if limit := slices.IndexFunc(f.findings, func(x finding) bool { return x.kind == clusterMaxIterations }); limit >= 0 {
+	if limit := slices.IndexFunc(f.findings, func(x finding) bool { return x.kind == ClusterMaxIterations }); limit >= 0 {
 		tool, n := "", 0
 		if len(found) > 0 {
 			tool, n = found[0].name, a.calls[found[0]].n
@@ -114,10 +114,10 @@ func (a *analysis) loops(f *traceFacts) {
 	for _, k := range found {
 		c := a.calls[k]
 		s := &tr.spans[c.last]
-		kind, what := clusterLoop, "called again with identical arguments"
+		kind, what := ClusterLoop, "called again with identical arguments"
 		ends := f.rootFailed && c.last == lastTool
 		if ends {
-			kind, what = clusterMaxIterations, "run ended repeating the same call"
+			kind, what = ClusterMaxIterations, "run ended repeating the same call"
 			a.dropRootError(f)
 		}
 		f.add(finding{
@@ -130,7 +130,7 @@ func (a *analysis) loops(f *traceFacts) {
 
 // mostCalledTool returns the tool the run called most, and how often,
 // whatever the arguments; ties go to the tool called first.
-func (a *analysis) mostCalledTool() (string, int) {
+func (a *analyzer) mostCalledTool() (string, int) {
 	type tally struct {
 		n     int
 		first int32
@@ -155,10 +155,10 @@ func (a *analysis) mostCalledTool() (string, int) {
 }
 
 // dropRootError removes an error finding blamed on the root span alone.
-func (a *analysis) dropRootError(f *traceFacts) {
+func (a *analyzer) dropRootError(f *traceFacts) {
 	root := a.tree.spans[a.tree.root].SpanID
 	f.findings = slices.DeleteFunc(f.findings, func(x finding) bool {
-		return x.kind == clusterError && x.spanID == root
+		return x.kind == ClusterError && x.spanID == root
 	})
 }
 
@@ -236,7 +236,7 @@ const minOutputExamples = 3
 // agent's well-ended runs normally do produce output: in the baseline when
 // it has such runs, else in the incident window. Runs with another
 // failure already have their explanation.
-func (a *analysis) emptyOutputs() {
+func (a *analyzer) emptyOutputs() {
 	type tally struct{ ok, withOutput int }
 	var base, inc map[string]*tally
 	count := func(m *map[string]*tally, f *traceFacts) {
@@ -278,7 +278,7 @@ func (a *analysis) emptyOutputs() {
 		}
 		what := "final output empty"
 		f.add(finding{
-			sig: signature(clusterEmptyOutput, f.rootKind, f.rootName, "", what), kind: clusterEmptyOutput,
+			sig: signature(ClusterEmptyOutput, f.rootKind, f.rootName, "", what), kind: ClusterEmptyOutput,
 			spanKind: f.rootKind, spanName: f.rootName, what: what, spanID: f.rootSpanID, at: f.rootStart, repeats: 1,
 		})
 	}

@@ -1,8 +1,12 @@
-// Package triage turns an alert and the agent traces around it into a
-// report: what started failing, got slower or spends more than in the
-// baseline window before the incident, which attribute values the failing
-// runs share, and a diagnosis grounded in trace and span ids.
-package triage
+// Package analysis compares an incident's agent traces with the baseline
+// window before it: what started failing, got slower or spends more than
+// in the baseline (clusters, with error signatures), which attribute values
+// the failing runs share (suspects), when the change began (onset), and
+// which of a store's traces belong to the alert (correlation). It is pure
+// (no I/O, no model, no clock) and safe for concurrent use; package triage
+// builds its diagnosis on it, and the assistant, the digests and eval reuse
+// it.
+package analysis
 
 import (
 	"cmp"
@@ -23,9 +27,9 @@ func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Befo
 
 func (w Window) zero() bool { return w.Start.IsZero() && w.End.IsZero() }
 
-// AnalyzeOptions say which traces are the incident and which the baseline,
+// Options say which traces are the incident and which the baseline,
 // and how much of the analysis to keep.
-type AnalyzeOptions struct {
+type Options struct {
 	// Incident is the incident window: traces starting in it are incident
 	// traces. A zero window takes every trace not in the baseline.
 	Incident Window
@@ -40,7 +44,7 @@ type AnalyzeOptions struct {
 	Weights map[string]float64
 }
 
-func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
+func (o Options) withDefaults() Options {
 	if o.MaxClusters <= 0 {
 		o.MaxClusters = 10
 	}
@@ -109,20 +113,20 @@ func (f *traceFacts) hasFailureFinding() bool {
 // (a loop, a block, an empty answer, a step limit).
 func (f *traceFacts) misbehaved() bool {
 	for k := range f.findings {
-		if kind := f.findings[k].kind; kind != clusterError && isFailureKind(kind) {
+		if kind := f.findings[k].kind; kind != ClusterError && isFailureKind(kind) {
 			return true
 		}
 	}
 	return false
 }
 
-// noIncidentTraces is what the report says when the incident window holds
+// NoIncidentTraces is what the report says when the incident window holds
 // no trace.
-const noIncidentTraces = "no traces in the incident window"
+const NoIncidentTraces = "no traces in the incident window"
 
-// analysis holds the state of one Analyze call.
-type analysis struct {
-	opts   AnalyzeOptions
+// analyzer holds the state of one Analyze call.
+type analyzer struct {
+	opts   Options
 	kind   oncall.AlertKind
 	facts  []traceFacts // sorted by start, then trace id
 	nInc   int
@@ -148,17 +152,17 @@ type analysis struct {
 // Analyze needs no model, does not modify traces, and is deterministic:
 // the same input gives the same report, ties broken by signature. It is
 // safe for concurrent use.
-func Analyze(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions) oncall.Report {
+func Analyze(alert oncall.Alert, traces []oncall.Trace, opts Options) oncall.Report {
 	rep, _ := analyzeOnsets(alert, traces, opts, 1)
 	return rep
 }
 
 // analyzeOnsets is Analyze that also reports when each of the first k
 // ranked clusters started (zero where it did not change).
-func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOptions, k int) (oncall.Report, []time.Time) {
+func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts Options, k int) (oncall.Report, []time.Time) {
 	opts = opts.withDefaults()
 	kind, kindFrom := alert.MeasuredKind()
-	a := &analysis{
+	a := &analyzer{
 		opts:   opts,
 		kind:   cmp.Or(kind, oncall.AlertKindErrors),
 		norm:   make(map[string]string),
@@ -201,7 +205,7 @@ func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOption
 	}
 	switch {
 	case a.nInc == 0:
-		rep.Missing = append(rep.Missing, noIncidentTraces)
+		rep.Missing = append(rep.Missing, NoIncidentTraces)
 	case a.nBase == 0:
 		rep.Missing = append(rep.Missing, "no traces in the baseline window: clusters ranked by incident counts alone")
 	}
@@ -230,7 +234,7 @@ func analyzeOnsets(alert oncall.Alert, traces []oncall.Trace, opts AnalyzeOption
 
 // selectTraces keeps the traces of the two windows, once each, sorted by
 // start time and trace id.
-func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
+func (a *analyzer) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 	named := make(map[string]bool, len(alert.TraceIDs))
 	for _, id := range alert.TraceIDs {
 		named[id] = true
@@ -245,7 +249,7 @@ func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 			}
 			a.seenID[t.TraceID] = true
 		}
-		start := traceStart(t)
+		start := TraceStart(t)
 		var incident bool
 		switch {
 		case a.opts.Incident.Contains(start) || (a.opts.Incident.zero() && !a.opts.Baseline.Contains(start)):
@@ -264,7 +268,9 @@ func (a *analysis) selectTraces(alert oncall.Alert, traces []oncall.Trace) {
 	})
 }
 
-func traceStart(t *oncall.Trace) time.Time {
+// TraceStart is when a trace started: its own start, else its earliest
+// span's; zero for a trace with neither.
+func TraceStart(t *oncall.Trace) time.Time {
 	if !t.Start.IsZero() {
 		return t.Start
 	}
@@ -279,7 +285,7 @@ func traceStart(t *oncall.Trace) time.Time {
 
 // examine reads one trace: its failures, its behaviours, and what it adds
 // to the latency and cost statistics of its window.
-func (a *analysis) examine(f *traceFacts) {
+func (a *analyzer) examine(f *traceFacts) {
 	tr := &a.tree
 	tr.build(f.t.Spans)
 	tr.mark(a.normalize)
@@ -308,7 +314,7 @@ func (a *analysis) examine(f *traceFacts) {
 
 // normalize is NormalizeError, remembered for the analysis: the same raw
 // text recurs in many traces.
-func (a *analysis) normalize(raw string) string {
+func (a *analyzer) normalize(raw string) string {
 	if n, ok := a.norm[raw]; ok {
 		return n
 	}
@@ -321,7 +327,7 @@ func (a *analysis) normalize(raw string) string {
 // measures asks from what changed between the windows: more runs failing,
 // slower runs, or runs that spend more. Failures win when they rose, then
 // the larger of the other two rises; errors when nothing changed.
-func (a *analysis) changedKind() oncall.AlertKind {
+func (a *analyzer) changedKind() oncall.AlertKind {
 	if a.nInc == 0 || a.nBase == 0 {
 		return oncall.AlertKindErrors
 	}
@@ -363,12 +369,12 @@ func (a *analysis) changedKind() oncall.AlertKind {
 }
 
 // answersAlert reports whether a cluster kind answers the alert's question.
-func (a *analysis) answersAlert(kind string) bool {
+func (a *analyzer) answersAlert(kind string) bool {
 	switch a.kind {
 	case oncall.AlertKindLatency:
-		return kind == clusterLatency
+		return kind == ClusterLatency
 	case oncall.AlertKindCost:
-		return kind == clusterCost
+		return kind == ClusterCost
 	}
 	return isFailureKind(kind)
 }
@@ -376,7 +382,7 @@ func (a *analysis) answersAlert(kind string) bool {
 // rank orders clusters best first: what the alert asks about and changed,
 // then anything else that changed, then the rest; by score within each
 // tier, then by count, then the one first seen last, then by signature.
-func (a *analysis) rank(cs []oncall.Cluster) {
+func (a *analyzer) rank(cs []oncall.Cluster) {
 	tier := func(c *oncall.Cluster) int {
 		switch {
 		case c.Score > 0 && a.answersAlert(c.Kind):
@@ -405,7 +411,7 @@ func (a *analysis) rank(cs []oncall.Cluster) {
 // spans where a failure started: a tool that now times out is also
 // slower, and the failure already says so. Latency and cost alerts keep
 // them, since there the slowness is the question.
-func (a *analysis) withoutFailureEchoes(failures, latency []oncall.Cluster) []oncall.Cluster {
+func (a *analyzer) withoutFailureEchoes(failures, latency []oncall.Cluster) []oncall.Cluster {
 	if a.kind != oncall.AlertKindErrors {
 		return latency
 	}
@@ -418,7 +424,7 @@ func (a *analysis) withoutFailureEchoes(failures, latency []oncall.Cluster) []on
 
 // markChanged flags the incident traces that carry a failure finding of
 // a cluster that changed against the baseline.
-func (a *analysis) markChanged(cs []oncall.Cluster) {
+func (a *analyzer) markChanged(cs []oncall.Cluster) {
 	changed := make(map[string]bool)
 	for i := range cs {
 		if cs[i].Score > 0 && isFailureKind(cs[i].Kind) {
@@ -442,7 +448,7 @@ func (a *analysis) markChanged(cs []oncall.Cluster) {
 // healthyExample picks a run that went well, of the same agent as the top
 // cluster's first example, for contrast: from the incident window if one
 // did, else the latest of the baseline.
-func (a *analysis) healthyExample(cs []oncall.Cluster) string {
+func (a *analyzer) healthyExample(cs []oncall.Cluster) string {
 	if len(cs) == 0 || len(cs[0].TraceIDs) == 0 {
 		return ""
 	}
@@ -458,9 +464,9 @@ func (a *analysis) healthyExample(cs []oncall.Cluster) string {
 			return false
 		}
 		switch cs[0].Kind {
-		case clusterLatency:
+		case ClusterLatency:
 			return a.lat.traceP95 == 0 || f.duration <= a.lat.traceP95
-		case clusterCost:
+		case ClusterCost:
 			return a.cost.traceP95 == 0 || a.cost.measure(f) <= a.cost.traceP95
 		}
 		return len(f.findings) == 0

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"sort"
@@ -139,7 +139,7 @@ func (t *spanTree) mark(normalize func(string) string) {
 		}
 		s := &t.spans[i]
 		handled := s.Failed() && !s.End.IsZero() && !t.carriedOn[p].Before(s.End) && !t.reraised(i, normalize)
-		if !handled && (t.failSemBelow[i] || (s.Failed() && isSemantic(s.Kind))) {
+		if !handled && (t.failSemBelow[i] || (s.Failed() && IsSemantic(s.Kind))) {
 			t.failSemBelow[p] = true
 		}
 		if !handled && (t.failMeaningfulBelow[i] || (s.Failed() && !isPlain(s.Kind))) {

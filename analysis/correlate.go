@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"encoding/json"
@@ -16,19 +16,24 @@ var alertMetaLabels = map[string]bool{
 	"__name__": true, "receiver": true, "prometheus": true, "monitor": true, "le": true, "quantile": true,
 }
 
+// IsAlertMetaLabel reports whether an alert label describes the alert
+// itself (its name, severity, receiver...) rather than the traces, so it
+// never selects or filters them.
+func IsAlertMetaLabel(label string) bool { return alertMetaLabels[label] }
+
 // maxCarriedLen bounds the attribute values compared with label values:
 // longer values are content (prompts, outputs), not identity.
 const maxCarriedLen = 256
 
-// correlation is what correlate decided.
-type correlation struct {
-	traces  []oncall.Trace // the alert's traces, in input order
-	filters []oncall.LabelMatch
-	unused  []oncall.LabelMatch
-	missing []string
+// Correlation is what Correlate decided.
+type Correlation struct {
+	Traces  []oncall.Trace      // the alert's traces, in input order
+	Filters []oncall.LabelMatch // the labels kept, with the attributes that carried them
+	Unused  []oncall.LabelMatch // the labels dropped
+	Missing []string            // why labels were dropped, for the report's missing
 }
 
-// correlate picks the alert's traces among those a store returned for
+// Correlate picks the alert's traces among those a store returned for
 // its windows, by what the traces carry: for each alert label, the traces
 // whose trace-level attributes (resource attributes, agent names, the
 // trace and root span name, Langfuse environment, release and tags) hold
@@ -42,10 +47,10 @@ type correlation struct {
 // when the label map names it, reported in missing. Labels the map names
 // are applied first, then the rest by name. With no usable label every
 // trace is kept and missing says so.
-func correlate(alert oncall.Alert, hints map[string]string, traces []oncall.Trace) correlation {
+func Correlate(alert oncall.Alert, hints map[string]string, traces []oncall.Trace) Correlation {
 	var labels []string
 	for l, v := range alert.Labels {
-		if alertMetaLabels[l] || len(strings.TrimSpace(v)) < 2 {
+		if IsAlertMetaLabel(l) || len(strings.TrimSpace(v)) < 2 {
 			continue
 		}
 		labels = append(labels, l)
@@ -62,7 +67,7 @@ func correlate(alert oncall.Alert, hints map[string]string, traces []oncall.Trac
 		return strings.Compare(x, y)
 	})
 
-	var c correlation
+	var c Correlation
 	selected := make([]bool, len(traces))
 	for i := range selected {
 		selected[i] = true
@@ -91,27 +96,27 @@ func correlate(alert oncall.Alert, hints map[string]string, traces []oncall.Trac
 		switch {
 		case m.Traces == 0:
 			if m.Mapped != "" {
-				c.unused = append(c.unused, m)
-				c.missing = append(c.missing, fmt.Sprintf("no trace in the window carries %s=%s; that label was not used", label, value))
+				c.Unused = append(c.Unused, m)
+				c.Missing = append(c.Missing, fmt.Sprintf("no trace in the window carries %s=%s; that label was not used", label, value))
 			}
 			continue
 		case overlap == 0:
-			c.unused = append(c.unused, m)
-			c.missing = append(c.missing, fmt.Sprintf("the %d traces that carry %s=%s share none with the labels used before it; that label was not used", m.Traces, label, value))
+			c.Unused = append(c.Unused, m)
+			c.Missing = append(c.Missing, fmt.Sprintf("the %d traces that carry %s=%s share none with the labels used before it; that label was not used", m.Traces, label, value))
 			continue
 		}
 		for i := range selected {
 			selected[i] = selected[i] && carries[i]
 		}
-		c.filters = append(c.filters, m)
+		c.Filters = append(c.Filters, m)
 	}
 	for i := range traces {
 		if selected[i] {
-			c.traces = append(c.traces, traces[i])
+			c.Traces = append(c.Traces, traces[i])
 		}
 	}
-	if len(c.filters) == 0 && len(traces) > 0 {
-		c.missing = append(c.missing, fmt.Sprintf("no alert label matched any trace attribute: all %d traces of the store in the windows were read, whatever service or agent wrote them", len(traces)))
+	if len(c.Filters) == 0 && len(traces) > 0 {
+		c.Missing = append(c.Missing, fmt.Sprintf("no alert label matched any trace attribute: all %d traces of the store in the windows were read, whatever service or agent wrote them", len(traces)))
 	}
 	return c
 }
@@ -198,13 +203,13 @@ func sortedSet(m map[string]bool) []string {
 	return out
 }
 
-// narrowingFilters turns the labels correlation kept into store filters,
+// NarrowingFilters turns the labels Correlate kept into store filters,
 // so a store whose answer was capped can be asked again for the alert's
 // traces only: each label under the spelling the traces carry of the
 // attribute the label map names (a store filters on what it holds), else
 // service.name, else the first attribute that carried it. Span names
 // cannot be filtered on.
-func narrowingFilters(ms []oncall.LabelMatch) map[string]string {
+func NarrowingFilters(ms []oncall.LabelMatch) map[string]string {
 	f := map[string]string{}
 	for _, m := range ms {
 		var choice string

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"math"
@@ -13,7 +13,7 @@ import (
 // point). A lone early occurrence followed by healthy runs does not move
 // the onset; the run that starts a sustained rise does. It is zero when
 // the cluster did not change or no run shows it.
-func (a *analysis) onset(top *oncall.Cluster) time.Time {
+func (a *analyzer) onset(top *oncall.Cluster) time.Time {
 	if top == nil || top.Score <= 0 || a.nInc == 0 {
 		return time.Time{}
 	}
@@ -76,14 +76,14 @@ func (a *analysis) onset(top *oncall.Cluster) time.Time {
 // signature (failures), or is slower or spends more than the baseline's
 // 95th percentile run (latency and cost, which are per span and have no
 // per-run signature). It is nil when that cannot be told.
-func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
+func (a *analyzer) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 	switch c.Kind {
-	case clusterLatency:
+	case ClusterLatency:
 		if a.lat.traceP95 <= 0 {
 			return nil
 		}
 		return func(f *traceFacts) bool { return f.duration > a.lat.traceP95 }
-	case clusterCost:
+	case ClusterCost:
 		if a.cost.traceP95 <= 0 {
 			return nil
 		}
@@ -100,23 +100,26 @@ func (a *analysis) showsCluster(c *oncall.Cluster) func(*traceFacts) bool {
 }
 
 // onsetCandidates is how many of the first ranked clusters' onsets
-// analyze tries as the split between baseline and incident.
+// AnalyzeAtOnset tries as the split between baseline and incident.
 const onsetCandidates = 3
 
-// analyze runs Analyze on the windows and, when the traces show an onset
-// inside the incident window, again with the runs before the onset as
-// part of the baseline: the incident is compared with how the agent ran
-// before it started, and a short incident whose configured baseline holds
-// no trace still has one.
+// AnalyzeAtOnset runs Analyze with opts and, when the traces show an
+// onset inside the incident window, again with the runs before the onset
+// as part of the baseline: the incident is compared with how the agent
+// ran before it started, and a short incident whose configured baseline
+// holds no trace still has one. The report of a split says its onset in
+// Report.Onset.
 //
 // The incident window reaches back before the alert fired, so a steady
 // failure that happened to bunch up in it can outrank, in the first
 // ranking, a failure that started minutes ago in a few runs. So the
-// onsets of the first few clusters are each tried as the split, and the
-// split whose top cluster changed most (the highest lower confidence
+// onsets of the first few clusters, and the start of the alert rule's
+// lookback (Alert.Lookback), are each tried as the split, and the split
+// whose top cluster changed most (the highest lower confidence
 // bound of its rate change) is kept.
-func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base Window, weights map[string]float64) oncall.Report {
-	rep, onsets := analyzeOnsets(alert, traces, AnalyzeOptions{Incident: inc, Baseline: base, Weights: weights}, onsetCandidates)
+func AnalyzeAtOnset(alert oncall.Alert, traces []oncall.Trace, opts Options) oncall.Report {
+	inc, base := opts.Incident, opts.Baseline
+	rep, onsets := analyzeOnsets(alert, traces, opts, onsetCandidates)
 	// The alert's rule saw the failure within its lookback before it
 	// fired: the start of that span is a candidate too.
 	if lb := alert.Lookback(); lb > 0 && !alert.StartsAt.IsZero() {
@@ -129,7 +132,9 @@ func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base W
 			continue
 		}
 		tried[onset] = true
-		again := Analyze(alert, traces, AnalyzeOptions{Incident: Window{Start: onset, End: inc.End}, Baseline: Window{Start: base.Start, End: onset}, Weights: weights})
+		split := opts
+		split.Incident, split.Baseline = Window{Start: onset, End: inc.End}, Window{Start: base.Start, End: onset}
+		again := Analyze(alert, traces, split)
 		if again.BaselineTraces == 0 || again.TracesExamined == 0 || len(again.Clusters) == 0 {
 			continue
 		}
@@ -139,4 +144,77 @@ func (s *Service) analyze(alert oncall.Alert, traces []oncall.Trace, inc, base W
 		}
 	}
 	return best
+}
+
+// Limits of the onset series an investigation keeps, so the incident page
+// stays small whatever the traces hold.
+const (
+	maxOnsetSteps    = 180
+	maxOnsetClusters = 3
+)
+
+// Onset is the timeline the incident page charts: runs and failing runs
+// per step across both windows, and the runs of each of the top failure
+// clusters, in at most maxOnsetSteps steps. raw are the report's clusters
+// before redaction (their signatures match the traces); shown the same
+// clusters as the page shows them, in the same order.
+func Onset(alert oncall.Alert, traces []oncall.Trace, inc, base Window, raw, shown []oncall.Cluster) oncall.Onset {
+	start, end := base.Start, inc.End
+	if base.zero() || !base.Start.Before(base.End) {
+		start = inc.Start
+	}
+	o := oncall.Onset{Start: start, Step: time.Minute, FiringAt: alert.StartsAt}
+	span := end.Sub(start)
+	if span <= 0 {
+		return o
+	}
+	for span/o.Step > maxOnsetSteps {
+		o.Step *= 2
+	}
+	n := int((span + o.Step - 1) / o.Step)
+	o.Runs, o.Failing = make([]int, n), make([]int, n)
+
+	a := &analyzer{
+		opts:   Options{Incident: inc, Baseline: base}.withDefaults(),
+		kind:   alert.Kind(),
+		norm:   make(map[string]string),
+		calls:  make(map[callKey]*callCount),
+		seenID: make(map[string]bool, len(traces)),
+	}
+	a.lat.init()
+	a.cost.init()
+	a.selectTraces(alert, traces)
+	for i := range a.facts {
+		a.examine(&a.facts[i])
+	}
+	a.emptyOutputs()
+
+	index := map[string]int{}
+	for i := 0; i < len(raw) && i < len(shown) && len(o.Clusters) < maxOnsetClusters; i++ {
+		if !isFailureKind(raw[i].Kind) {
+			continue
+		}
+		index[raw[i].Signature] = len(o.Clusters)
+		o.Clusters = append(o.Clusters, oncall.OnsetSeries{Signature: shown[i].Signature, Counts: make([]int, n)})
+		if len(o.Clusters) == 1 {
+			o.At = raw[i].FirstSeen
+		}
+	}
+	for i := range a.facts {
+		f := &a.facts[i]
+		k := int(f.start.Sub(start) / o.Step)
+		if k < 0 || k >= n {
+			continue
+		}
+		o.Runs[k]++
+		if f.rootFailed || f.misbehaved() {
+			o.Failing[k]++
+		}
+		for _, x := range f.findings {
+			if c, ok := index[x.sig]; ok {
+				o.Clusters[c].Counts[k]++
+			}
+		}
+	}
+	return o
 }

@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"slices"
@@ -12,7 +12,7 @@ import (
 // findingsOf runs the per-trace part of the analysis on one trace.
 func findingsOf(t *testing.T, tr oncall.Trace) []finding {
 	t.Helper()
-	a := &analysis{norm: map[string]string{}, calls: map[callKey]*callCount{}}
+	a := &analyzer{norm: map[string]string{}, calls: map[callKey]*callCount{}}
 	a.lat.init()
 	a.cost.init()
 	a.facts = []traceFacts{{t: &tr, incident: true, start: tr.Start}}

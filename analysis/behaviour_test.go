@@ -1,4 +1,4 @@
-package triage
+package analysis
 
 import (
 	"fmt"
@@ -60,7 +60,7 @@ func TestLoops(t *testing.T) {
 			repeats := 0
 			for _, f := range findingsOf(t, b.done()) {
 				got = append(got, f.sig)
-				if f.kind != clusterError {
+				if f.kind != ClusterError {
 					repeats = f.repeats
 				}
 			}
@@ -80,7 +80,7 @@ func TestLoopReadsInputWithoutArguments(t *testing.T) {
 	for k := range 3 {
 		b.span(root, oncall.KindTool, "lookup", time.Duration(k)*time.Second, time.Second/2, func(s *oncall.Span) { s.Input = "order 7" })
 	}
-	if fs := findingsOf(t, b.done()); len(fs) != 1 || fs[0].kind != clusterLoop {
+	if fs := findingsOf(t, b.done()); len(fs) != 1 || fs[0].kind != ClusterLoop {
 		t.Errorf("findings %+v, want a loop read from the tool input", fs)
 	}
 }

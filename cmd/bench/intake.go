@@ -188,7 +188,8 @@ func runIntakeServer(ctx context.Context, args []string, stdin io.Reader, stdout
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		defer f.Close()
+		defer pprof.StopCPUProfile() // a second call does nothing
 	}
 	h, cleanup, err := intakeHandler(ctx, *kind, *redisURL, *prefix)
 	if err != nil {
@@ -203,6 +204,7 @@ func runIntakeServer(ctx context.Context, args []string, stdin io.Reader, stdout
 	}
 	fmt.Fprintln(stdout, url)
 	_, _ = io.Copy(io.Discard, stdin)
+	pprof.StopCPUProfile() // before the parent, done, stops this process
 	return nil
 }
 
@@ -225,6 +227,11 @@ func startIntakeServer(ctx context.Context, exe, kind, redisURL, prefix, profile
 	if err != nil {
 		return "", nil, err
 	}
+	// When ctx ends the server is told by its standard input closing,
+	// and killed only if it has not stopped a few seconds later (time to
+	// write its profile).
+	cmd.Cancel = stdin.Close
+	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", nil, err

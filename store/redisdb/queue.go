@@ -27,10 +27,13 @@ func (s *Store) Enqueue(ctx context.Context, job oncall.Job) error {
 	if job.EnqueuedAt.IsZero() {
 		job.EnqueuedAt = s.now()
 	}
-	data, err := json.Marshal(job)
+	buf := s.bufs.get()
+	defer s.bufs.put(buf)
+	data, err := appendJob(*buf, &job)
 	if err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
 	}
+	*buf = data
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.k.jobs, Values: []any{"job", data}}).Err()
 	if err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // Enqueuer accepts jobs; the queue of a store backend satisfies it.
@@ -358,10 +359,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID
-		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
+		// Every value here is the product's own (a generated id, a
+		// configured route, a count, a normalised status), so the
+		// redactor, microseconds a value, is spared them.
+		log.Info("alert accepted", "job", redact.Generated(j.ID), "route", redact.Generated(j.Route), "alerts", len(n.Alerts), "status", statusAttr(n.Status))
 	}
 	outcome = "accepted"
 	writeAccepted(w, ids, len(n.Alerts))
+}
+
+// statusAttr logs a notification's status: one of the product's words,
+// or, should a decoder ever pass anything else, the text for the
+// redactor.
+func statusAttr(s oncall.AlertStatus) any {
+	switch s {
+	case oncall.AlertFiring, oncall.AlertResolved:
+		return redact.Generated(s)
+	}
+	return string(s)
 }
 
 // jobs builds one job per destination.

@@ -1,8 +1,10 @@
 package alerts
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 )
 
@@ -179,5 +182,47 @@ func TestNoTokenRefusedUnlessAllowed(t *testing.T) {
 	hdr.Del("Authorization")
 	if rec := post(t, h, "alertmanager", string(body), hdr); rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// The accepted line, logged through the redacting handler as serve logs,
+// names the job the answer names, its route and the status: values the
+// product made, which the redactor is spared.
+func TestAcceptedLogLine(t *testing.T) {
+	store, err := boltdb.Open(boltdb.Options{Path: filepath.Join(t.TempDir(), "oncall.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h, err := NewHandler(Options{Queue: store, Router: DefaultRoute{Channel: "C123"}, Token: token,
+		Logger: slog.New(redact.LogHandler(slog.NewJSONHandler(&logs, nil), red))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("testdata/alertmanager-firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := post(t, h, "alertmanager", string(body), goodHeader())
+	var answer struct {
+		JobID string `json:"job_id"`
+	}
+	if rec.Code != http.StatusAccepted || json.Unmarshal(rec.Body.Bytes(), &answer) != nil {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
+	}
+	var line struct {
+		Msg, Job, Route, Status string
+		Alerts                  int
+	}
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("log %s: %v", logs.String(), err)
+	}
+	if line.Msg != "alert accepted" || line.Job != answer.JobID || line.Route != DefaultRouteName || line.Status != "firing" || line.Alerts < 1 {
+		t.Errorf("accepted line %+v for job %s: %s", line, answer.JobID, logs.String())
 	}
 }

@@ -123,6 +123,8 @@ func TestBadWebhooksAreRejectedAndNothingQueued(t *testing.T) {
 		{"no alerts", "alertmanager", `{"version":"4","status":"firing","alerts":[]}`, goodHeader(), 400, "alerts", "at least one"},
 		{"bad status", "alertmanager", `{"version":"4","status":"burning","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "status", "firing or resolved"},
 		{"missing startsAt", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"}}]}`, goodHeader(), 400, "alerts[0].startsAt", "RFC 3339"},
+		{"bad endsAt of the second alert", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"},{"status":"firing","labels":{"a":"c"},"startsAt":"2026-11-23T10:00:00Z","endsAt":"later"}]}`, goodHeader(), 400, "alerts[1].endsAt", "RFC 3339"},
+		{"bad status of the second alert", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"},{"status":"pending","labels":{"a":"c"},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "alerts[1].status", "firing or resolved"},
 		{"empty labels", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "alerts[0].labels", "empty"},
 		{"wrong version", "alertmanager", `{"version":"3","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "version", "unsupported"},
 		{"too large", "alertmanager", `{"x":"` + strings.Repeat("a", MaxBody) + `"}`, goodHeader(), 413, "", "larger than"},

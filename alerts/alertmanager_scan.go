@@ -282,7 +282,14 @@ func (s *amScanner) str(out *string) bool {
 		*out = v
 		return true
 	}
-	return json.Unmarshal(tok, out) == nil
+	// A variable of its own, so that handing it to encoding/json does
+	// not move every caller's string to the heap.
+	var v string
+	if json.Unmarshal(tok, &v) != nil {
+		return false
+	}
+	*out = v
+	return true
 }
 
 // unescape decodes the inside of a JSON string holding escapes or bytes

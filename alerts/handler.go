@@ -356,6 +356,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	outcome = "accepted"
+	accepted(w, log, n, jobs)
+}
+
+// accepted logs each queued job and answers 202 naming them.
+func accepted(w http.ResponseWriter, log *slog.Logger, n Notification, jobs []oncall.Job) {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID
@@ -364,7 +370,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// redactor, microseconds a value, is spared them.
 		log.Info("alert accepted", "job", redact.Generated(j.ID), "route", redact.Generated(j.Route), "alerts", len(n.Alerts), "status", statusAttr(n.Status))
 	}
-	outcome = "accepted"
 	writeAccepted(w, ids, len(n.Alerts))
 }
 

@@ -218,7 +218,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // webhook.
 //
 // A notification that matches several routes becomes one job per route.
-// The jobs are enqueued one after another; if one fails the answer is 503
+// The jobs are enqueued in one step when the queue can (BatchEnqueuer),
+// else one after another; if one fails the answer is 503
 // and the sender retries the whole notification. Jobs already enqueued
 // then arrive twice, which is harmless: the incident a job drives is keyed
 // by route and group (oncall.IncidentKey) and every step is idempotent,
@@ -333,21 +334,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, job := range jobs {
-		if err := h.opts.Queue.Enqueue(ctx, job); err != nil {
-			log.Error("enqueue failed", "job", job.ID, "route", job.Route, "err", err)
-			if onceKey != "" {
-				// Let the sender's retry through.
-				fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.EnqueueTimeout)
-				if err := h.opts.Deduper.Forget(fctx, onceKey); err != nil {
-					log.Error("forget dedupe key", "err", err)
-				}
-				fcancel()
+	if err := h.enqueue(ctx, jobs); err != nil {
+		log.Error("enqueue failed", "route", jobs[0].Route, "jobs", len(jobs), "err", err)
+		if onceKey != "" {
+			// Let the sender's retry through.
+			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.EnqueueTimeout)
+			if err := h.opts.Deduper.Forget(fctx, onceKey); err != nil {
+				log.Error("forget dedupe key", "err", err)
 			}
-			outcome = "unavailable"
-			unavailable(w)
-			return
+			fcancel()
 		}
+		outcome = "unavailable"
+		unavailable(w)
+		return
 	}
 	if onceKey != "" {
 		if err := h.opts.Deduper.Forget(ctx, onceKey); err == nil {
@@ -407,6 +406,26 @@ func (h *Handler) jobs(n Notification, dests []Destination, now time.Time) ([]on
 		jobs = append(jobs, job)
 	}
 	return jobs, nil
+}
+
+// BatchEnqueuer is a queue that can queue several jobs in one step
+// (store/redisdb: one round trip, in a transaction).
+type BatchEnqueuer interface {
+	EnqueueAll(ctx context.Context, jobs []oncall.Job) error
+}
+
+// enqueue queues the jobs of one delivery: in one step when it has several
+// and the queue can, else one after another.
+func (h *Handler) enqueue(ctx context.Context, jobs []oncall.Job) error {
+	if bq, ok := h.opts.Queue.(BatchEnqueuer); ok && len(jobs) > 1 {
+		return bq.EnqueueAll(ctx, jobs)
+	}
+	for _, job := range jobs {
+		if err := h.opts.Queue.Enqueue(ctx, job); err != nil {
+			return fmt.Errorf("job %s: %w", job.ID, err)
+		}
+	}
+	return nil
 }
 
 // unavailable answers 503: nothing was enqueued that a retry would not

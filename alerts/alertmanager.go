@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,24 +78,25 @@ func decodeGroup(source string, p groupPayload, alerts []amAlert, now time.Time,
 	}
 	n := Notification{GroupKey: p.GroupKey, Status: status, Truncated: p.Truncated}
 	for i, a := range alerts {
-		field := fmt.Sprintf("alerts[%d]", i)
-		st, err := parseStatus(field+".status", a.Status)
+		// Field names are built only for an error: they cost an
+		// allocation each on every alert otherwise.
+		st, err := parseStatus("status", a.Status)
 		if err != nil {
-			return Notification{}, err
+			return Notification{}, inAlert(i, err)
 		}
 		if len(a.Labels) == 0 {
-			return Notification{}, fieldError(field+".labels", "must not be empty")
+			return Notification{}, fieldError(fmt.Sprintf("alerts[%d].labels", i), "must not be empty")
 		}
-		startsAt, err := a.StartsAt.get(field + ".startsAt")
+		startsAt, err := a.StartsAt.get("startsAt")
 		if err != nil {
-			return Notification{}, err
+			return Notification{}, inAlert(i, err)
 		}
 		if startsAt.IsZero() {
-			return Notification{}, fieldError(field+".startsAt", "must be an RFC 3339 time")
+			return Notification{}, fieldError(fmt.Sprintf("alerts[%d].startsAt", i), "must be an RFC 3339 time")
 		}
-		endsAt, err := endTime(field+".endsAt", a.EndsAt)
+		endsAt, err := endTime("endsAt", a.EndsAt)
 		if err != nil {
-			return Notification{}, err
+			return Notification{}, inAlert(i, err)
 		}
 		labels := merge(p.CommonLabels, a.Labels)
 		annotations := merge(p.CommonAnnotations, a.Annotations)
@@ -135,6 +137,16 @@ func decodeGroup(source string, p groupPayload, alerts []amAlert, now time.Time,
 		}
 	}
 	return n, nil
+}
+
+// inAlert places an input error about a field of the i-th alert under
+// alerts[i].
+func inAlert(i int, err error) error {
+	var in *InputError
+	if errors.As(err, &in) {
+		return &InputError{Field: fmt.Sprintf("alerts[%d].%s", i, in.Field), Reason: in.Reason}
+	}
+	return err
 }
 
 // setGroupKey gives every alert of n its group key.
@@ -196,6 +208,17 @@ func first(m map[string]string, keys ...string) string {
 // trace_ids annotation (comma or space separated), as alert rules with
 // exemplars commonly add.
 func traceIDs(ann map[string]string) []string {
+	// Most alerts carry no trace id: find that out without allocating.
+	found := false
+	for k := range ann {
+		if isTraceIDKey(k) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil
+	}
 	var out []string
 	seen := map[string]bool{}
 	keys := make([]string, 0, len(ann))
@@ -204,8 +227,7 @@ func traceIDs(ann map[string]string) []string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		lk := strings.ToLower(k)
-		if lk != "trace_id" && lk != "trace_ids" && lk != "traceid" && lk != "exemplar_trace_id" {
+		if !isTraceIDKey(k) {
 			continue
 		}
 		for _, id := range strings.FieldsFunc(ann[k], func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
@@ -217,6 +239,12 @@ func traceIDs(ann map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// isTraceIDKey reports whether an annotation names trace ids, in any case.
+func isTraceIDKey(k string) bool {
+	lk := strings.ToLower(k) // no allocation for a key already in lower case
+	return lk == "trace_id" || lk == "trace_ids" || lk == "traceid" || lk == "exemplar_trace_id"
 }
 
 func isHex(s string) bool {

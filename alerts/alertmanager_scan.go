@@ -21,7 +21,7 @@ import (
 
 // scanAMPayload fills p from body and reports whether it could.
 func scanAMPayload(body []byte, p *amPayload) bool {
-	s := amScanner{b: body}
+	s := amScanner{b: body, text: string(body)}
 	ok := s.object(func(key string) bool {
 		switch key {
 		case "version":
@@ -110,7 +110,12 @@ func (s *amScanner) alerts(out *[]amAlert) bool {
 // amScanner reads JSON from b at i.
 type amScanner struct {
 	b []byte
-	i int
+	// text is b as a string, made once: the plain strings of the payload
+	// (nearly all of them) are slices of it rather than an allocation
+	// each. They keep the whole body alive while any of them lives,
+	// which for a job's alerts is until the job is queued.
+	text string
+	i    int
 }
 
 func (s *amScanner) ws() {
@@ -270,14 +275,21 @@ func (s *amScanner) str(out *string) bool {
 	}
 	tok := s.b[start:s.i]
 	if plain {
-		*out = string(tok[1 : len(tok)-1])
+		*out = s.text[start+1 : s.i-1]
 		return true
 	}
 	if v, ok := unescape(tok[1 : len(tok)-1]); ok {
 		*out = v
 		return true
 	}
-	return json.Unmarshal(tok, out) == nil
+	// A variable of its own, so that handing it to encoding/json does
+	// not move every caller's string to the heap.
+	var v string
+	if json.Unmarshal(tok, &v) != nil {
+		return false
+	}
+	*out = v
+	return true
 }
 
 // unescape decodes the inside of a JSON string holding escapes or bytes
@@ -393,7 +405,7 @@ func (s *amScanner) integer(out *int) bool {
 	for s.i < len(s.b) && (s.b[s.i] == '-' || s.b[s.i] >= '0' && s.b[s.i] <= '9') {
 		s.i++
 	}
-	n, err := strconv.Atoi(string(s.b[start:s.i]))
+	n, err := strconv.Atoi(s.text[start:s.i])
 	if err != nil || (s.i-start > 1 && (s.b[start] == '0' || s.b[start] == '-' && s.b[start+1] == '0')) {
 		return false
 	}
@@ -413,7 +425,7 @@ func (s *amScanner) time(out *wireTime) bool {
 		if plain, ok := s.stringEnd(); ok && plain {
 			*out = wireTime{}
 			if v := s.b[start+1 : s.i-1]; len(v) > 0 {
-				t, err := time.Parse(time.RFC3339Nano, string(v))
+				t, err := time.Parse(time.RFC3339Nano, s.text[start+1:s.i-1])
 				out.t, out.bad = t, err != nil
 			}
 			return true

@@ -55,11 +55,6 @@ func (h *Handler) enqueueOnce(ctx context.Context, w http.ResponseWriter, log *s
 		writeJSON(w, http.StatusOK, map[string]any{"status": "duplicate"})
 		return
 	}
-	ids := make([]string, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID
-		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
-	}
 	*outcome = "accepted"
-	writeAccepted(w, ids, len(n.Alerts))
+	accepted(w, log, n, jobs)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // Enqueuer accepts jobs; the queue of a store backend satisfies it.
@@ -217,7 +218,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // webhook.
 //
 // A notification that matches several routes becomes one job per route.
-// The jobs are enqueued one after another; if one fails the answer is 503
+// The jobs are enqueued in one step when the queue can (BatchEnqueuer),
+// else one after another; if one fails the answer is 503
 // and the sender retries the whole notification. Jobs already enqueued
 // then arrive twice, which is harmless: the incident a job drives is keyed
 // by route and group (oncall.IncidentKey) and every step is idempotent,
@@ -332,21 +334,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, job := range jobs {
-		if err := h.opts.Queue.Enqueue(ctx, job); err != nil {
-			log.Error("enqueue failed", "job", job.ID, "route", job.Route, "err", err)
-			if onceKey != "" {
-				// Let the sender's retry through.
-				fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.EnqueueTimeout)
-				if err := h.opts.Deduper.Forget(fctx, onceKey); err != nil {
-					log.Error("forget dedupe key", "err", err)
-				}
-				fcancel()
+	if err := h.enqueue(ctx, jobs); err != nil {
+		log.Error("enqueue failed", "route", jobs[0].Route, "jobs", len(jobs), "err", err)
+		if onceKey != "" {
+			// Let the sender's retry through.
+			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.EnqueueTimeout)
+			if err := h.opts.Deduper.Forget(fctx, onceKey); err != nil {
+				log.Error("forget dedupe key", "err", err)
 			}
-			outcome = "unavailable"
-			unavailable(w)
-			return
+			fcancel()
 		}
+		outcome = "unavailable"
+		unavailable(w)
+		return
 	}
 	if onceKey != "" {
 		if err := h.opts.Deduper.Forget(ctx, onceKey); err == nil {
@@ -355,13 +355,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	outcome = "accepted"
+	accepted(w, log, n, jobs)
+}
+
+// accepted logs each queued job and answers 202 naming them.
+func accepted(w http.ResponseWriter, log *slog.Logger, n Notification, jobs []oncall.Job) {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID
-		log.Info("alert accepted", "job", j.ID, "route", j.Route, "alerts", len(n.Alerts), "status", n.Status)
+		// Every value here is the product's own (a generated id, a
+		// configured route, a count, a normalised status), so the
+		// redactor, microseconds a value, is spared them.
+		log.Info("alert accepted", "job", redact.Generated(j.ID), "route", redact.Generated(j.Route), "alerts", len(n.Alerts), "status", statusAttr(n.Status))
 	}
-	outcome = "accepted"
 	writeAccepted(w, ids, len(n.Alerts))
+}
+
+// statusAttr logs a notification's status: one of the product's words,
+// or, should a decoder ever pass anything else, the text for the
+// redactor.
+func statusAttr(s oncall.AlertStatus) any {
+	switch s {
+	case oncall.AlertFiring, oncall.AlertResolved:
+		return redact.Generated(s)
+	}
+	return string(s)
 }
 
 // jobs builds one job per destination.
@@ -387,6 +406,26 @@ func (h *Handler) jobs(n Notification, dests []Destination, now time.Time) ([]on
 		jobs = append(jobs, job)
 	}
 	return jobs, nil
+}
+
+// BatchEnqueuer is a queue that can queue several jobs in one step
+// (store/redisdb: one round trip, in a transaction).
+type BatchEnqueuer interface {
+	EnqueueAll(ctx context.Context, jobs []oncall.Job) error
+}
+
+// enqueue queues the jobs of one delivery: in one step when it has several
+// and the queue can, else one after another.
+func (h *Handler) enqueue(ctx context.Context, jobs []oncall.Job) error {
+	if bq, ok := h.opts.Queue.(BatchEnqueuer); ok && len(jobs) > 1 {
+		return bq.EnqueueAll(ctx, jobs)
+	}
+	for _, job := range jobs {
+		if err := h.opts.Queue.Enqueue(ctx, job); err != nil {
+			return fmt.Errorf("job %s: %w", job.ID, err)
+		}
+	}
+	return nil
 }
 
 // unavailable answers 503: nothing was enqueued that a retry would not

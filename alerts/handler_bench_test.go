@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 )
 
 // encodingQueue stands for a queue that stores jobs as JSON, as the Redis
@@ -25,7 +26,8 @@ func (q *encodingQueue) Enqueue(_ context.Context, job oncall.Job) error {
 }
 
 // BenchmarkWebhook is the handler's own cost for one Alertmanager
-// webhook, with JSON logs at info as serve writes them and a queue that
+// webhook, with JSON logs at info through the redacting handler as serve
+// writes them and a queue that
 // only encodes the job: what the intake adds to an HTTP server and a
 // Redis write.
 func BenchmarkWebhook(b *testing.B) {
@@ -33,8 +35,12 @@ func BenchmarkWebhook(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	h, err := NewHandler(Options{Queue: &encodingQueue{}, Router: DefaultRoute{Channel: "C0BENCH"}, Token: "t",
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Logger: slog.New(redact.LogHandler(slog.NewJSONHandler(io.Discard, nil), red))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package alerts
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/store/boltdb"
 )
 
@@ -120,6 +123,8 @@ func TestBadWebhooksAreRejectedAndNothingQueued(t *testing.T) {
 		{"no alerts", "alertmanager", `{"version":"4","status":"firing","alerts":[]}`, goodHeader(), 400, "alerts", "at least one"},
 		{"bad status", "alertmanager", `{"version":"4","status":"burning","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "status", "firing or resolved"},
 		{"missing startsAt", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"}}]}`, goodHeader(), 400, "alerts[0].startsAt", "RFC 3339"},
+		{"bad endsAt of the second alert", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"},{"status":"firing","labels":{"a":"c"},"startsAt":"2026-11-23T10:00:00Z","endsAt":"later"}]}`, goodHeader(), 400, "alerts[1].endsAt", "RFC 3339"},
+		{"bad status of the second alert", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"},{"status":"pending","labels":{"a":"c"},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "alerts[1].status", "firing or resolved"},
 		{"empty labels", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "alerts[0].labels", "empty"},
 		{"wrong version", "alertmanager", `{"version":"3","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-23T10:00:00Z"}]}`, goodHeader(), 400, "version", "unsupported"},
 		{"too large", "alertmanager", `{"x":"` + strings.Repeat("a", MaxBody) + `"}`, goodHeader(), 413, "", "larger than"},
@@ -179,5 +184,47 @@ func TestNoTokenRefusedUnlessAllowed(t *testing.T) {
 	hdr.Del("Authorization")
 	if rec := post(t, h, "alertmanager", string(body), hdr); rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// The accepted line, logged through the redacting handler as serve logs,
+// names the job the answer names, its route and the status: values the
+// product made, which the redactor is spared.
+func TestAcceptedLogLine(t *testing.T) {
+	store, err := boltdb.Open(boltdb.Options{Path: filepath.Join(t.TempDir(), "oncall.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	red, err := redact.New(redact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h, err := NewHandler(Options{Queue: store, Router: DefaultRoute{Channel: "C123"}, Token: token,
+		Logger: slog.New(redact.LogHandler(slog.NewJSONHandler(&logs, nil), red))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("testdata/alertmanager-firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := post(t, h, "alertmanager", string(body), goodHeader())
+	var answer struct {
+		JobID string `json:"job_id"`
+	}
+	if rec.Code != http.StatusAccepted || json.Unmarshal(rec.Body.Bytes(), &answer) != nil {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
+	}
+	var line struct {
+		Msg, Job, Route, Status string
+		Alerts                  int
+	}
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("log %s: %v", logs.String(), err)
+	}
+	if line.Msg != "alert accepted" || line.Job != answer.JobID || line.Route != DefaultRouteName || line.Status != "firing" || line.Alerts < 1 {
+		t.Errorf("accepted line %+v for job %s: %s", line, answer.JobID, logs.String())
 	}
 }

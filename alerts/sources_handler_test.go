@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -439,5 +440,53 @@ func TestSourceAuthNeverPrintsSecrets(t *testing.T) {
 	m := map[string]SourceAuth{"pagerduty": a}
 	if out := fmt.Sprintf("%+v", m); strings.Contains(out, "sec-456") {
 		t.Errorf("map printed a secret: %s", out)
+	}
+}
+
+// batchQueue queues a delivery's jobs in one call, as store/redisdb does,
+// or fails every call when broken; Enqueue of a single job is refused so
+// that a test sees which path the handler took.
+type batchQueue struct {
+	calls  [][]oncall.Job
+	broken bool
+}
+
+func (q *batchQueue) Enqueue(context.Context, oncall.Job) error {
+	return errors.New("batch queue: use EnqueueAll for several jobs")
+}
+
+func (q *batchQueue) EnqueueAll(_ context.Context, jobs []oncall.Job) error {
+	if q.broken {
+		return errors.New("connection refused")
+	}
+	q.calls = append(q.calls, jobs)
+	return nil
+}
+
+func TestSeveralRoutesAreQueuedInOneStep(t *testing.T) {
+	table, err := NewRouteTable(Routes{
+		{Name: "audit", Matchers: []string{`service="support-agent"`}, Continue: true, Channel: "C-audit"},
+		{Name: "agents", Matchers: []string{`severity=~"warning|critical"`}, Channel: "C-agents"},
+	}, "C-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(readTestdata(t, "grafana-firing.json"))
+	q := &batchQueue{}
+	h, _ := newHandlerWith(t, func(o *Options) { o.Router = table; o.Queue = q })
+	rec := post(t, h, "grafana", body, goodHeader())
+	if rec.Code != http.StatusAccepted || len(q.calls) != 1 || len(q.calls[0]) != 2 {
+		t.Fatalf("status %d %s; EnqueueAll calls %v, want one of two jobs", rec.Code, rec.Body, q.calls)
+	}
+	for _, j := range q.calls[0] {
+		if !strings.Contains(rec.Body.String(), j.ID) {
+			t.Errorf("answer %s does not name job %s", rec.Body, j.ID)
+		}
+	}
+
+	broken := &batchQueue{broken: true}
+	h, _ = newHandlerWith(t, func(o *Options) { o.Router = table; o.Queue = broken })
+	if rec := post(t, h, "grafana", body, goodHeader()); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a failed EnqueueAll answered %d %s, want 503", rec.Code, rec.Body)
 	}
 }

@@ -25,3 +25,23 @@ func TestLogHandler(t *testing.T) {
 		}
 	}
 }
+
+// A Generated value skips the redactor (a value it would redact shows
+// that) but not the character check; a plain string beside it is still
+// redacted, and other handlers log a Generated value as its string.
+func TestLogHandlerGeneratedValues(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(LogHandler(slog.NewTextHandler(&buf, nil), newRedactor(t)))
+	log.Info("alert accepted", "job", Generated("id-"+githubPAT), "route", Generated("pay\u202ements"), "group", githubPAT)
+	got := buf.String()
+	for _, want := range []string{"job=id-" + githubPAT, "route=pay[U+202E]ments", "group=[SECRET]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log line lacks %q: %s", want, got)
+		}
+	}
+	buf.Reset()
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("alert accepted", "job", Generated("0123abcd"))
+	if !strings.Contains(buf.String(), `"job":"0123abcd"`) {
+		t.Errorf("JSON handler logged %s", buf.String())
+	}
+}

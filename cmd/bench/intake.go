@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oncall-copilot/oncall-copilot/alerts"
+	"github.com/oncall-copilot/oncall-copilot/redact"
 	"github.com/oncall-copilot/oncall-copilot/store/redisdb"
 )
 
@@ -31,7 +34,13 @@ const benchToken = "bench-webhook-token"
 // alertBodies turns an Alertmanager webhook payload into a generator of
 // payloads of one alert each, every one its own group: the i-th carries
 // i in its group key and a bench_id label.
-func alertBodies(path string) (func(i int) []byte, error) {
+func alertBodies(path string) (func(i int) []byte, error) { return groupedAlertBodies(path, 0) }
+
+// groupedAlertBodies is alertBodies with the alerts spread over groups
+// groups (the i-th alert in group i mod groups, as Alertmanager re-sends
+// a group's notification with its alerts); 0 gives every alert a group
+// of its own.
+func groupedAlertBodies(path string, groups int) (func(i int) []byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read alert template: %w", err)
@@ -53,12 +62,19 @@ func alertBodies(path string) (func(i int) []byte, error) {
 	labels["bench_id"] = "BENCHID"
 	a["fingerprint"] = "BENCHID"
 	p["alerts"] = []any{a}
-	p["groupKey"] = fmt.Sprint(p["groupKey"]) + ":BENCHID"
+	p["groupKey"] = fmt.Sprint(p["groupKey"]) + ":BENCHGROUP"
 	tpl, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return func(i int) []byte { return bytes.ReplaceAll(tpl, []byte("BENCHID"), []byte(strconv.Itoa(i))) }, nil
+	return func(i int) []byte {
+		g := i
+		if groups > 0 {
+			g = i % groups
+		}
+		b := bytes.ReplaceAll(tpl, []byte("BENCHGROUP"), []byte(strconv.Itoa(g)))
+		return bytes.ReplaceAll(b, []byte("BENCHID"), []byte(strconv.Itoa(i)))
+	}, nil
 }
 
 // serve runs h on a loopback port until ctx ends and returns its URL.
@@ -106,14 +122,19 @@ func dropKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
 func intakeHandler(ctx context.Context, kind, redisURL, prefix string) (http.Handler, func(), error) {
 	switch kind {
 	case "copilot":
+		red, err := redact.New(redact.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
 		store, err := redisdb.Open(ctx, redisdb.Options{URL: redisURL, Prefix: prefix})
 		if err != nil {
 			return nil, nil, err
 		}
 		h, err := alerts.NewHandler(alerts.Options{
 			Queue: store, Router: alerts.DefaultRoute{Channel: "C0BENCH"}, Token: benchToken, Deduper: store,
-			// As serve logs: JSON lines at info, one per accepted alert.
-			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+			// As serve logs: JSON lines at info, one per accepted alert,
+			// through the redacting handler.
+			Logger: slog.New(redact.LogHandler(slog.NewJSONHandler(io.Discard, nil), red)),
 		})
 		if err != nil {
 			store.Close()
@@ -155,8 +176,20 @@ func runIntakeServer(ctx context.Context, args []string, stdin io.Reader, stdout
 	kind := fs.String("kind", "copilot", "copilot or baseline")
 	redisURL := fs.String("redis", "", "Redis URL")
 	prefix := fs.String("prefix", "", "key prefix")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile() // a second call does nothing
 	}
 	h, cleanup, err := intakeHandler(ctx, *kind, *redisURL, *prefix)
 	if err != nil {
@@ -171,21 +204,34 @@ func runIntakeServer(ctx context.Context, args []string, stdin io.Reader, stdout
 	}
 	fmt.Fprintln(stdout, url)
 	_, _ = io.Copy(io.Discard, stdin)
+	pprof.StopCPUProfile() // before the parent, done, stops this process
 	return nil
 }
 
-// startIntakeServer runs an intake server in a child process until ctx
-// ends and returns its URL and process.
-func startIntakeServer(ctx context.Context, kind, redisURL, prefix string) (string, *os.Process, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, err
+// startIntakeServer runs an intake server in a child process of exe (this
+// program when empty) until ctx ends and returns its URL and process.
+func startIntakeServer(ctx context.Context, exe, kind, redisURL, prefix, profile string) (string, *os.Process, error) {
+	if exe == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return "", nil, err
+		}
+		exe = self
 	}
-	cmd := exec.CommandContext(ctx, self, "serve-intake", "-kind", kind, "-redis", redisURL, "-prefix", prefix)
+	args := []string{"serve-intake", "-kind", kind, "-redis", redisURL, "-prefix", prefix}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", nil, err
 	}
+	// When ctx ends the server is told by its standard input closing,
+	// and killed only if it has not stopped a few seconds later (time to
+	// write its profile).
+	cmd.Cancel = stdin.Close
+	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", nil, err
@@ -210,6 +256,9 @@ func startIntakeServer(ctx context.Context, kind, redisURL, prefix string) (stri
 type intakeFigures struct {
 	Sustained loadResult // closed loop: the most it takes
 	AtTarget  loadResult // open loop at the target rate: its latency
+	// Shape is the load: a fixed number of alerts over a few
+	// groups through Conns connections, closed loop, round after round.
+	Shape loadResult
 	// CPU is the server process's CPU time over the closed-loop runs.
 	CPU time.Duration
 }
@@ -221,68 +270,138 @@ type intakeSettings struct {
 	Conns      int
 	Duration   time.Duration
 	TargetRate float64
+	// ShapeAlerts alerts over ShapeGroups groups make one run of the
+	// issue's load shape (4,000 over 200).
+	ShapeAlerts, ShapeGroups int
+	// Before, when set, is a bench binary built from an earlier commit:
+	// its copilot server runs in the same rounds as this one's, so a
+	// change is measured against what it replaces under the same load.
+	Before string
+	// ProfileDir, when set, gets a CPU profile of each server.
+	ProfileDir string
+}
+
+// intakeRun is the figures of every server of one intake measurement.
+type intakeRun struct {
+	Copilot, Baseline intakeFigures
+	Before            *intakeFigures // nil without intakeSettings.Before
 }
 
 // benchIntake measures the webhook intake with the Redis backend (the
 // alerts handler queueing into store/redisdb) and, as its baseline, a bare
-// net/http handler doing one XADD of the body, under the same loads.
-func benchIntake(ctx context.Context, s intakeSettings) (copilot, baseline intakeFigures, err error) {
+// net/http handler doing one XADD of the body, under the same loads (and,
+// with s.Before, the copilot server of an earlier build too).
+func benchIntake(ctx context.Context, s intakeSettings) (intakeRun, error) {
+	var run intakeRun
 	body, err := alertBodies(s.AlertPath)
 	if err != nil {
-		return copilot, baseline, err
+		return run, err
+	}
+	shapeBody, err := groupedAlertBodies(s.AlertPath, s.ShapeGroups)
+	if err != nil {
+		return run, err
 	}
 	ropts, err := redis.ParseURL(s.RedisURL)
 	if err != nil {
-		return copilot, baseline, errors.New("REDIS_URL is not a redis:// URL")
+		return run, errors.New("REDIS_URL is not a redis:// URL")
 	}
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return copilot, baseline, fmt.Errorf("redis unreachable: %w", err)
+		return run, fmt.Errorf("redis unreachable: %w", err)
 	}
 	prefix := randomPrefix("intake")
 	defer func() { _ = dropKeys(context.WithoutCancel(ctx), rdb, prefix) }()
+	profile := func(name string) string {
+		if s.ProfileDir == "" {
+			return ""
+		}
+		return filepath.Join(s.ProfileDir, "intake-"+name+".pprof")
+	}
 	// Each server runs in a process of its own, as serve would, so the
 	// load generator's allocations and goroutines do not share its
 	// runtime.
-	copilotURL, copilotProc, err := startIntakeServer(ctx, "copilot", s.RedisURL, prefix)
-	if err != nil {
-		return copilot, baseline, err
+	type server struct {
+		figures    *intakeFigures
+		proc       *os.Process
+		req, shape request
 	}
-	baselineURL, baselineProc, err := startIntakeServer(ctx, "baseline", s.RedisURL, prefix)
-	if err != nil {
-		return copilot, baseline, err
+	start := func(f *intakeFigures, exe, kind, name, prefix string) (server, error) {
+		url, proc, err := startIntakeServer(ctx, exe, kind, s.RedisURL, prefix, profile(name))
+		if err != nil {
+			return server{}, err
+		}
+		return server{figures: f, proc: proc,
+			req:   jsonPost(url+"/webhooks/alertmanager", benchToken, body),
+			shape: jsonPost(url+"/webhooks/alertmanager", benchToken, shapeBody)}, nil
+	}
+	var servers []server
+	if s.Before != "" {
+		run.Before = &intakeFigures{}
+		srv, err := start(run.Before, s.Before, "copilot", "before", prefix+"before:")
+		if err != nil {
+			return run, fmt.Errorf("earlier build: %w", err)
+		}
+		servers = append(servers, srv)
+	}
+	for _, k := range []struct {
+		f    *intakeFigures
+		kind string
+	}{{&run.Copilot, "copilot"}, {&run.Baseline, "baseline"}} {
+		srv, err := start(k.f, "", k.kind, k.kind, prefix)
+		if err != nil {
+			return run, err
+		}
+		servers = append(servers, srv)
+	}
+	clean := func() {
+		_ = dropKeys(ctx, rdb, prefix+"baseline")
+		_ = dropKeys(ctx, rdb, prefix+"jobs")
+		_ = dropKeys(ctx, rdb, prefix+"before:")
 	}
 
-	copilotReq := jsonPost(copilotURL+"/webhooks/alertmanager", benchToken, body)
-	baselineReq := jsonPost(baselineURL+"/webhooks/alertmanager", benchToken, body)
 	maxReqs := int(s.TargetRate*4*s.Duration.Seconds()) + 1
-	// Warm both up, then alternate in short rounds so that neither gets a
-	// quieter machine: other work on a shared box hits both alike.
+	// Warm all up, then alternate in short rounds so that none gets a
+	// quieter machine: other work on a shared box hits them alike. The
+	// order turns each round, so none always follows the same one.
 	const rounds = 4
-	closedLoop(ctx, copilotReq, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
-	closedLoop(ctx, baselineReq, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
-	for range rounds {
-		cpu0 := processCPU(copilotProc)
-		copilot.Sustained.add(closedLoop(ctx, copilotReq, http.StatusAccepted, s.Conns, s.Duration/rounds, maxReqs))
-		cpu1 := processCPU(copilotProc)
-		copilot.CPU += cpu1 - cpu0
-		cpu0 = processCPU(baselineProc)
-		baseline.Sustained.add(closedLoop(ctx, baselineReq, http.StatusAccepted, s.Conns, s.Duration/rounds, maxReqs))
-		baseline.CPU += processCPU(baselineProc) - cpu0
-		_ = dropKeys(ctx, rdb, prefix+"baseline")
-		_ = dropKeys(ctx, rdb, prefix+"jobs")
+	for _, srv := range servers {
+		closedLoop(ctx, srv.req, http.StatusAccepted, s.Conns, s.Duration/5, maxReqs)
 	}
-	for range rounds {
-		copilot.AtTarget.add(openLoop(ctx, copilotReq, http.StatusAccepted, 4*s.Conns, s.TargetRate, s.Duration/rounds))
-		baseline.AtTarget.add(openLoop(ctx, baselineReq, http.StatusAccepted, 4*s.Conns, s.TargetRate, s.Duration/rounds))
-		_ = dropKeys(ctx, rdb, prefix+"baseline")
-		_ = dropKeys(ctx, rdb, prefix+"jobs")
+	turn := func(r int) []server { // servers in the order of round r
+		n := len(servers)
+		out := make([]server, n)
+		for i := range servers {
+			out[i] = servers[(i+r)%n]
+		}
+		return out
+	}
+	for r := range rounds {
+		for _, srv := range turn(r) {
+			cpu0 := processCPU(srv.proc)
+			srv.figures.Sustained.add(closedLoop(ctx, srv.req, http.StatusAccepted, s.Conns, s.Duration/rounds, maxReqs))
+			srv.figures.CPU += processCPU(srv.proc) - cpu0
+		}
+		clean()
+	}
+	if s.ShapeAlerts > 0 {
+		for r := range rounds {
+			for _, srv := range turn(r) {
+				srv.figures.Shape.add(closedLoop(ctx, srv.shape, http.StatusAccepted, s.Conns, time.Minute, s.ShapeAlerts))
+			}
+			clean()
+		}
+	}
+	for r := range rounds {
+		for _, srv := range turn(r) {
+			srv.figures.AtTarget.add(openLoop(ctx, srv.req, http.StatusAccepted, 4*s.Conns, s.TargetRate, s.Duration/rounds))
+		}
+		clean()
 	}
 	if err := ctx.Err(); err != nil {
-		return copilot, baseline, err
+		return run, err
 	}
-	return copilot, baseline, nil
+	return run, nil
 }
 
 // processCPU is the user and system CPU time a process has used so far,

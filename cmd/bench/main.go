@@ -14,7 +14,8 @@
 //
 // Usage:
 //
-//	go run ./cmd/bench [-go FILE] [-quick] [-data-mb 1024] [-skip intake,memory,tokens] [-markdown FILE]
+//	go run ./cmd/bench [-go FILE] [-quick] [-data-mb 1024] [-skip intake,langfuse,memory,tokens] [-markdown FILE]
+//	                   [-intake-before BENCH_BINARY_OF_AN_EARLIER_COMMIT] [-intake-profile-dir DIR]
 package main
 
 import (
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	examples := fs.String("examples", "examples", "the repository's examples directory")
 	workDir := fs.String("work-dir", filepath.Join(os.TempDir(), "oncall-bench"), "where generated traces and the built binary are kept between runs")
 	mdPath := fs.String("markdown", "", "also write the table as Markdown to this file")
+	intakeBefore := fs.String("intake-before", "", "a bench binary built from an earlier commit: its intake server runs in the same rounds, for a before/after comparison")
+	intakeProfiles := fs.String("intake-profile-dir", "", "write a CPU profile of each intake server process into this directory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (intake and eval) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -107,7 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if !slices.Contains(skipped, "intake") {
 		progress("webhook intake against Redis (%s per run)", dur)
 		r, err := intakeRows(ctx, intakeSettings{RedisURL: redis, AlertPath: filepath.Join(*examples, "quickstart", "alert.json"),
-			Conns: 32, Duration: dur, TargetRate: 5000})
+			Conns: 32, Duration: dur, TargetRate: 5000, ShapeAlerts: 4000, ShapeGroups: 200,
+			Before: *intakeBefore, ProfileDir: *intakeProfiles})
 		rows = append(rows, r...)
 		problems = append(problems, err)
 	}
@@ -155,9 +159,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // intakeRows measures the intake and renders its rows.
 func intakeRows(ctx context.Context, s intakeSettings) ([]row, error) {
-	copilot, base, err := benchIntake(ctx, s)
+	run, err := benchIntake(ctx, s)
 	if err != nil {
 		return []row{{Figure: "Webhook intake (Redis)", Target: ">= 5,000 alerts/s, p99 <= 10 ms", Measured: "not run", Met: "NO", Note: err.Error()}}, err
+	}
+	copilot, base := run.Copilot, run.Baseline
+	// before says what the earlier build measured in the same rounds.
+	before := func(f func(intakeFigures) string) string {
+		if run.Before == nil {
+			return ""
+		}
+		return "the earlier build (-intake-before) in the same rounds: " + f(*run.Before)
 	}
 	rate, baseRate := copilot.Sustained.Rate(), base.Sustained.Rate()
 	thr := row{
@@ -167,9 +179,36 @@ func intakeRows(ctx context.Context, s intakeSettings) ([]row, error) {
 		Baseline: fmt.Sprintf("%.0f alerts/s (net/http + one XADD)", baseRate),
 		Ratio:    ratio(rate, baseRate),
 		Met:      met(rate >= 5000 && baseRate > 0 && rate/baseRate >= 0.9),
+		Note: joinNotes(failedNote(copilot.Sustained), before(func(f intakeFigures) string {
+			return fmt.Sprintf("%.0f alerts/s, ratio %s", f.Sustained.Rate(), ratio(f.Sustained.Rate(), baseRate))
+		})),
 	}
-	if f := copilot.Sustained.Failed; f > 0 {
-		thr.Note = fmt.Sprintf("%d of %d requests were not accepted", f, copilot.Sustained.Sent)
+	rows := []row{thr}
+	if s.ShapeAlerts > 0 {
+		r, br := copilot.Shape.Rate(), base.Shape.Rate()
+		p99, bp99 := copilot.Shape.Quantile(0.99), base.Shape.Quantile(0.99)
+		shape := fmt.Sprintf("%d alerts / %d groups / %d connections", s.ShapeAlerts, s.ShapeGroups, s.Conns)
+		rows = append(rows, row{
+			Figure:   "Webhook intake with Redis, " + shape + ", throughput",
+			Target:   "ratio >= 0.9",
+			Measured: fmt.Sprintf("%.0f alerts/s", r),
+			Baseline: fmt.Sprintf("%.0f alerts/s (net/http + one XADD)", br),
+			Ratio:    ratio(r, br),
+			Met:      met(br > 0 && r/br >= 0.9 && copilot.Shape.Failed == 0),
+			Note: joinNotes(failedNote(copilot.Shape), before(func(f intakeFigures) string {
+				return fmt.Sprintf("%.0f alerts/s, ratio %s", f.Shape.Rate(), ratio(f.Shape.Rate(), br))
+			})),
+		}, row{
+			Figure:   "Webhook intake with Redis, " + shape + ", p99",
+			Target:   "<= 10 ms",
+			Measured: fmt.Sprintf("%s (p50 %s)", ms(p99), ms(copilot.Shape.Quantile(0.5))),
+			Baseline: ms(bp99),
+			Ratio:    ratio(float64(p99), float64(bp99)),
+			Met:      met(p99 > 0 && p99 <= 10*time.Millisecond && copilot.Shape.Failed == 0),
+			Note: before(func(f intakeFigures) string {
+				return fmt.Sprintf("p99 %s (p50 %s)", ms(f.Shape.Quantile(0.99)), ms(f.Shape.Quantile(0.5)))
+			}),
+		})
 	}
 	p99, baseP99 := copilot.AtTarget.Quantile(0.99), base.AtTarget.Quantile(0.99)
 	lat := row{
@@ -179,9 +218,9 @@ func intakeRows(ctx context.Context, s intakeSettings) ([]row, error) {
 		Baseline: ms(baseP99),
 		Ratio:    ratio(float64(p99), float64(baseP99)),
 		Met:      met(p99 > 0 && p99 <= 10*time.Millisecond && copilot.AtTarget.Failed == 0),
-	}
-	if f := copilot.AtTarget.Failed; f > 0 {
-		lat.Note = fmt.Sprintf("%d of %d requests were not accepted", f, copilot.AtTarget.Sent)
+		Note: joinNotes(failedNote(copilot.AtTarget), before(func(f intakeFigures) string {
+			return fmt.Sprintf("p99 %s (p50 %s)", ms(f.AtTarget.Quantile(0.99)), ms(f.AtTarget.Quantile(0.5)))
+		})),
 	}
 	cpu, baseCPU := copilot.CPUPerAlert(), base.CPUPerAlert()
 	perCore := func(d time.Duration) float64 { return float64(time.Second) / float64(d) }
@@ -190,10 +229,30 @@ func intakeRows(ctx context.Context, s intakeSettings) ([]row, error) {
 		Measured: fmt.Sprintf("%.0f µs (%.0f alerts/s per core)", float64(cpu)/1e3, perCore(cpu)),
 		Baseline: fmt.Sprintf("%.0f µs (%.0f alerts/s per core)", float64(baseCPU)/1e3, perCore(baseCPU)),
 		Ratio:    ratio(float64(baseCPU), float64(cpu)),
-		Note:     "CPU time of the server process alone, which other load on the machine barely moves; the ratio is the baseline's cost over the copilot's, as throughput on a core to itself would compare",
+		Note: joinNotes("CPU time of the server process alone, which other load on the machine barely moves; the ratio is the baseline's cost over the copilot's, as throughput on a core to itself would compare",
+			before(func(f intakeFigures) string { return fmt.Sprintf("%.0f µs", float64(f.CPUPerAlert())/1e3) })),
 	}
 	if cpu <= 0 || baseCPU <= 0 {
 		work.Measured, work.Baseline, work.Ratio = "not measured (no /proc)", "", ""
 	}
-	return []row{thr, lat, work}, nil
+	return append(rows, lat, work), nil
+}
+
+// failedNote says how many requests of r were not accepted, if any.
+func failedNote(r loadResult) string {
+	if r.Failed > 0 {
+		return fmt.Sprintf("%d of %d requests were not accepted", r.Failed, r.Sent)
+	}
+	return ""
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
 }

@@ -148,3 +148,29 @@ func TestReplicaMovesTimesAndIDs(t *testing.T) {
 		t.Error("replica changed the original")
 	}
 }
+
+func TestGroupedAlertBodiesSpreadAlertsOverGroups(t *testing.T) {
+	body, err := groupedAlertBodies("../../examples/quickstart/alert.json", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type payload struct {
+		GroupKey string `json:"groupKey"`
+		Alerts   []struct {
+			Fingerprint string            `json:"fingerprint"`
+			Labels      map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	groups, alerts := map[string]bool{}, map[string]bool{}
+	for i := range 4000 {
+		var p payload
+		if err := json.Unmarshal(body(i), &p); err != nil {
+			t.Fatal(err)
+		}
+		groups[p.GroupKey] = true
+		alerts[p.Alerts[0].Fingerprint] = true
+	}
+	if len(groups) != 200 || len(alerts) != 4000 {
+		t.Errorf("4000 bodies made %d groups and %d distinct alerts, want 200 and 4000", len(groups), len(alerts))
+	}
+}

@@ -48,6 +48,7 @@ var (
 	_ forgetfulStore        = (*redisdb.Store)(nil)
 	_ triage.WindowSearcher = (*jsonl.Source)(nil)  // both windows in one pass over the files
 	_ alerts.OnceEnqueuer   = (*redisdb.Store)(nil) // a delivery with an id queued in one round trip
+	_ alerts.BatchEnqueuer  = (*redisdb.Store)(nil) // a delivery for several routes queued in one round trip
 	_ triage.Model          = (*llm.Client)(nil)
 )
 

@@ -2,7 +2,6 @@ package redisdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -52,10 +51,13 @@ func (s *Store) EnqueueOnce(ctx context.Context, key string, ttl time.Duration, 
 		if job.EnqueuedAt.IsZero() {
 			job.EnqueuedAt = s.now()
 		}
-		data, err := json.Marshal(job)
+		buf := s.bufs.get()
+		defer s.bufs.put(buf)
+		data, err := appendJob(*buf, &job)
 		if err != nil {
 			return false, fmt.Errorf("enqueue job %s: %w", job.ID, err)
 		}
+		*buf = data
 		args = append(args, data)
 	}
 	n, err := enqueueOnceScript.Run(ctx, s.rdb, []string{s.k.jobs, s.k.once + key}, args...).Int()

@@ -44,3 +44,27 @@ func TestEnqueueOnce(t *testing.T) {
 		t.Error("empty key accepted")
 	}
 }
+
+func TestEnqueueAll(t *testing.T) {
+	rdb := server(t)
+	s := open(t, redisdb.Options{Prefix: prefix(t, rdb)})
+	ctx := t.Context()
+	jobs := []oncall.Job{{ID: "a", Kind: oncall.JobAlert, GroupKey: "g", Route: "r1"}, {Kind: oncall.JobAlert, GroupKey: "g", Route: "r2"}}
+	if err := s.EnqueueAll(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	var got []oncall.Job
+	for range 3 {
+		d, err := s.Dequeue(ctx, "w1", 10*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			break
+		}
+		got = append(got, d.Job)
+	}
+	if len(got) != 2 || got[0].ID != "a" || got[0].Route != "r1" || got[1].Route != "r2" || got[1].ID == "" || got[1].EnqueuedAt.IsZero() {
+		t.Errorf("dequeued %+v, want both jobs in order, the second given an id and a time", got)
+	}
+}

@@ -27,13 +27,55 @@ func (s *Store) Enqueue(ctx context.Context, job oncall.Job) error {
 	if job.EnqueuedAt.IsZero() {
 		job.EnqueuedAt = s.now()
 	}
-	data, err := json.Marshal(job)
+	buf := s.bufs.get()
+	defer s.bufs.put(buf)
+	data, err := appendJob(*buf, &job)
 	if err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
 	}
+	*buf = data
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.k.jobs, Values: []any{"job", data}}).Err()
 	if err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// EnqueueAll appends jobs to the stream in one round trip, one XADD each
+// inside MULTI/EXEC, each given an id and an enqueue time if it has none:
+// a connection lost before EXEC queues none of them, so a notification
+// routed to several channels is not half queued by a network failure.
+func (s *Store) EnqueueAll(ctx context.Context, jobs []oncall.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	bufs := make([]*[]byte, 0, len(jobs))
+	defer func() {
+		for _, b := range bufs {
+			s.bufs.put(b)
+		}
+	}()
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, job := range jobs {
+			if job.ID == "" {
+				job.ID = newID()
+			}
+			if job.EnqueuedAt.IsZero() {
+				job.EnqueuedAt = s.now()
+			}
+			buf := s.bufs.get()
+			bufs = append(bufs, buf)
+			data, err := appendJob(*buf, &job)
+			if err != nil {
+				return fmt.Errorf("job %s: %w", job.ID, err)
+			}
+			*buf = data
+			p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.jobs, Values: []any{"job", data}})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
 	}
 	return nil
 }

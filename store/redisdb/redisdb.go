@@ -126,6 +126,8 @@ type Store struct {
 	epochCheck time.Duration
 	onLoss     func(time.Time)
 
+	bufs jobBuffers // encoding buffers of Enqueue and EnqueueOnce
+
 	// checking lets one CheckEpoch at a time compare and rejoin, so
 	// the periodic check and a worker that found the stream gone count
 	// one loss once.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -299,4 +301,51 @@ func BenchmarkEnqueue(b *testing.B) {
 			}
 		})
 	})
+}
+
+// Jobs queued by an earlier version, which wrote each entry with
+// encoding/json (sorted label keys, HTML escapes), are delivered after an
+// upgrade as they were queued; and what this version writes reads back
+// with encoding/json, as an earlier consumer still running during a
+// rolling upgrade reads it.
+func TestJobsQueuedBeforeAnUpgradeAreDelivered(t *testing.T) {
+	rdb := server(t)
+	p := prefix(t, rdb)
+	s := open(t, redisdb.Options{Prefix: p})
+	ctx := t.Context()
+	at := time.Date(2026, 12, 8, 3, 0, 0, 5, time.UTC)
+	queued := oncall.Job{ID: "earlier-version", Kind: oncall.JobAlert, GroupKey: "g<1>", Route: "default", Channel: "C0BENCH",
+		EnqueuedAt: at, Alerts: []oncall.Alert{{Source: "alertmanager", Fingerprint: "f", GroupKey: "g<1>", Status: oncall.AlertFiring,
+			Name: "AgentErrorRate", Labels: map[string]string{"b": "2", "a": "1 & <2>"}, StartsAt: at, ReceivedAt: at}}}
+	old, err := json.Marshal(queued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: p + "jobs", Values: []any{"job", old}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Dequeue(ctx, "c1", time.Second)
+	if err != nil || d == nil {
+		t.Fatalf("Dequeue of a job an earlier version queued = %v, %v", d, err)
+	}
+	if !reflect.DeepEqual(d.Job, queued) {
+		t.Errorf("delivered %+v, queued %+v", d.Job, queued)
+	}
+
+	next := queued
+	next.ID = "this-version"
+	if err := s.Enqueue(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := rdb.XRange(ctx, p+"jobs", "-", "+").Result()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("stream entries %v, %v", entries, err)
+	}
+	var read oncall.Job
+	if err := json.Unmarshal([]byte(entries[1].Values["job"].(string)), &read); err != nil {
+		t.Fatalf("encoding/json cannot read what Enqueue wrote: %v", err)
+	}
+	if !reflect.DeepEqual(read, next) {
+		t.Errorf("encoding/json read %+v, enqueued %+v", read, next)
+	}
 }

@@ -3,16 +3,13 @@ package analysis
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis/analysistest"
 )
 
-// Synthetic agent runs for the analysis tests. They are shaped like real
-// OpenInference and GenAI traces once mapped onto oncall.Span: an agent
-// root, a chain around the steps, LLM calls with models and token counts,
-// tools with arguments and HTTP client spans under them.
+// Synthetic agent runs for the analysis tests (analysistest builds them).
 
 // incidentStart is where the incident window of every scenario begins.
 var incidentStart = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
@@ -23,93 +20,24 @@ var (
 	windows     = Options{Incident: incidentWin, Baseline: baselineWin}
 )
 
-type traceBuilder struct {
-	tr oncall.Trace
-	n  int
-}
+// The builder and its span options live in analysistest, shared with
+// triage's benchmarks.
+type (
+	traceBuilder = analysistest.Builder
+	spanOpt      = analysistest.SpanOpt
+)
 
-func newTrace(id string, start time.Time) *traceBuilder {
-	return &traceBuilder{tr: oncall.Trace{TraceID: id, Start: start, Source: "test", Attributes: map[string]string{}}}
-}
-
-func (b *traceBuilder) attr(k, v string) *traceBuilder {
-	b.tr.Attributes[k] = v
-	return b
-}
-
-// span adds a span starting at offset from the trace start and returns its
-// id.
-func (b *traceBuilder) span(parent string, kind oncall.SpanKind, name string, offset, dur time.Duration, opts ...spanOpt) string {
-	b.n++
-	id := fmt.Sprintf("%s.%02d", b.tr.TraceID, b.n)
-	s := oncall.Span{
-		TraceID:  b.tr.TraceID,
-		SpanID:   id,
-		ParentID: parent,
-		Name:     name,
-		Kind:     kind,
-		Service:  "support-api",
-		Start:    b.tr.Start.Add(offset),
-		End:      b.tr.Start.Add(offset + dur),
-		Status:   oncall.StatusOK,
-	}
-	for _, o := range opts {
-		o(&s)
-	}
-	b.tr.Spans = append(b.tr.Spans, s)
-	return id
-}
-
-func (b *traceBuilder) done() oncall.Trace {
-	t := b.tr
-	t.Start = time.Time{}
-	t.Finish()
-	return t
-}
-
-type spanOpt func(*oncall.Span)
-
-// failed sets an error status with a message.
-func failed(msg string) spanOpt {
-	return func(s *oncall.Span) { s.Status, s.StatusMessage = oncall.StatusError, msg }
-}
-
-// raised records an exception event and an error status, the way OTel
-// instrumentations do.
-func raised(typ, msg string) spanOpt {
-	return func(s *oncall.Span) {
-		s.Status = oncall.StatusError
-		s.Events = append(s.Events, oncall.SpanEvent{Name: "exception", Time: s.End, Attributes: map[string]string{
-			"exception.type": typ, "exception.message": msg, "exception.stacktrace": "Traceback (most recent call last):\n  ...",
-		}})
-	}
-}
-
-func httpCode(code int) spanOpt {
-	return func(s *oncall.Span) { setAttr(s, "http.response.status_code", strconv.Itoa(code)) }
-}
-
-func call(tool, args string) spanOpt {
-	return func(s *oncall.Span) { s.ToolName, s.ToolArgs = tool, args }
-}
-
-func model(name, provider string, in, out int64, cost float64) spanOpt {
-	return func(s *oncall.Span) {
-		s.Model, s.Provider = name, provider
-		s.InputTokens, s.OutputTokens, s.TotalTokens, s.Cost = in, out, in+out, cost
-	}
-}
-
-func output(text string) spanOpt { return func(s *oncall.Span) { s.Output = text } }
-
-func spanAttr(k, v string) spanOpt { return func(s *oncall.Span) { setAttr(s, k, v) } }
-
-func setAttr(s *oncall.Span, k, v string) {
-	if s.Attributes == nil {
-		s.Attributes = map[string]string{}
-	}
-	s.Attributes[k] = v
-}
+var (
+	newTrace = analysistest.NewTrace
+	failed   = analysistest.Failed
+	raised   = analysistest.Raised
+	httpCode = analysistest.HTTPCode
+	call     = analysistest.Call
+	model    = analysistest.Model
+	output   = analysistest.Output
+	spanAttr = analysistest.SpanAttr
+	setAttr  = analysistest.SetAttr
+)
 
 // supportRun describes one run of a customer-support agent: it plans with
 // an LLM, looks up an order through a tool backed by an HTTP service,
@@ -133,7 +61,7 @@ type supportRun struct {
 func (r supportRun) build() oncall.Trace {
 	b := newTrace(r.id, r.start)
 	for k, v := range r.attrs {
-		b.attr(k, v)
+		b.Attr(k, v)
 	}
 	if r.model == "" {
 		r.model = "gpt-4o-2024-08-06"
@@ -164,47 +92,47 @@ func (r supportRun) build() oncall.Trace {
 		total = 33 * time.Second
 	}
 	total += r.toolDur
-	root := b.span("", oncall.KindAgent, "support-agent", 0, total, rootOpts...)
+	root := b.Span("", oncall.KindAgent, "support-agent", 0, total, rootOpts...)
 	var chainOpts []spanOpt
 	if fails {
 		chainOpts = append(chainOpts, failed("chain run failed"))
 	}
-	chain := b.span(root, oncall.KindChain, "AgentExecutor", 10*time.Millisecond, total-20*time.Millisecond, chainOpts...)
+	chain := b.Span(root, oncall.KindChain, "AgentExecutor", 10*time.Millisecond, total-20*time.Millisecond, chainOpts...)
 
 	at := 20 * time.Millisecond
 	for k := 0; k < r.rateLimited; k++ {
-		b.span(chain, oncall.KindLLM, "ChatOpenAI", at, 150*time.Millisecond, model(r.model, "openai", 0, 0, 0),
+		b.Span(chain, oncall.KindLLM, "ChatOpenAI", at, 150*time.Millisecond, model(r.model, "openai", 0, 0, 0),
 			raised("RateLimitError", fmt.Sprintf("Error code: 429 - Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used %d. Please try again in %dms.", 29000+k*37, 300+k*150)))
 		at += 200 * time.Millisecond
 	}
 	planCost := float64(r.planTokens) * 2.5e-6
-	b.span(chain, oncall.KindLLM, "ChatOpenAI", at, 1200*time.Millisecond, model(r.model, "openai", r.planTokens-200, 200, planCost),
+	b.Span(chain, oncall.KindLLM, "ChatOpenAI", at, 1200*time.Millisecond, model(r.model, "openai", r.planTokens-200, 200, planCost),
 		spanAttr("llm.prompt_template.version", "v6"))
 	at += 1300 * time.Millisecond
 
 	args := `{"order_id": "` + r.id + `"}`
 	if r.ordersDown {
-		tool := b.span(chain, oncall.KindTool, "search_orders", at, 30*time.Second+r.toolDur, call("search_orders", args),
+		tool := b.Span(chain, oncall.KindTool, "search_orders", at, 30*time.Second+r.toolDur, call("search_orders", args),
 			raised("ToolException", fmt.Sprintf(ordersErr, 4000+int(r.id[len(r.id)-1])*13)))
-		b.span(tool, oncall.KindHTTP, "GET", at+5*time.Millisecond, 30*time.Second, httpCode(504), failed("Gateway Timeout"))
-		return b.done()
+		b.Span(tool, oncall.KindHTTP, "GET", at+5*time.Millisecond, 30*time.Second, httpCode(504), failed("Gateway Timeout"))
+		return b.Done()
 	}
-	tool := b.span(chain, oncall.KindTool, "search_orders", at, r.toolDur, call("search_orders", args), output(`{"status": "shipped"}`))
-	b.span(tool, oncall.KindHTTP, "GET", at+5*time.Millisecond, r.toolDur-10*time.Millisecond, httpCode(200))
+	tool := b.Span(chain, oncall.KindTool, "search_orders", at, r.toolDur, call("search_orders", args), output(`{"status": "shipped"}`))
+	b.Span(tool, oncall.KindHTTP, "GET", at+5*time.Millisecond, r.toolDur-10*time.Millisecond, httpCode(200))
 	at += r.toolDur + 10*time.Millisecond
 
 	if r.kbReset {
-		b.span(chain, oncall.KindRetriever, "kb_search", at, 80*time.Millisecond, raised("ConnectionResetError", "[Errno 104] Connection reset by peer"))
-		return b.done()
+		b.Span(chain, oncall.KindRetriever, "kb_search", at, 80*time.Millisecond, raised("ConnectionResetError", "[Errno 104] Connection reset by peer"))
+		return b.Done()
 	}
-	b.span(chain, oncall.KindRetriever, "kb_search", at, 300*time.Millisecond, output("3 documents"))
+	b.Span(chain, oncall.KindRetriever, "kb_search", at, 300*time.Millisecond, output("3 documents"))
 	at += 310 * time.Millisecond
 	for k := 0; k < r.loopCalls; k++ {
-		b.span(chain, oncall.KindTool, "lookup_policy", at, 100*time.Millisecond, call("lookup_policy", `{"topic": "returns"}`), output("30 days"))
+		b.Span(chain, oncall.KindTool, "lookup_policy", at, 100*time.Millisecond, call("lookup_policy", `{"topic": "returns"}`), output("30 days"))
 		at += 110 * time.Millisecond
 	}
-	b.span(chain, oncall.KindLLM, "ChatOpenAI", at, 1500*time.Millisecond, model(r.model, "openai", 2400, 300, 0.009))
-	return b.done()
+	b.Span(chain, oncall.KindLLM, "ChatOpenAI", at, 1500*time.Millisecond, model(r.model, "openai", 2400, 300, 0.009))
+	return b.Done()
 }
 
 // errorScenario is an error-rate incident: at 12:00 release 2.4.0 went

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	oncall "github.com/oncall-copilot/oncall-copilot"
+	"github.com/oncall-copilot/oncall-copilot/analysis/analysistest"
 )
 
 func clusterIndex(rep oncall.Report, match func(c oncall.Cluster) bool) int {
@@ -288,10 +289,10 @@ func TestAnalyzeCaps(t *testing.T) {
 	var traces []oncall.Trace
 	for i := range 12 {
 		b := newTrace(fmt.Sprintf("t%02d", i), incidentStart.Add(time.Duration(i)*time.Second))
-		root := b.span("", oncall.KindAgent, "agent", 0, time.Second, failed("run failed"))
+		root := b.Span("", oncall.KindAgent, "agent", 0, time.Second, failed("run failed"))
 		// Twelve distinct failures, each in one run.
-		b.span(root, oncall.KindTool, fmt.Sprintf("tool_%c", 'a'+i), 0, time.Second, raised("ValueError", "bad input"))
-		traces = append(traces, b.done())
+		b.Span(root, oncall.KindTool, fmt.Sprintf("tool_%c", 'a'+i), 0, time.Second, raised("ValueError", "bad input"))
+		traces = append(traces, b.Done())
 	}
 	rep := Analyze(errorAlert(), traces, Options{Incident: incidentWin, Baseline: baselineWin, MaxClusters: 3, MaxExamples: 1})
 	if len(rep.Clusters) != 3 {
@@ -398,48 +399,9 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-// benchTraces builds n runs of about spans spans each, a fifth of them
-// failing, half in each window.
+// benchTraces builds the benchmark's runs (analysistest.BenchTraces).
 func benchTraces(n, spans int) []oncall.Trace {
-	traces := make([]oncall.Trace, 0, n)
-	for i := range n {
-		start := incidentStart.Add(time.Duration(i) * 5 * time.Second)
-		if i%2 == 1 {
-			start = baselineWin.Start.Add(time.Duration(i) * 10 * time.Second)
-		}
-		b := newTrace(fmt.Sprintf("%032x", i), start)
-		b.attr("service.version", fmt.Sprintf("1.%d", i%3)).attr("session.id", fmt.Sprintf("s%d", i))
-		fail := i%5 == 0
-		var rootOpts []spanOpt
-		if fail {
-			rootOpts = append(rootOpts, failed("run failed"))
-		}
-		root := b.span("", oncall.KindAgent, "agent", 0, time.Duration(spans)*100*time.Millisecond, append(rootOpts, output("ok"))...)
-		chain := b.span(root, oncall.KindChain, "loop", time.Millisecond, time.Duration(spans)*100*time.Millisecond-2*time.Millisecond)
-		for k := 0; b.n < spans; k++ {
-			at := time.Duration(k) * 300 * time.Millisecond
-			b.span(chain, oncall.KindLLM, "chat", at, 100*time.Millisecond, model("m1", "p", 900, 100, 0.001), spanAttr("llm.prompt_template.version", "v1"))
-			var opts []spanOpt
-			if fail && k == 3 {
-				opts = append(opts, raised("TimeoutError", fmt.Sprintf("timed out after %dms calling %s", 3000+k, "10.0.0.7:8080")))
-			}
-			tool := b.span(chain, oncall.KindTool, fmt.Sprintf("tool%d", k%7), at+100*time.Millisecond, 150*time.Millisecond, append(opts, call(fmt.Sprintf("tool%d", k%7), fmt.Sprintf(`{"q": %d}`, k)))...)
-			b.span(tool, oncall.KindHTTP, "POST", at+110*time.Millisecond, 100*time.Millisecond, httpCode(200))
-		}
-		// Resource and content attributes, as decoded spans carry them.
-		for k := range b.tr.Spans {
-			sp := &b.tr.Spans[k]
-			for key, v := range map[string]string{
-				"service.version": "1.4.2", "k8s.pod.name": fmt.Sprintf("agent-7f9c-%d", i%4), "cloud.region": "eu-west-1",
-				"deployment.environment": "production", "telemetry.sdk.language": "python",
-				"input.value": strings.Repeat("context ", 40), "output.value": strings.Repeat("answer ", 30),
-			} {
-				setAttr(sp, key, v)
-			}
-		}
-		traces = append(traces, b.done())
-	}
-	return traces
+	return analysistest.BenchTraces(n, spans, incidentStart, baselineWin.Start)
 }
 
 func BenchmarkAnalyze(b *testing.B) {

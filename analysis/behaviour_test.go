@@ -52,13 +52,13 @@ func TestLoops(t *testing.T) {
 			if tt.rootFail != "" {
 				opts = append(opts, failed(tt.rootFail))
 			}
-			root := b.span("", oncall.KindAgent, "agent", 0, 20*sec, opts...)
+			root := b.Span("", oncall.KindAgent, "agent", 0, 20*sec, opts...)
 			for k, c := range tt.calls {
-				b.span(root, oncall.KindTool, c[0], time.Duration(k)*sec, sec/2, call(c[0], c[1]))
+				b.Span(root, oncall.KindTool, c[0], time.Duration(k)*sec, sec/2, call(c[0], c[1]))
 			}
 			var got []string
 			repeats := 0
-			for _, f := range findingsOf(t, b.done()) {
+			for _, f := range findingsOf(t, b.Done()) {
 				got = append(got, f.sig)
 				if f.kind != ClusterError {
 					repeats = f.repeats
@@ -76,11 +76,11 @@ func TestLoops(t *testing.T) {
 
 func TestLoopReadsInputWithoutArguments(t *testing.T) {
 	b := newTrace("t", incidentStart)
-	root := b.span("", oncall.KindAgent, "agent", 0, 5*time.Second, output("ok"))
+	root := b.Span("", oncall.KindAgent, "agent", 0, 5*time.Second, output("ok"))
 	for k := range 3 {
-		b.span(root, oncall.KindTool, "lookup", time.Duration(k)*time.Second, time.Second/2, func(s *oncall.Span) { s.Input = "order 7" })
+		b.Span(root, oncall.KindTool, "lookup", time.Duration(k)*time.Second, time.Second/2, func(s *oncall.Span) { s.Input = "order 7" })
 	}
-	if fs := findingsOf(t, b.done()); len(fs) != 1 || fs[0].kind != ClusterLoop {
+	if fs := findingsOf(t, b.Done()); len(fs) != 1 || fs[0].kind != ClusterLoop {
 		t.Errorf("findings %+v, want a loop read from the tool input", fs)
 	}
 }
@@ -122,10 +122,10 @@ func runs(n int, opts func(incident bool, i int, b *traceBuilder, root string)) 
 				start, id = incidentStart.Add(time.Duration(i)*30*time.Second), fmt.Sprintf("i%02d", i)
 			}
 			b := newTrace(id, start)
-			root := b.span("", oncall.KindAgent, "helper", 0, 3*time.Second)
-			b.span(root, oncall.KindLLM, "chat", 10*time.Millisecond, 2*time.Second, model("m", "p", 100, 10, 0))
+			root := b.Span("", oncall.KindAgent, "helper", 0, 3*time.Second)
+			b.Span(root, oncall.KindLLM, "chat", 10*time.Millisecond, 2*time.Second, model("m", "p", 100, 10, 0))
 			opts(incident, i, b, root)
-			traces = append(traces, b.done())
+			traces = append(traces, b.Done())
 		}
 	}
 	return traces
@@ -137,7 +137,7 @@ func TestEmptyOutput(t *testing.T) {
 		if incident && i%2 == 0 {
 			out = "  "
 		}
-		b.tr.Spans[0].Output = out
+		b.Spans()[0].Output = out
 	})
 	rep := Analyze(errorAlert(), traces, windows)
 	if len(rep.Clusters) != 1 {
@@ -162,14 +162,14 @@ func TestEmptyOutputNeedsAnAgentThatAnswers(t *testing.T) {
 
 func TestGuardrailBlocksAndStepLimitOutputs(t *testing.T) {
 	traces := runs(20, func(incident bool, i int, b *traceBuilder, root string) {
-		b.tr.Spans[0].Output = "Here is your answer."
+		b.Spans()[0].Output = "Here is your answer."
 		verdict := "pass"
 		if incident && i%2 == 0 {
 			verdict = "block"
 		}
-		b.span(root, oncall.KindGuardrail, "output_policy", 2100*time.Millisecond, 100*time.Millisecond, spanAttr("guardrail.decision", verdict))
+		b.Span(root, oncall.KindGuardrail, "output_policy", 2100*time.Millisecond, 100*time.Millisecond, spanAttr("guardrail.decision", verdict))
 		if incident && i%4 == 1 {
-			b.tr.Spans[0].Output = "Agent stopped due to iteration limit or time limit."
+			b.Spans()[0].Output = "Agent stopped due to iteration limit or time limit."
 		}
 	})
 	rep := Analyze(errorAlert(), traces, windows)

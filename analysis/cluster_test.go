@@ -31,10 +31,10 @@ func TestOrigins(t *testing.T) {
 		{
 			name: "a tool error blames the tool, enriched by its HTTP call",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed("ToolException: lookup failed"))
-				chain := b.span(root, oncall.KindChain, "executor", 0, 9*sec, failed("ToolException: lookup failed"))
-				tool := b.span(chain, oncall.KindTool, "execute_tool lookup", sec, 5*sec, call("lookup", "{}"), raised("ToolException", "lookup failed"))
-				b.span(tool, oncall.KindHTTP, "GET", sec, 4*sec, httpCode(503), failed("Service Unavailable"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed("ToolException: lookup failed"))
+				chain := b.Span(root, oncall.KindChain, "executor", 0, 9*sec, failed("ToolException: lookup failed"))
+				tool := b.Span(chain, oncall.KindTool, "execute_tool lookup", sec, 5*sec, call("lookup", "{}"), raised("ToolException", "lookup failed"))
+				b.Span(tool, oncall.KindHTTP, "GET", sec, 4*sec, httpCode(503), failed("Service Unavailable"))
 			},
 			want:  []string{"tool lookup: ToolException: lookup failed (HTTP 503)"},
 			spans: []string{"t.03"},
@@ -42,17 +42,17 @@ func TestOrigins(t *testing.T) {
 		{
 			name: "a tool without a message takes its HTTP call's",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed(""))
-				tool := b.span(root, oncall.KindTool, "lookup", sec, 5*sec, call("lookup", "{}"), failed(""))
-				b.span(tool, oncall.KindHTTP, "GET", sec, 4*sec, httpCode(502), failed("Bad Gateway"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed(""))
+				tool := b.Span(root, oncall.KindTool, "lookup", sec, 5*sec, call("lookup", "{}"), failed(""))
+				b.Span(tool, oncall.KindHTTP, "GET", sec, 4*sec, httpCode(502), failed("Bad Gateway"))
 			},
 			want: []string{"tool lookup: Bad Gateway (HTTP 502)"},
 		},
 		{
 			name: "only the root failed",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, raised("ValueError", "no plan"))
-				b.span(root, oncall.KindLLM, "chat", 0, sec)
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, raised("ValueError", "no plan"))
+				b.Span(root, oncall.KindLLM, "chat", 0, sec)
 			},
 			want:  []string{"agent agent: ValueError: no plan"},
 			spans: []string{"t.01"},
@@ -60,10 +60,10 @@ func TestOrigins(t *testing.T) {
 		{
 			name: "the deepest chain, not the chains around it",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed("OutputParserException: invalid json"))
-				outer := b.span(root, oncall.KindChain, "RunnableSequence", 0, 9*sec, failed("OutputParserException: invalid json"))
-				inner := b.span(outer, oncall.KindChain, "JsonOutputParser", 8*sec, sec, raised("OutputParserException", "invalid json"))
-				b.span(inner, oncall.KindSpan, "decode", 8*sec, sec/2, failed("unexpected token"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed("OutputParserException: invalid json"))
+				outer := b.Span(root, oncall.KindChain, "RunnableSequence", 0, 9*sec, failed("OutputParserException: invalid json"))
+				inner := b.Span(outer, oncall.KindChain, "JsonOutputParser", 8*sec, sec, raised("OutputParserException", "invalid json"))
+				b.Span(inner, oncall.KindSpan, "decode", 8*sec, sec/2, failed("unexpected token"))
 			},
 			want:  []string{"chain JsonOutputParser: OutputParserException: invalid json"},
 			spans: []string{"t.03"},
@@ -71,11 +71,11 @@ func TestOrigins(t *testing.T) {
 		{
 			name: "a failed handoff blames the sub-agent's failing tool",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "triage-agent", 0, 9*sec, failed("KeyError: 'invoice_id'"))
-				handoff := b.span(root, oncall.KindTool, "transfer_to_billing", sec, 7*sec, call("transfer_to_billing", "{}"), failed("KeyError: 'invoice_id'"))
-				sub := b.span(handoff, oncall.KindAgent, "billing-agent", sec, 6*sec, failed("KeyError: 'invoice_id'"))
-				b.span(sub, oncall.KindLLM, "chat", sec, sec)
-				b.span(sub, oncall.KindTool, "lookup_invoice", 3*sec, sec, call("lookup_invoice", `{"customer": 7}`), raised("KeyError", "'invoice_id'"))
+				root := b.Span("", oncall.KindAgent, "triage-agent", 0, 9*sec, failed("KeyError: 'invoice_id'"))
+				handoff := b.Span(root, oncall.KindTool, "transfer_to_billing", sec, 7*sec, call("transfer_to_billing", "{}"), failed("KeyError: 'invoice_id'"))
+				sub := b.Span(handoff, oncall.KindAgent, "billing-agent", sec, 6*sec, failed("KeyError: 'invoice_id'"))
+				b.Span(sub, oncall.KindLLM, "chat", sec, sec)
+				b.Span(sub, oncall.KindTool, "lookup_invoice", 3*sec, sec, call("lookup_invoice", `{"customer": 7}`), raised("KeyError", "'invoice_id'"))
 			},
 			want:  []string{"tool lookup_invoice: KeyError: 'invoice_id'"},
 			spans: []string{"t.05"},
@@ -83,101 +83,101 @@ func TestOrigins(t *testing.T) {
 		{
 			name: "a sub-agent that fails on its own",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "triage-agent", 0, 9*sec, failed("sub-agent failed"))
-				sub := b.span(root, oncall.KindAgent, "billing-agent", sec, 6*sec, raised("MaxTurnsExceeded", "Max turns (10) exceeded"))
-				b.span(sub, oncall.KindLLM, "chat", sec, sec)
+				root := b.Span("", oncall.KindAgent, "triage-agent", 0, 9*sec, failed("sub-agent failed"))
+				sub := b.Span(root, oncall.KindAgent, "billing-agent", sec, 6*sec, raised("MaxTurnsExceeded", "Max turns (10) exceeded"))
+				b.Span(sub, oncall.KindLLM, "chat", sec, sec)
 			},
 			want: []string{"max_iterations agent billing-agent: MaxTurnsExceeded: Max turns (<n>) exceeded"},
 		},
 		{
 			name: "retries count once, with their attempts",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, output("done"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, output("done"))
 				for k := range 3 {
-					b.span(root, oncall.KindLLM, "chat", time.Duration(k)*sec, sec/2, raised("RateLimitError", "Error code: 429 - retry in 1s"))
+					b.Span(root, oncall.KindLLM, "chat", time.Duration(k)*sec, sec/2, raised("RateLimitError", "Error code: 429 - retry in 1s"))
 				}
-				b.span(root, oncall.KindLLM, "chat", 4*sec, sec)
+				b.Span(root, oncall.KindLLM, "chat", 4*sec, sec)
 			},
 			want: []string{"llm chat: RateLimitError: Error code: 429 - retry in <dur>"},
 		},
 		{
 			name: "a retried call the run went on from does not explain the run's own failure",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, raised("UsageLimitExceeded", "The next request would exceed the request_limit of 6"))
-				b.span(root, oncall.KindLLM, "chat", 0, sec, raised("RateLimitError", "Error code: 429"))
-				b.span(root, oncall.KindLLM, "chat", 2*sec, sec)
-				b.span(root, oncall.KindTool, "search", 4*sec, sec, call("search", `{"q": 1}`))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, raised("UsageLimitExceeded", "The next request would exceed the request_limit of 6"))
+				b.Span(root, oncall.KindLLM, "chat", 0, sec, raised("RateLimitError", "Error code: 429"))
+				b.Span(root, oncall.KindLLM, "chat", 2*sec, sec)
+				b.Span(root, oncall.KindTool, "search", 4*sec, sec, call("search", `{"q": 1}`))
 			},
 			want: []string{"max_iterations agent agent: UsageLimitExceeded: The next request would exceed the request_limit of <n>", "llm chat: RateLimitError: Error code: 429"},
 		},
 		{
 			name: "a failure raised again after cleaning up still explains the run's",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, raised("OutputParserException", "Invalid json output"))
-				b.span(root, oncall.KindChain, "parser", 0, sec, raised("OutputParserException", "Invalid json output: Sure! Here it is"))
-				b.span(root, oncall.KindTool, "cleanup", 2*sec, sec, call("cleanup", "{}"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, raised("OutputParserException", "Invalid json output"))
+				b.Span(root, oncall.KindChain, "parser", 0, sec, raised("OutputParserException", "Invalid json output: Sure! Here it is"))
+				b.Span(root, oncall.KindTool, "cleanup", 2*sec, sec, call("cleanup", "{}"))
 			},
 			want: []string{"chain parser: OutputParserException: Invalid json output: Sure! Here it is"},
 		},
 		{
 			name: "a failing call under a tool that coped is blamed on the call, in the tool",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, output("done"))
-				tool := b.span(root, oncall.KindTool, "search", sec, 3*sec, call("search", "{}"))
-				b.span(tool, oncall.KindHTTP, "POST", sec, sec, httpCode(503), failed(""))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, output("done"))
+				tool := b.Span(root, oncall.KindTool, "search", sec, 3*sec, call("search", "{}"))
+				b.Span(tool, oncall.KindHTTP, "POST", sec, sec, httpCode(503), failed(""))
 			},
 			want: []string{"http POST (in tool search): HTTP 503"},
 		},
 		{
 			name: "a failing call directly under a failed root belongs to the root",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed(""))
-				b.span(root, oncall.KindHTTP, "POST", sec, sec, httpCode(500), failed(""))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed(""))
+				b.Span(root, oncall.KindHTTP, "POST", sec, sec, httpCode(500), failed(""))
 			},
 			want: []string{"agent agent: HTTP 500"},
 		},
 		{
 			name: "two independent failures in one run",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed("x"))
-				b.span(root, oncall.KindRetriever, "kb", sec, sec, raised("ConnectionError", "reset"))
-				b.span(root, oncall.KindTool, "search", 3*sec, sec, call("search", "{}"), raised("ValueError", "bad query"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed("x"))
+				b.Span(root, oncall.KindRetriever, "kb", sec, sec, raised("ConnectionError", "reset"))
+				b.Span(root, oncall.KindTool, "search", 3*sec, sec, call("search", "{}"), raised("ValueError", "bad query"))
 			},
 			want: []string{"retriever kb: ConnectionError: reset", "tool search: ValueError: bad query"},
 		},
 		{
 			name: "a failing guardrail",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed("blocked"))
-				b.span(root, oncall.KindGuardrail, "input_policy", 0, sec, raised("InputGuardrailTripwireTriggered", "Guardrail input_policy triggered tripwire"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed("blocked"))
+				b.Span(root, oncall.KindGuardrail, "input_policy", 0, sec, raised("InputGuardrailTripwireTriggered", "Guardrail input_policy triggered tripwire"))
 			},
 			want: []string{"guardrail guardrail input_policy: InputGuardrailTripwireTriggered: Guardrail input_policy triggered tripwire"},
 		},
 		{
 			name: "a root that hit its recursion limit",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindChain, "LangGraph", 0, 9*sec, raised("GraphRecursionError", "Recursion limit of 25 reached without hitting a stop condition."))
-				b.span(root, oncall.KindLLM, "chat", 0, sec)
+				root := b.Span("", oncall.KindChain, "LangGraph", 0, 9*sec, raised("GraphRecursionError", "Recursion limit of 25 reached without hitting a stop condition."))
+				b.Span(root, oncall.KindLLM, "chat", 0, sec)
 			},
 			want: []string{"max_iterations chain LangGraph: GraphRecursionError: Recursion limit of <n> reached without hitting a stop condition."},
 		},
 		{
 			name: "a tool's own recursion error is an error, not a step limit",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed("x"))
-				b.span(root, oncall.KindTool, "parse", 0, sec, call("parse", "{}"), raised("RecursionError", "maximum recursion depth exceeded"))
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed("x"))
+				b.Span(root, oncall.KindTool, "parse", 0, sec, call("parse", "{}"), raised("RecursionError", "maximum recursion depth exceeded"))
 			},
 			want: []string{"tool parse: RecursionError: maximum recursion depth exceeded"},
 		},
 		{
 			name: "a parent cycle does not hang the walk",
 			build: func(b *traceBuilder) {
-				root := b.span("", oncall.KindAgent, "agent", 0, 9*sec, failed("x"))
-				b.span(root, oncall.KindTool, "search", 0, sec, call("search", "{}"), failed("bad"))
-				b.tr.Spans = append(b.tr.Spans,
-					oncall.Span{SpanID: "c1", ParentID: "c2", Name: "a", Kind: oncall.KindTool, Status: oncall.StatusError, Start: b.tr.Start},
-					oncall.Span{SpanID: "c2", ParentID: "c1", Name: "b", Kind: oncall.KindTool, Status: oncall.StatusError, Start: b.tr.Start},
-					oncall.Span{SpanID: "self", ParentID: "self", Name: "c", Kind: oncall.KindTool, Status: oncall.StatusError, Start: b.tr.Start.Add(sec)},
+				root := b.Span("", oncall.KindAgent, "agent", 0, 9*sec, failed("x"))
+				b.Span(root, oncall.KindTool, "search", 0, sec, call("search", "{}"), failed("bad"))
+				b.Append(
+					oncall.Span{SpanID: "c1", ParentID: "c2", Name: "a", Kind: oncall.KindTool, Status: oncall.StatusError, Start: b.Start()},
+					oncall.Span{SpanID: "c2", ParentID: "c1", Name: "b", Kind: oncall.KindTool, Status: oncall.StatusError, Start: b.Start()},
+					oncall.Span{SpanID: "self", ParentID: "self", Name: "c", Kind: oncall.KindTool, Status: oncall.StatusError, Start: b.Start().Add(sec)},
 				)
 			},
 			want: []string{"tool search: bad", "tool c: " + noMessage},
@@ -188,7 +188,7 @@ func TestOrigins(t *testing.T) {
 			b := newTrace("t", incidentStart)
 			tt.build(b)
 			var got, spans []string
-			for _, f := range findingsOf(t, b.done()) {
+			for _, f := range findingsOf(t, b.Done()) {
 				got = append(got, f.sig)
 				spans = append(spans, f.spanID)
 			}
@@ -204,11 +204,11 @@ func TestOrigins(t *testing.T) {
 
 func TestRetriesRepeat(t *testing.T) {
 	b := newTrace("t", incidentStart)
-	root := b.span("", oncall.KindAgent, "agent", 0, 9*time.Second, output("done"))
+	root := b.Span("", oncall.KindAgent, "agent", 0, 9*time.Second, output("done"))
 	for k := range 4 {
-		b.span(root, oncall.KindLLM, "chat", time.Duration(k)*time.Second, time.Second/2, raised("RateLimitError", "slow down"))
+		b.Span(root, oncall.KindLLM, "chat", time.Duration(k)*time.Second, time.Second/2, raised("RateLimitError", "slow down"))
 	}
-	fs := findingsOf(t, b.done())
+	fs := findingsOf(t, b.Done())
 	if len(fs) != 1 || fs[0].repeats != 4 || fs[0].spanID != "t.02" {
 		t.Errorf("findings %+v, want one with 4 attempts blamed on the first", fs)
 	}
@@ -261,14 +261,14 @@ func TestMixedConventionsShareACluster(t *testing.T) {
 	var traces []oncall.Trace
 	for i := range 20 {
 		b := newTrace(string(rune('a'+i)), incidentStart.Add(time.Duration(i)*time.Minute))
-		root := b.span("", oncall.KindAgent, "weather-agent", 0, 3*time.Second, failed("tool failed"))
+		root := b.Span("", oncall.KindAgent, "weather-agent", 0, 3*time.Second, failed("tool failed"))
 		name := "get_weather" // OpenInference: the span is named after the tool
 		if i%2 == 1 {
 			name = "execute_tool get_weather" // GenAI: gen_ai.tool.name carries it
 		}
-		b.span(root, oncall.KindTool, name, time.Second, time.Second, call("get_weather", `{"city": "Oslo"}`),
+		b.Span(root, oncall.KindTool, name, time.Second, time.Second, call("get_weather", `{"city": "Oslo"}`),
 			raised("WeatherAPIError", "quota exceeded for key "+strings.Repeat("x", i%3)+"7f3a9c21"))
-		traces = append(traces, b.done())
+		traces = append(traces, b.Done())
 	}
 	rep := Analyze(errorAlert(), traces, windows)
 	if len(rep.Clusters) != 1 || rep.Clusters[0].Count != 20 || rep.Clusters[0].ToolName != "get_weather" {

@@ -33,18 +33,18 @@ func (r researchRun) build() oncall.Trace {
 	if r.planModel == "" {
 		r.planModel = "gpt-4o-2024-08-06"
 	}
-	b := newTrace(r.id, r.start).attr("service.version", "3.2.0")
+	b := newTrace(r.id, r.start).Attr("service.version", "3.2.0")
 	planCost := float64(r.planIn)*2.5e-6 + 300*1e-5
 	writeCost := 3000*2.5e-6 + 500*1e-5
 	total := r.planIn + 300 + 3500
-	root := b.span("", oncall.KindAgent, "research-agent", 0, 5*time.Second,
+	root := b.Span("", oncall.KindAgent, "research-agent", 0, 5*time.Second,
 		model("", "", r.planIn+3000, 800, planCost+writeCost), output("A summary of the findings."))
-	b.tr.Spans[len(b.tr.Spans)-1].TotalTokens = total
-	b.span(root, oncall.KindLLM, "planner", 10*time.Millisecond, 2*time.Second,
+	b.Spans()[len(b.Spans())-1].TotalTokens = total
+	b.Span(root, oncall.KindLLM, "planner", 10*time.Millisecond, 2*time.Second,
 		model(r.planModel, "openai", r.planIn, 300, planCost), spanAttr("llm.prompt_template.version", r.promptVersion))
-	b.span(root, oncall.KindLLM, "writer", 2100*time.Millisecond, 2500*time.Millisecond,
+	b.Span(root, oncall.KindLLM, "writer", 2100*time.Millisecond, 2500*time.Millisecond,
 		model("gpt-4o-2024-08-06", "openai", 3000, 500, writeCost), spanAttr("llm.prompt_template.version", "w3"))
-	return b.done()
+	return b.Done()
 }
 
 // costScenario: prompt v7 of the planner, rolled out to half the runs at

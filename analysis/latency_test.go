@@ -36,24 +36,24 @@ func (r travelRun) build() oncall.Trace {
 	if r.plan == 0 {
 		r.plan = 1200 * time.Millisecond
 	}
-	b := newTrace(r.id, r.start).attr("cloud.region", r.region).attr("session.id", "sess-"+r.id)
+	b := newTrace(r.id, r.start).Attr("cloud.region", r.region).Attr("session.id", "sess-"+r.id)
 	total := r.plan + r.search + r.format + time.Second + 40*time.Millisecond
-	root := b.span("", oncall.KindAgent, "invoke_agent travel-agent", 0, total, output("Flight LH400 at 10:05 fits."))
-	step := b.span(root, oncall.KindChain, "graph", 5*time.Millisecond, total-10*time.Millisecond)
+	root := b.Span("", oncall.KindAgent, "invoke_agent travel-agent", 0, total, output("Flight LH400 at 10:05 fits."))
+	step := b.Span(root, oncall.KindChain, "graph", 5*time.Millisecond, total-10*time.Millisecond)
 	at := 10 * time.Millisecond
-	b.span(step, oncall.KindLLM, "chat gpt-4o", at, r.plan, model("gpt-4o-2024-08-06", "openai", 900, 80, 0.003))
+	b.Span(step, oncall.KindLLM, "chat gpt-4o", at, r.plan, model("gpt-4o-2024-08-06", "openai", 900, 80, 0.003))
 	at += r.plan + 5*time.Millisecond
 	var opts []spanOpt
 	if r.searchErr {
 		opts = append(opts, raised("TimeoutError", "search timed out"))
 	}
-	tool := b.span(step, oncall.KindTool, "execute_tool search_flights", at, r.search, append(opts, call("search_flights", `{"from": "FRA", "to": "JFK"}`))...)
-	b.span(tool, oncall.KindHTTP, "POST", at+2*time.Millisecond, r.search-4*time.Millisecond, httpCode(200))
+	tool := b.Span(step, oncall.KindTool, "execute_tool search_flights", at, r.search, append(opts, call("search_flights", `{"from": "FRA", "to": "JFK"}`))...)
+	b.Span(tool, oncall.KindHTTP, "POST", at+2*time.Millisecond, r.search-4*time.Millisecond, httpCode(200))
 	at += r.search + 5*time.Millisecond
-	b.span(step, oncall.KindChain, "format_answer", at, r.format)
+	b.Span(step, oncall.KindChain, "format_answer", at, r.format)
 	at += r.format + 5*time.Millisecond
-	b.span(step, oncall.KindLLM, "chat gpt-4o", at, time.Second, model("gpt-4o-2024-08-06", "openai", 1200, 150, 0.0045))
-	return b.done()
+	b.Span(step, oncall.KindLLM, "chat gpt-4o", at, time.Second, model("gpt-4o-2024-08-06", "openai", 1200, 150, 0.0045))
+	return b.Done()
 }
 
 // latencyScenario: from 12:00 the flight search in eu-west-1 takes 8s

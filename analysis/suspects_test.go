@@ -28,23 +28,23 @@ func modelScenario() []oncall.Trace {
 				m = "gpt-4o-2024-11-20"
 			}
 			b := newTrace(id, start).
-				attr("session.id", "sess-"+id).
-				attr("enduser.email", fmt.Sprintf("user%d@example.com", i)).
-				attr("api_key", "sk-test-0000").
-				attr("request.started", start.Format(time.RFC3339))
+				Attr("session.id", "sess-"+id).
+				Attr("enduser.email", fmt.Sprintf("user%d@example.com", i)).
+				Attr("api_key", "sk-test-0000").
+				Attr("request.started", start.Format(time.RFC3339))
 			var rootOpts []spanOpt
 			if canary {
 				rootOpts = append(rootOpts, failed("OutputParserException: Invalid json output"))
 			}
-			root := b.span("", oncall.KindAgent, "extract-agent", 0, 4*time.Second, append(rootOpts, output("{}"))...)
-			b.span(root, oncall.KindLLM, "chat", 0, 2*time.Second, model(m, "openai", 500, 200, 0.002))
+			root := b.Span("", oncall.KindAgent, "extract-agent", 0, 4*time.Second, append(rootOpts, output("{}"))...)
+			b.Span(root, oncall.KindLLM, "chat", 0, 2*time.Second, model(m, "openai", 500, 200, 0.002))
 			var parseOpts []spanOpt
 			if canary {
 				parseOpts = append(parseOpts, raised("OutputParserException", "Invalid json output: Sure! Here is the JSON"))
 			}
-			b.span(root, oncall.KindChain, "JsonOutputParser", 2*time.Second, 10*time.Millisecond, parseOpts...)
-			b.span(root, oncall.KindTool, "store_record", 3*time.Second, 100*time.Millisecond, call("store_record", "{}"), spanAttr("tool.version", toolVersion))
-			traces = append(traces, b.done())
+			b.Span(root, oncall.KindChain, "JsonOutputParser", 2*time.Second, 10*time.Millisecond, parseOpts...)
+			b.Span(root, oncall.KindTool, "store_record", 3*time.Second, 100*time.Millisecond, call("store_record", "{}"), spanAttr("tool.version", toolVersion))
+			traces = append(traces, b.Done())
 		}
 	}
 	return traces
@@ -97,13 +97,13 @@ func TestSuspectsNeedAClearMargin(t *testing.T) {
 				if fail {
 					value = tt.failing(i)
 				}
-				b := newTrace(fmt.Sprintf("i%02d", i), incidentStart.Add(time.Duration(i)*time.Minute)).attr("feature.mode", value)
+				b := newTrace(fmt.Sprintf("i%02d", i), incidentStart.Add(time.Duration(i)*time.Minute)).Attr("feature.mode", value)
 				var opts []spanOpt
 				if fail {
 					opts = append(opts, raised("ValueError", "bad"))
 				}
-				b.span("", oncall.KindAgent, "agent", 0, time.Second, opts...)
-				traces = append(traces, b.done())
+				b.Span("", oncall.KindAgent, "agent", 0, time.Second, opts...)
+				traces = append(traces, b.Done())
 			}
 			rep := Analyze(errorAlert(), traces, windows)
 			found := false
